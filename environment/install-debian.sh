@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package qme needs to build, test and run.
+# Idempotent and non-interactive: safe to run on every CI start.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev
+  libhdf5-dev
+  libyaml-cpp-dev
+  libopencv-dev
+  libcli11-dev
+  libspdlog-dev
+  libfmt-dev
+  nlohmann-json3-dev
+  catch2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "environment: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+echo "environment: installing ${missing[*]}"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,15 @@
+#pragma once
+/// numpy 1.2x's default argsort (kind="quicksort": introsort with median of
+/// three, insertion sort below 16 elements, heapsort past the depth limit) for
+/// float32, reproduced step by step. Upstream ranks with it, so tied scores
+/// come out in its order; qme uses it only for rows where a tie can change a
+/// metric, the fast counting path everywhere else.
+#include <cstdint>
+#include <vector>
+
+namespace qme::numpy {
+
+/// order = np.argsort(values) (ascending, NaN last), exactly as numpy 1.24.
+void argsort(const float* values, int64_t n, std::vector<int64_t>& order);
+
+}  // namespace qme::numpy

@@ -1,0 +1,25 @@
+#pragma once
+/// The paper-style table: one row per headline metric, one column per model,
+/// baseline or QME, in percent with one decimal (upstream: round(3) * 100).
+#include <string>
+#include <vector>
+
+#include "qme/eval/evaluation_report.hpp"
+
+namespace qme::eval {
+
+struct TableColumn {
+  std::string name;
+  const EvaluationReport* report;
+};
+
+/// GR_top1, GR_mAP, TAR@1.00%FAR, FNIR@1.00%FPIR, FNIR@1.00%FPIR_std, CC_top1, CC_mAP.
+const std::vector<std::string>& paper_table_rows();
+
+/// numpy's round(value, 3) * 100, as the notebook prints it; NaN stays NaN.
+double table_percent(double value);
+
+/// Fixed-width text, or a GitHub Markdown table when `markdown`.
+std::string format_paper_table(const std::vector<TableColumn>& columns, bool markdown);
+
+}  // namespace qme::eval

@@ -1,0 +1,35 @@
+#pragma once
+/// Total order used by the ranking metrics' fast paths: descending score, NaN
+/// below every number, ties broken by the lower gallery index. Where a tie
+/// touches an entry that matters (a same-identity entry in CMC/mAP, the mate
+/// at rank 1 in open-set search) the metrics fall back to numpy's own argsort
+/// order (qme/core/numpy_sort.hpp), so tied scores rank as upstream ranks them.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace qme::eval {
+
+/// Monotone map float -> uint32: larger score, larger key; NaN -> 0; -0 == +0.
+inline uint32_t score_key(float s) {
+  if (std::isnan(s)) return 0;
+  if (s == 0.0f) s = 0.0f;  // -0.0 ties with +0.0, as in numpy comparisons
+  uint32_t bits;
+  std::memcpy(&bits, &s, sizeof bits);
+  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+
+/// Inverse of score_key for keys of real numbers.
+inline float key_score(uint32_t key) {
+  const uint32_t bits = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
+  float s;
+  std::memcpy(&s, &bits, sizeof s);
+  return s;
+}
+
+/// Unique key of (score, index): a > b  <=>  a ranks before b.
+inline uint64_t rank_key(float s, int64_t index) {
+  return (uint64_t{score_key(s)} << 32) | (0xffffffffu - static_cast<uint32_t>(index));
+}
+
+}  // namespace qme::eval

@@ -1,0 +1,31 @@
+#pragma once
+/// Re-identification CMC and mAP (upstream `evaluate` / `evaluate_with_clothes`)
+/// for the general, same-clothes and clothes-changing protocols, in one pass.
+#include <cstdint>
+#include <string>
+
+#include "qme/core/identity_labels.hpp"
+#include "qme/core/score_matrix.hpp"
+
+namespace qme::eval {
+
+/// CMC at ranks 1/5/10/20 and mAP over the queries that have a good match.
+/// A rank larger than the gallery is undefined (NaN), as is everything of a
+/// protocol whose definition divides by zero valid queries (general protocol).
+struct RankingMetrics {
+  double top1 = 0, top5 = 0, top10 = 0, top20 = 0, mAP = 0;
+  int64_t num_valid_queries = 0;
+};
+
+struct RetrievalMetrics {
+  RankingMetrics general;           // good: same pid, other camera
+  RankingMetrics same_clothes;      // ... and same clothes
+  RankingMetrics clothes_changing;  // ... and other clothes
+};
+
+/// Streams row by row (O(G) memory per thread), never sorting a whole row:
+/// the rank of each same-identity entry is counted against the others.
+RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels,
+                                    int num_threads = 0);
+
+}  // namespace qme::eval

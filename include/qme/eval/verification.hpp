@@ -1,0 +1,42 @@
+#pragma once
+/// Verification: scikit-learn's roc_curve over all probe x gallery pairs and
+/// TAR at fixed FARs (upstream `compute_tar_at_far`).
+#include <cstdint>
+#include <vector>
+
+#include "qme/core/score_matrix.hpp"
+
+namespace qme::eval {
+
+/// sklearn.metrics.roc_curve(labels, scores) (1.2): thresholds at distinct
+/// scores, corner points only when drop_intermediate, (0, 0) prepended with
+/// threshold max + 1. Scores must not contain NaN. Sorts everything: meant for
+/// tests, plots and small inputs; tar_at_far is the fast path.
+struct RocCurve {
+  std::vector<double> fpr, tpr, thresholds;
+};
+RocCurve roc_curve(const std::vector<float>& scores, const std::vector<uint8_t>& is_match,
+                   bool drop_intermediate = true);
+
+struct VerificationPoint {
+  double far = 0;        // the requested false-accept rate
+  double tar = 0;        // true-accept rate at the first ROC point with FPR >= far
+  double threshold = 0;  // that point's score threshold
+};
+
+/// TAR@FAR over all pairs of `scores` (match = same pid). NaN scores count as
+/// the lowest non-NaN score (0 when all are NaN), as upstream does. Finds each
+/// ROC point by a score histogram and a sort of the few scores around it,
+/// never the whole matrix. Undefined values (no match / no non-match pair) are NaN.
+std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
+                                          const std::vector<int64_t>& query_pids,
+                                          const std::vector<int64_t>& gallery_pids,
+                                          const std::vector<double>& fars, int num_threads = 0);
+
+/// The same numbers from the full sorted ROC curve (reference implementation).
+std::vector<VerificationPoint> tar_at_far_exhaustive(const ScoreMatrix& scores,
+                                                     const std::vector<int64_t>& query_pids,
+                                                     const std::vector<int64_t>& gallery_pids,
+                                                     const std::vector<double>& fars);
+
+}  // namespace qme::eval

@@ -1,0 +1,75 @@
+#pragma once
+/// RAII HDF5 access with qme's error contract: every failure names the file
+/// and the dataset. Reads convert any numeric dtype to the type asked for
+/// (upstream stores ids as float32); writes go to a temporary file that is
+/// renamed into place only when complete.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace H5 {
+class H5File;
+}
+
+namespace qme::io {
+
+using Shape = std::vector<uint64_t>;
+
+/// A read-only HDF5 file.
+class H5Reader {
+ public:
+  /// Throws InputError when the file is missing or not HDF5.
+  explicit H5Reader(const std::string& path);
+  ~H5Reader();
+  H5Reader(H5Reader&&) noexcept;
+  H5Reader& operator=(H5Reader&&) noexcept;
+
+  const std::string& path() const { return path_; }
+
+  /// True when `name` (may contain '/') is a dataset; missing groups on the
+  /// way are not an error.
+  bool has_dataset(const std::string& name) const;
+  bool has_group(const std::string& name) const;
+  /// Member names of a group ("/" for the root), in HDF5's name order.
+  std::vector<std::string> list_group(const std::string& name) const;
+
+  Shape shape(const std::string& name) const;
+
+  /// Whole dataset converted to float32 / float64 / int64 (row-major).
+  std::vector<float> read_float32(const std::string& name, Shape* shape = nullptr) const;
+  std::vector<double> read_float64(const std::string& name, Shape* shape = nullptr) const;
+  /// Integer ids; a float value that is not a whole number is an InputError.
+  std::vector<int64_t> read_int64(const std::string& name, Shape* shape = nullptr) const;
+
+ private:
+  std::string path_;
+  std::unique_ptr<H5::H5File> file_;
+};
+
+/// Writes a new HDF5 file atomically: data goes to `<path>.tmp-<pid>` and is
+/// renamed to `path` by commit(). Destroyed without commit(), it removes the
+/// temporary file, so an interrupted run never leaves a truncated output.
+class AtomicH5Writer {
+ public:
+  explicit AtomicH5Writer(const std::string& path);
+  ~AtomicH5Writer();
+  AtomicH5Writer(const AtomicH5Writer&) = delete;
+  AtomicH5Writer& operator=(const AtomicH5Writer&) = delete;
+
+  /// Creates missing parent groups of `name`.
+  void write_float32(const std::string& name, const float* data, const Shape& shape);
+  void write_int64(const std::string& name, const int64_t* data, const Shape& shape);
+  void write_string_attribute(const std::string& name, const std::string& value);
+  void write_int_attribute(const std::string& name, int64_t value);
+
+  void commit();
+
+ private:
+  std::string path_;
+  std::string tmp_path_;
+  std::unique_ptr<H5::H5File> file_;
+  bool committed_ = false;
+};
+
+}  // namespace qme::io

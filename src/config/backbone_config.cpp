@@ -1,0 +1,159 @@
+#include "qme/config/backbone_config.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "qme/config/yaml_node.hpp"
+#include "qme/core/error.hpp"
+
+namespace qme::config {
+
+namespace {
+
+const char* const kModelListKey = "model_list";
+
+// The three kinds of per-model path, with upstream's key suffixes. BigGait spells its config
+// key "biggait_cfg_path"; "{model}_config_path" is accepted for it too.
+struct PathKind {
+  const char* suffix;
+  std::string ModelPaths::*field;
+};
+const PathKind kPathKinds[] = {
+    {"_cache_path", &ModelPaths::cache_path},
+    {"_backbone_path", &ModelPaths::backbone_path},
+    {"_config_path", &ModelPaths::config_path},
+    {"_cfg_path", &ModelPaths::config_path},
+};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::set<std::string> known_keys() {
+  std::set<std::string> keys = {kModelListKey, "HF_TOKEN", "qe_ckpt_path", "face_weights"};
+  for (const auto& model : known_models()) {
+    for (const auto& kind : kPathKinds) keys.insert(model + kind.suffix);
+  }
+  return keys;
+}
+
+std::vector<std::string> read_model_list(const YamlMap& yaml) {
+  auto models = yaml.required<std::vector<std::string>>(kModelListKey);
+  const std::string where = yaml.location(kModelListKey);
+  if (models.empty()) throw InputError(where, kModelListKey, "must name at least one model");
+  std::set<std::string> seen;
+  for (const auto& model : models) {
+    check_model_name(model, where, kModelListKey);
+    if (!seen.insert(model).second) {
+      throw InputError(where, kModelListKey, "names '" + model + "' twice");
+    }
+  }
+  return models;
+}
+
+std::map<std::string, ModelPaths> read_model_paths(const YamlMap& yaml) {
+  std::map<std::string, ModelPaths> paths;
+  for (const auto& model : known_models()) {
+    for (const auto& kind : kPathKinds) {
+      const std::string key = model + kind.suffix;
+      if (!yaml.has(key)) continue;
+      std::string& field = paths[model].*kind.field;
+      if (!field.empty()) {
+        // Only {model}_config_path and {model}_cfg_path, the later kind, can collide.
+        throw InputError(yaml.location(key), key,
+                         "and '" + model + "_config_path' both give the config path; keep one");
+      }
+      field = yaml.required<std::string>(key);
+    }
+  }
+  return paths;
+}
+
+BackboneConfig from_yaml(const YamlMap& yaml) {
+  BackboneConfig config;
+  config.source = yaml.source();
+  config.model_list = read_model_list(yaml);
+  config.hf_token = yaml.optional<std::string>("HF_TOKEN", "");
+  config.model_paths = read_model_paths(yaml);
+  config.qe_ckpt_path = yaml.optional<std::string>("qe_ckpt_path", "");
+  if (yaml.has("face_weights")) config.face_weights = yaml.required<std::string>("face_weights");
+  yaml.warn_unknown_keys(known_keys());
+  return config;
+}
+
+// Single-quoted YAML scalar: always read back as the exact string (paths may hold ':' or '#').
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += (c == '\'') ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_datasets() {
+  static const std::vector<std::string> kDatasets = {"ccvid", "ltcc", "mevid"};
+  return kDatasets;
+}
+
+std::string default_backbone_config_path(const std::string& dataset) {
+  return "configs/backbone_cfg-" + dataset + ".yaml";
+}
+
+const std::vector<std::string>& known_models() {
+  static const std::vector<std::string> kModels = {"adaface",   "arcface",  "kprpe",
+                                                   "biggait",   "cal-ccvid", "cal-ltcc",
+                                                   "cal-mevid", "aim",      "agrl"};
+  return kModels;
+}
+
+bool is_face_model(const std::string& model) {
+  return model == "adaface" || model == "arcface" || model == "kprpe";
+}
+
+std::optional<std::string> quality_face_model(const BackboneConfig& config) {
+  for (const auto& model : config.model_list) {
+    if (model == "adaface" || model == "kprpe") return model;
+  }
+  return std::nullopt;
+}
+
+void check_model_name(const std::string& model, const std::string& source,
+                      const std::string& field) {
+  const auto& known = known_models();
+  if (std::find(known.begin(), known.end(), model) == known.end()) {
+    throw InputError(source, field,
+                     "has unknown model '" + model + "' (known models: " + join(known) + ")");
+  }
+}
+
+BackboneConfig parse_backbone_config(const std::string& text, const std::string& source) {
+  return from_yaml(YamlMap::parse(text, source));
+}
+
+BackboneConfig load_backbone_config(const std::string& path) {
+  return from_yaml(YamlMap::load_file(path));
+}
+
+std::string to_yaml(const BackboneConfig& config) {
+  std::string out = "model_list:\n";
+  for (const auto& model : config.model_list) out += "  - " + model + "\n";
+  for (const auto& [model, paths] : config.model_paths) {
+    const std::string config_suffix = model == "biggait" ? "_cfg_path" : "_config_path";
+    if (!paths.cache_path.empty()) {
+      out += model + "_cache_path: " + quoted(paths.cache_path) + "\n";
+    }
+    if (!paths.backbone_path.empty()) {
+      out += model + "_backbone_path: " + quoted(paths.backbone_path) + "\n";
+    }
+    if (!paths.config_path.empty()) {
+      out += model + config_suffix + ": " + quoted(paths.config_path) + "\n";
+    }
+  }
+  out += "qe_ckpt_path: " + quoted(config.qe_ckpt_path) + "\n";
+  if (config.face_weights) out += "face_weights: " + quoted(*config.face_weights) + "\n";
+  return out;
+}
+
+}  // namespace qme::config

@@ -1,0 +1,126 @@
+#include "qme/core/numpy_sort.hpp"
+
+#include <cstddef>
+#include <numeric>
+#include <utility>
+
+namespace qme::numpy {
+
+namespace {
+
+constexpr int64_t kSmallQuicksort = 15;
+constexpr int kStackSize = 128;
+
+/// numpy's float ordering: NaN after every number.
+inline bool less(float a, float b) { return a < b || (b != b && a == a); }
+
+int most_significant_bit(uint64_t n) {
+  int depth = 0;
+  while (n >>= 1) ++depth;
+  return depth;
+}
+
+void heapsort(const float* v, int64_t* tosort, int64_t n) {
+  int64_t* a = tosort - 1;  // 1-based heap indexing
+  for (int64_t l = n >> 1; l > 0; --l) {
+    const int64_t tmp = a[l];
+    int64_t i = l;
+    for (int64_t j = l << 1; j <= n;) {
+      if (j < n && less(v[a[j]], v[a[j + 1]])) ++j;
+      if (!less(v[tmp], v[a[j]])) break;
+      a[i] = a[j];
+      i = j;
+      j += j;
+    }
+    a[i] = tmp;
+  }
+  for (; n > 1;) {
+    const int64_t tmp = a[n];
+    a[n] = a[1];
+    n -= 1;
+    int64_t i = 1;
+    for (int64_t j = 2; j <= n;) {
+      if (j < n && less(v[a[j]], v[a[j + 1]])) ++j;
+      if (!less(v[tmp], v[a[j]])) break;
+      a[i] = a[j];
+      i = j;
+      j += j;
+    }
+    a[i] = tmp;
+  }
+}
+
+/// Median-of-three partition of [pl, pr]; returns the pivot's final place.
+int64_t* partition(const float* v, int64_t* pl, int64_t* pr) {
+  int64_t* pm = pl + ((pr - pl) >> 1);
+  if (less(v[*pm], v[*pl])) std::swap(*pm, *pl);
+  if (less(v[*pr], v[*pm])) std::swap(*pr, *pm);
+  if (less(v[*pm], v[*pl])) std::swap(*pm, *pl);
+  const float vp = v[*pm];
+  int64_t* pi = pl;
+  int64_t* pj = pr - 1;
+  std::swap(*pm, *pj);
+  for (;;) {
+    do ++pi;
+    while (less(v[*pi], vp));
+    do --pj;
+    while (less(vp, v[*pj]));
+    if (pi >= pj) break;
+    std::swap(*pi, *pj);
+  }
+  std::swap(*pi, *(pr - 1));
+  return pi;
+}
+
+void insertion_sort(const float* v, int64_t* pl, int64_t* pr) {
+  for (int64_t* pi = pl + 1; pi <= pr; ++pi) {
+    const int64_t vi = *pi;
+    const float vp = v[vi];
+    int64_t* pj = pi;
+    int64_t* pk = pi - 1;
+    while (pj > pl && less(vp, v[*pk])) *pj-- = *pk--;
+    *pj = vi;
+  }
+}
+
+}  // namespace
+
+void argsort(const float* v, int64_t n, std::vector<int64_t>& order) {
+  order.resize(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  if (n < 2) return;
+  int64_t* pl = order.data();
+  int64_t* pr = pl + n - 1;
+  int64_t* stack[kStackSize];
+  int64_t** sptr = stack;
+  int depth[kStackSize];
+  int* psdepth = depth;
+  int cdepth = most_significant_bit(static_cast<uint64_t>(n)) * 2;
+  for (;;) {
+    if (cdepth < 0) {
+      heapsort(v, pl, pr - pl + 1);
+    } else {
+      while ((pr - pl) > kSmallQuicksort) {
+        int64_t* pi = partition(v, pl, pr);
+        // The larger side waits on the stack; the smaller one is sorted next.
+        if (pi - pl < pr - pi) {
+          *sptr++ = pi + 1;
+          *sptr++ = pr;
+          pr = pi - 1;
+        } else {
+          *sptr++ = pl;
+          *sptr++ = pi - 1;
+          pl = pi + 1;
+        }
+        *psdepth++ = --cdepth;
+      }
+      insertion_sort(v, pl, pr);
+    }
+    if (sptr == stack) break;
+    pr = *(--sptr);
+    pl = *(--sptr);
+    cdepth = *(--psdepth);
+  }
+}
+
+}  // namespace qme::numpy

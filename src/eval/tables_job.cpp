@@ -1,0 +1,108 @@
+#include "qme/eval/tables_job.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "qme/core/error.hpp"
+#include "qme/eval/paper_table.hpp"
+#include "qme/io/score_matrix_file.hpp"
+
+namespace qme::eval {
+
+namespace {
+
+NamedReport timed_report(const std::string& name, const ModelScores& scores, const TestLabels& labels,
+                         const TablesOptions& options) {
+  EvalOptions eval_options;
+  eval_options.seed = options.seed;
+  eval_options.num_threads = options.num_threads;
+  eval_options.context = name;
+  const auto start = std::chrono::steady_clock::now();
+  NamedReport out{name, evaluate(scores.score_mat, scores.merge_score_mat, labels, eval_options), 0};
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info("{}: evaluated in {:.1f} ms", name, out.seconds * 1e3);
+  return out;
+}
+
+nlohmann::json report_json(const EvaluationReport& report) {
+  auto object = nlohmann::json::object();
+  for (const auto& [name, value] : report.entries()) {
+    object[name] = std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
+  }
+  return object;
+}
+
+std::string csv_number(double v) {
+  if (std::isnan(v)) return "";
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%.17g", v);
+  return buffer;
+}
+
+}  // namespace
+
+TablesResult run_tables(const TablesOptions& options) {
+  const io::ScoreMatrixFile file(options.scoremats);
+  TablesResult result;
+  result.models = options.models.empty() ? file.models() : options.models;
+  if (result.models.empty()) throw InputError(options.scoremats, "", "holds no '<model>/score_mat' dataset");
+  std::vector<ModelScores> scores;
+  for (const auto& model : result.models) scores.push_back(file.read_model(model));
+  for (size_t k = 0; k < scores.size(); ++k) {
+    result.single.push_back(timed_report(result.models[k], scores[k], file.labels(), options));
+  }
+  std::vector<const ModelScores*> inputs;
+  for (const auto& s : scores) inputs.push_back(&s);
+  for (auto method : options.baselines) {
+    const auto fused = fuse_scores(method, inputs, file.labels());
+    auto named = timed_report(to_string(method), fused, file.labels(), options);
+    result.fusion.push_back(std::move(named));
+  }
+  return result;
+}
+
+nlohmann::json tables_to_json(const TablesResult& result) {
+  nlohmann::json out;
+  out["models"] = result.models;
+  out["single"] = nlohmann::json::object();
+  out["fusion"] = nlohmann::json::object();
+  out["timing_s"] = nlohmann::json::object();
+  for (const auto& r : result.single) {
+    out["single"][r.name] = report_json(r.report);
+    out["timing_s"]["single/" + r.name] = r.seconds;
+  }
+  for (const auto& r : result.fusion) {
+    out["fusion"][r.name] = report_json(r.report);
+    out["timing_s"]["fusion/" + r.name] = r.seconds;
+  }
+  return out;
+}
+
+std::vector<TableColumn> table_columns(const TablesResult& result) {
+  std::vector<TableColumn> columns;
+  for (const auto& r : result.single) columns.push_back({r.name, &r.report});
+  for (const auto& r : result.fusion) columns.push_back({r.name, &r.report});
+  return columns;
+}
+
+std::string tables_to_csv(const TablesResult& result) {
+  const auto columns = table_columns(result);
+  std::ostringstream out;
+  out << "metric";
+  for (const auto& c : columns) out << ',' << c.name;
+  out << '\n';
+  if (columns.empty()) return out.str();
+  for (const auto& [metric, unused] : columns.front().report->entries()) {
+    out << metric;
+    for (const auto& c : columns) out << ',' << csv_number(c.report->find(metric).value_or(NAN));
+    out << '\n';
+  }
+  return out.str();
+}
+
+}  // namespace qme::eval

@@ -1,0 +1,333 @@
+#include "qme/eval/verification.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "qme/core/error.hpp"
+#include "qme/core/parallel.hpp"
+#include "qme/eval/ranking.hpp"
+
+namespace qme::eval {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int kBinBits = 16;
+constexpr int kBins = 1 << kBinBits;
+constexpr int64_t kInitialExtension = 1024;  // scores gathered below a target's bin
+
+void check_inputs(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
+                  const std::vector<int64_t>& gallery_pids, const std::vector<double>& fars) {
+  if (static_cast<int64_t>(query_pids.size()) != scores.rows ||
+      static_cast<int64_t>(gallery_pids.size()) != scores.cols) {
+    throw Error("tar_at_far: pids do not match the score matrix shape");
+  }
+  for (double f : fars) {
+    if (!(f > 0.0 && f <= 1.0)) throw Error("tar_at_far: FAR targets must lie in (0, 1]");
+  }
+}
+
+/// Smallest false-accept count c with c / negatives >= far, in sklearn's
+/// float64 arithmetic.
+int64_t needed_false_accepts(double far, int64_t negatives) {
+  const auto n = static_cast<double>(negatives);
+  auto c = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(far * n)) - 1);
+  while (static_cast<double>(c) / n < far) ++c;
+  return c;
+}
+
+/// Flattened scores and labels with NaN replaced as upstream does.
+void flatten_pairs(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
+                   const std::vector<int64_t>& gallery_pids, std::vector<float>& flat,
+                   std::vector<uint8_t>& is_match) {
+  flat = scores.values;
+  is_match.resize(flat.size());
+  float lowest = std::numeric_limits<float>::infinity();
+  bool any_number = false;
+  for (float s : flat) {
+    if (!std::isnan(s)) {
+      lowest = std::min(lowest, s);
+      any_number = true;
+    }
+  }
+  const float replacement = any_number ? lowest : 0.0f;
+  for (int64_t i = 0; i < scores.rows; ++i) {
+    for (int64_t j = 0; j < scores.cols; ++j) {
+      const auto k = static_cast<size_t>(i * scores.cols + j);
+      if (std::isnan(flat[k])) flat[k] = replacement;
+      is_match[k] = query_pids[i] == gallery_pids[j];
+    }
+  }
+}
+
+VerificationPoint point_at(const RocCurve& roc, double far) {
+  for (size_t i = 0; i < roc.fpr.size(); ++i) {
+    if (roc.fpr[i] >= far) return {far, roc.tpr[i], roc.thresholds[i]};
+  }
+  return {far, kNaN, kNaN};  // no non-match pair: FPR undefined
+}
+
+// ---- fast path -------------------------------------------------------------
+
+struct ScoreHistogram {
+  std::vector<int64_t> negatives = std::vector<int64_t>(kBins, 0);
+  std::vector<int64_t> positives = std::vector<int64_t>(kBins, 0);
+  int64_t nan_negatives = 0, nan_positives = 0;
+  float lowest = std::numeric_limits<float>::infinity();
+
+  int64_t total(int bin) const { return negatives[bin] + positives[bin]; }
+};
+
+ScoreHistogram build_histogram(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
+                               const std::vector<int64_t>& gp, int num_threads) {
+  const int workers = num_threads > 0 ? num_threads : default_num_threads();
+  std::vector<ScoreHistogram> partial(static_cast<size_t>(workers));
+  parallel_for(
+      scores.rows,
+      [&](int64_t begin, int64_t end, int worker) {
+        auto& h = partial[static_cast<size_t>(worker)];
+        for (int64_t i = begin; i < end; ++i) {
+          const float* row = scores.row(i);
+          for (int64_t j = 0; j < scores.cols; ++j) {
+            const bool match = qp[i] == gp[j];
+            if (std::isnan(row[j])) {
+              (match ? h.nan_positives : h.nan_negatives)++;
+              continue;
+            }
+            h.lowest = std::min(h.lowest, row[j]);
+            (match ? h.positives : h.negatives)[score_key(row[j]) >> kBinBits]++;
+          }
+        }
+      },
+      workers);
+  ScoreHistogram merged = std::move(partial[0]);
+  for (size_t w = 1; w < partial.size(); ++w) {
+    for (int b = 0; b < kBins; ++b) {
+      merged.negatives[b] += partial[w].negatives[b];
+      merged.positives[b] += partial[w].positives[b];
+    }
+    merged.nan_negatives += partial[w].nan_negatives;
+    merged.nan_positives += partial[w].nan_positives;
+    merged.lowest = std::min(merged.lowest, partial[w].lowest);
+  }
+  return merged;
+}
+
+/// One distinct score of the ROC curve with its cumulative counts.
+struct CurvePoint {
+  uint32_t key;
+  int64_t fps, tps;
+};
+
+/// The scores of bins [lo, hi] sorted into curve points, plus what lies around.
+struct Window {
+  int target_bin = 0;
+  int lo = 0, hi = 0;
+  int64_t extension = kInitialExtension;
+  int64_t above_negatives = 0, above_positives = 0, below = 0;
+  std::vector<std::pair<uint32_t, bool>> items;  // (score key, is match)
+  std::vector<CurvePoint> points;
+};
+
+void place_window(Window& w, const ScoreHistogram& h) {
+  w.hi = w.target_bin;
+  for (int b = w.target_bin + 1; b < kBins; ++b) {
+    if (h.total(b) > 0) {  // the previous curve point lives in the next non-empty bin up
+      w.hi = b;
+      break;
+    }
+  }
+  w.lo = w.target_bin;
+  for (int64_t gathered = 0; w.lo > 0 && gathered < w.extension;) gathered += h.total(--w.lo);
+  w.above_negatives = w.above_positives = w.below = 0;
+  for (int b = w.hi + 1; b < kBins; ++b) {
+    w.above_negatives += h.negatives[b];
+    w.above_positives += h.positives[b];
+  }
+  for (int b = 0; b < w.lo; ++b) w.below += h.total(b);
+}
+
+void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
+                     const std::vector<int64_t>& gp, uint32_t nan_key, std::vector<Window*>& windows,
+                     int num_threads) {
+  const int workers = num_threads > 0 ? num_threads : default_num_threads();
+  std::vector<std::vector<std::vector<std::pair<uint32_t, bool>>>> partial(
+      static_cast<size_t>(workers), std::vector<std::vector<std::pair<uint32_t, bool>>>(windows.size()));
+  int lo_all = kBins, hi_all = -1;
+  for (auto* w : windows) {
+    lo_all = std::min(lo_all, w->lo);
+    hi_all = std::max(hi_all, w->hi);
+  }
+  parallel_for(
+      scores.rows,
+      [&](int64_t begin, int64_t end, int worker) {
+        auto& out = partial[static_cast<size_t>(worker)];
+        for (int64_t i = begin; i < end; ++i) {
+          const float* row = scores.row(i);
+          for (int64_t j = 0; j < scores.cols; ++j) {
+            const uint32_t key = std::isnan(row[j]) ? nan_key : score_key(row[j]);
+            const int bin = static_cast<int>(key >> kBinBits);
+            if (bin < lo_all || bin > hi_all) continue;
+            for (size_t k = 0; k < windows.size(); ++k) {
+              if (bin >= windows[k]->lo && bin <= windows[k]->hi) out[k].emplace_back(key, qp[i] == gp[j]);
+            }
+          }
+        }
+      },
+      workers);
+  for (size_t k = 0; k < windows.size(); ++k) {
+    auto& items = windows[k]->items;
+    items.clear();
+    for (auto& p : partial) items.insert(items.end(), p[k].begin(), p[k].end());
+  }
+}
+
+void build_points(Window& w) {
+  std::sort(w.items.begin(), w.items.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  w.points.clear();
+  int64_t fps = w.above_negatives, tps = w.above_positives;
+  for (size_t i = 0; i < w.items.size(); ++i) {
+    (w.items[i].second ? tps : fps)++;
+    if (i + 1 == w.items.size() || w.items[i + 1].first != w.items[i].first) {
+      w.points.push_back({w.items[i].first, fps, tps});
+    }
+  }
+}
+
+/// drop_intermediate keeps the ends and every point where either count's
+/// second difference is non-zero. Returns -1 when the window is too short.
+int64_t first_kept_point(const Window& w, int64_t needed) {
+  const auto& p = w.points;
+  const auto n = static_cast<int64_t>(p.size());
+  int64_t j = 0;
+  while (j < n && p[static_cast<size_t>(j)].fps < needed) ++j;
+  for (; j < n; ++j) {
+    const bool first = j == 0;  // only reachable when nothing lies above
+    const bool last = j == n - 1;
+    if (first) return j;
+    if (last) return w.below == 0 ? j : -1;
+    const auto& a = p[static_cast<size_t>(j - 1)];
+    const auto& b = p[static_cast<size_t>(j)];
+    const auto& c = p[static_cast<size_t>(j + 1)];
+    if (c.fps - 2 * b.fps + a.fps != 0 || c.tps - 2 * b.tps + a.tps != 0) return j;
+  }
+  return -1;
+}
+
+}  // namespace
+
+RocCurve roc_curve(const std::vector<float>& scores, const std::vector<uint8_t>& is_match,
+                   bool drop_intermediate) {
+  if (scores.size() != is_match.size()) throw Error("roc_curve: scores and labels differ in length");
+  RocCurve roc;
+  if (scores.empty()) return roc;
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  std::vector<double> fps, tps, thresholds;
+  double tp = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    tp += is_match[order[i]] ? 1 : 0;
+    if (i + 1 == order.size() || scores[order[i + 1]] != scores[order[i]]) {
+      tps.push_back(tp);
+      fps.push_back(static_cast<double>(i + 1) - tp);
+      thresholds.push_back(scores[order[i]]);
+    }
+  }
+  std::vector<size_t> keep;
+  for (size_t i = 0; i < fps.size(); ++i) {
+    const bool end = i == 0 || i + 1 == fps.size();
+    if (!drop_intermediate || fps.size() <= 2 || end ||
+        fps[i + 1] - 2 * fps[i] + fps[i - 1] != 0 || tps[i + 1] - 2 * tps[i] + tps[i - 1] != 0) {
+      keep.push_back(i);
+    }
+  }
+  const double total_fp = fps.back(), total_tp = tps.back();
+  roc.fpr.push_back(0.0 / total_fp);
+  roc.tpr.push_back(0.0 / total_tp);
+  roc.thresholds.push_back(thresholds[keep.front()] + 1.0);  // sklearn 1.2: max + 1
+  for (auto i : keep) {
+    roc.fpr.push_back(fps[i] / total_fp);
+    roc.tpr.push_back(tps[i] / total_tp);
+    roc.thresholds.push_back(thresholds[i]);
+  }
+  return roc;
+}
+
+std::vector<VerificationPoint> tar_at_far_exhaustive(const ScoreMatrix& scores,
+                                                     const std::vector<int64_t>& query_pids,
+                                                     const std::vector<int64_t>& gallery_pids,
+                                                     const std::vector<double>& fars) {
+  check_inputs(scores, query_pids, gallery_pids, fars);
+  std::vector<float> flat;
+  std::vector<uint8_t> is_match;
+  flatten_pairs(scores, query_pids, gallery_pids, flat, is_match);
+  const auto roc = roc_curve(flat, is_match);
+  std::vector<VerificationPoint> out;
+  for (double far : fars) out.push_back(roc.fpr.empty() ? VerificationPoint{far, kNaN, kNaN} : point_at(roc, far));
+  return out;
+}
+
+std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
+                                          const std::vector<int64_t>& query_pids,
+                                          const std::vector<int64_t>& gallery_pids,
+                                          const std::vector<double>& fars, int num_threads) {
+  check_inputs(scores, query_pids, gallery_pids, fars);
+  auto h = build_histogram(scores, query_pids, gallery_pids, num_threads);
+  const uint32_t nan_key = score_key(std::isinf(h.lowest) ? 0.0f : h.lowest);
+  h.negatives[nan_key >> kBinBits] += h.nan_negatives;
+  h.positives[nan_key >> kBinBits] += h.nan_positives;
+  const int64_t negatives = std::accumulate(h.negatives.begin(), h.negatives.end(), int64_t{0});
+  const int64_t positives = std::accumulate(h.positives.begin(), h.positives.end(), int64_t{0});
+  std::vector<VerificationPoint> out;
+  if (negatives == 0) {
+    for (double far : fars) out.push_back({far, kNaN, kNaN});
+    return out;
+  }
+  int non_empty = 0;
+  for (int b = 0; b < kBins; ++b) non_empty += h.total(b) > 0;
+  if (non_empty < 3) return tar_at_far_exhaustive(scores, query_pids, gallery_pids, fars);
+
+  std::vector<Window> windows(fars.size());
+  std::vector<int64_t> needed(fars.size());
+  for (size_t k = 0; k < fars.size(); ++k) {
+    needed[k] = needed_false_accepts(fars[k], negatives);
+    int64_t cumulative = 0;
+    int bin = kBins - 1;
+    for (; bin > 0; --bin) {
+      cumulative += h.negatives[bin];
+      if (cumulative >= needed[k]) break;
+    }
+    windows[k].target_bin = bin;
+    place_window(windows[k], h);
+  }
+  out.resize(fars.size());
+  std::vector<Window*> pending;
+  for (auto& w : windows) pending.push_back(&w);
+  while (!pending.empty()) {
+    collect_windows(scores, query_pids, gallery_pids, nan_key, pending, num_threads);
+    std::vector<Window*> retry;
+    for (auto* w : pending) {
+      build_points(*w);
+      const auto k = static_cast<size_t>(w - windows.data());
+      const int64_t j = first_kept_point(*w, needed[k]);
+      if (j < 0) {  // a run of dropped points reaches past the window: widen it
+        w->extension *= 8;
+        place_window(*w, h);
+        retry.push_back(w);
+        continue;
+      }
+      const auto& p = w->points[static_cast<size_t>(j)];
+      out[k] = {fars[k], static_cast<double>(p.tps) / static_cast<double>(positives),
+                static_cast<double>(key_score(p.key))};
+    }
+    pending = std::move(retry);
+  }
+  return out;
+}
+
+}  // namespace qme::eval

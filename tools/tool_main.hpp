@@ -1,0 +1,36 @@
+#pragma once
+/// The one thing every qme executable shares: parse flags, run one library
+/// entry point, turn any exception into a one-line message and an exit code.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "qme/core/error.hpp"
+
+namespace qme::tools {
+
+template <typename Body>
+int run_tool(CLI::App& app, int argc, char** argv, Body&& body) {
+  const std::string name = app.get_name();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help or the parse error
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    return kExitUsage;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: internal error: %s\n", name.c_str(), e.what());
+    return kExitFailure;
+  }
+}
+
+}  // namespace qme::tools
