@@ -101,8 +101,8 @@ int run(const Options& o) {
                               o.mode + (o.mode == "mod_qe" ? "" : " with --use_qe true") + ")");
   }
   const auto device = qme::train::resolve_device(o.device);
-  spdlog::info("{} on {}: {} models from {}, training config {}", o.mode, device.str(),
-               backbone.model_list.size(), backbone.source, train.source);
+  spdlog::debug("{} on {}: {} models from {}, training config {}", o.mode, device.str(),
+                backbone.model_list.size(), backbone.source, train.source);
   throw qme::UsageError("the " + o.mode + " training stage is not available in this build yet");
 }
 

@@ -36,8 +36,7 @@ void add_flags(CLI::App& app, Options& o) {
                  "backbone config for the model's weights (default: "
                  "configs/backbone_cfg-{dataset}.yaml; its model_list is replaced by --mode)");
   app.add_option("--root", o.root, "root folder of the datasets")->capture_default_str();
-  app.add_option("--save_path", o.save_path, "folder for the center files")
-      ->capture_default_str();
+  app.add_option("--save_path", o.save_path, "folder for the center files")->capture_default_str();
   app.add_option("--train_batch", o.train_batch, "samples per batch")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -56,16 +55,15 @@ int run(const Options& o) {
       o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.dataset)
                              : o.backbone_cfg);
   const auto device = qme::train::resolve_device(o.device);
-  spdlog::info("{} centers for {} on {}, weights from {}", o.mode, o.dataset, device.str(),
-               backbone.source);
+  spdlog::debug("{} centers for {} on {}, weights from {}", o.mode, o.dataset, device.str(),
+                backbone.source);
   throw qme::UsageError("the center precomputation stage is not available in this build yet");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Compute training-set center features for one model (upstream "
-               "precompute_center.py)",
+  CLI::App app{"Center features of a training set for one model (upstream precompute_center.py)",
                "qme_precompute_center"};
   Options options;
   add_flags(app, options);

@@ -87,18 +87,17 @@ int run(const Options& o) {
                                : o.backbone_cfg);
     spdlog::debug("weights from {}", backbone.source);
   }
-  const auto device = extracts ? qme::train::resolve_device(o.device)
-                               : qme::train::parse_device(o.device);
-  spdlog::info("{} for {} on {} ({})", o.eval_mode, o.mode, o.dataset, device.str());
-  throw qme::UsageError("the " + o.eval_mode + " evaluation stage is not available in this " +
-                        "build yet");
+  const auto device =
+      extracts ? qme::train::resolve_device(o.device) : qme::train::parse_device(o.device);
+  spdlog::debug("{} for {} on {} ({})", o.eval_mode, o.mode, o.dataset, device.str());
+  throw qme::UsageError("the " + o.eval_mode +
+                        " evaluation stage is not available in this build yet");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Extract test features, evaluate one model, or gather score matrices "
-               "(upstream test.py)",
+  CLI::App app{"Test features, one model's report, or a score-matrix file (upstream test.py)",
                "qme_test"};
   Options options;
   add_flags(app, options);

@@ -102,9 +102,9 @@ std::string default_backbone_config_path(const std::string& dataset) {
 }
 
 const std::vector<std::string>& known_models() {
-  static const std::vector<std::string> kModels = {"adaface",   "arcface",  "kprpe",
+  static const std::vector<std::string> kModels = {"adaface",   "arcface",   "kprpe",
                                                    "biggait",   "cal-ccvid", "cal-ltcc",
-                                                   "cal-mevid", "aim",      "agrl"};
+                                                   "cal-mevid", "aim",       "agrl"};
   return kModels;
 }
 

@@ -53,8 +53,8 @@ void check_probability(const YamlMap& yaml, const std::string& key, double value
 void read_optimisation(const YamlMap& yaml, TrainConfig& config) {
   config.seed = yaml.required<std::int64_t>("seed");
   // numpy and PyTorch seeding take a 32-bit unsigned seed.
-  check(config.seed >= 0 && config.seed <= 4294967295LL, yaml, "seed",
-        "between 0 and 4294967295", std::to_string(config.seed));
+  check(config.seed >= 0 && config.seed <= 4294967295LL, yaml, "seed", "between 0 and 4294967295",
+        std::to_string(config.seed));
   config.lr_rate = yaml.required<double>("lr_rate");
   check(std::isfinite(config.lr_rate) && config.lr_rate > 0.0, yaml, "lr_rate", "> 0",
         shortest(config.lr_rate));

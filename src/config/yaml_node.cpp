@@ -127,8 +127,8 @@ void check_top_level(const YAML::Node& root, const std::string& source) {
     throw InputError(source, "", "is empty; a config holds 'key: value' lines");
   }
   if (!root.IsMap()) {
-    throw InputError(source, "", "must hold 'key: value' lines at its top level, got " +
-                                     describe(root));
+    throw InputError(source, "",
+                     "must hold 'key: value' lines at its top level, got " + describe(root));
   }
   std::set<std::string> seen;
   for (const auto& entry : root) {
@@ -245,8 +245,7 @@ template int YamlMap::optional<int>(const std::string&, const int&) const;
 template std::int64_t YamlMap::optional<std::int64_t>(const std::string&,
                                                       const std::int64_t&) const;
 template double YamlMap::optional<double>(const std::string&, const double&) const;
-template std::string YamlMap::optional<std::string>(const std::string&,
-                                                    const std::string&) const;
+template std::string YamlMap::optional<std::string>(const std::string&, const std::string&) const;
 template std::vector<std::string> YamlMap::optional<std::vector<std::string>>(
     const std::string&, const std::vector<std::string>&) const;
 

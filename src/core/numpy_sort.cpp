@@ -83,44 +83,86 @@ void insertion_sort(const float* v, int64_t* pl, int64_t* pr) {
   }
 }
 
-}  // namespace
+/// Inclusive value bounds of a range, in numpy's order (NaN greatest).
+struct Bounds {
+  float lo, hi;
+  bool unbounded_lo, unbounded_hi;
+};
 
-void argsort(const float* v, int64_t n, std::vector<int64_t>& order) {
+bool contains_focus(const Bounds& b, const std::vector<float>& focus) {
+  if (focus.empty()) return true;  // plain argsort: every range matters
+  for (float f : focus) {
+    const bool above_lo = b.unbounded_lo || !less(f, b.lo);
+    const bool below_hi = b.unbounded_hi || !less(b.hi, f);
+    if (above_lo && below_hi) return true;
+  }
+  return false;
+}
+
+/// numpy's introsort loop. Ranges whose value bounds exclude every focus
+/// value are left unsorted: partitioning is exact, so every other range ends
+/// up exactly where numpy puts it.
+void introsort(const float* v, int64_t n, std::vector<int64_t>& order, const std::vector<float>& focus) {
   order.resize(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t{0});
   if (n < 2) return;
   int64_t* pl = order.data();
   int64_t* pr = pl + n - 1;
   int64_t* stack[kStackSize];
+  Bounds bounds_stack[kStackSize];
   int64_t** sptr = stack;
+  Bounds* bptr = bounds_stack;
   int depth[kStackSize];
   int* psdepth = depth;
   int cdepth = most_significant_bit(static_cast<uint64_t>(n)) * 2;
+  Bounds bounds{0, 0, true, true};
   for (;;) {
-    if (cdepth < 0) {
+    if (!contains_focus(bounds, focus)) {
+      // skipped: numpy sorts this range, but nothing in it can be a focus value
+    } else if (cdepth < 0) {
       heapsort(v, pl, pr - pl + 1);
     } else {
       while ((pr - pl) > kSmallQuicksort) {
         int64_t* pi = partition(v, pl, pr);
+        const float pivot = v[*pi];
         // The larger side waits on the stack; the smaller one is sorted next.
         if (pi - pl < pr - pi) {
           *sptr++ = pi + 1;
           *sptr++ = pr;
+          *bptr++ = {pivot, bounds.hi, false, bounds.unbounded_hi};
           pr = pi - 1;
+          bounds = {bounds.lo, pivot, bounds.unbounded_lo, false};
         } else {
           *sptr++ = pl;
           *sptr++ = pi - 1;
+          *bptr++ = {bounds.lo, pivot, bounds.unbounded_lo, false};
           pl = pi + 1;
+          bounds = {pivot, bounds.hi, false, bounds.unbounded_hi};
         }
         *psdepth++ = --cdepth;
+        if (!contains_focus(bounds, focus)) break;
       }
-      insertion_sort(v, pl, pr);
+      if (contains_focus(bounds, focus)) insertion_sort(v, pl, pr);
     }
     if (sptr == stack) break;
     pr = *(--sptr);
     pl = *(--sptr);
+    bounds = *(--bptr);
     cdepth = *(--psdepth);
   }
+}
+
+}  // namespace
+
+void argsort(const float* v, int64_t n, std::vector<int64_t>& order) { introsort(v, n, order, {}); }
+
+void argsort_focused(const float* v, int64_t n, const std::vector<float>& focus, std::vector<int64_t>& order) {
+  if (focus.empty()) {
+    order.resize(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), int64_t{0});
+    return;
+  }
+  introsort(v, n, order, focus);
 }
 
 }  // namespace qme::numpy

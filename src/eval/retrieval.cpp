@@ -41,77 +41,143 @@ bool is_good(int protocol, bool same_camera, bool same_clothes) {
   return true;
 }
 
-/// Scratch buffers of one worker thread.
-struct RowScratch {
-  std::vector<SameIdentityEntry> entries;
-  std::vector<uint64_t> ascending;
-  std::vector<int64_t> histogram;
-  std::vector<float> negated;
-  std::vector<int64_t> order;
-  std::vector<char> same_identity;
-};
-
 inline uint32_t score_part(uint64_t key) { return static_cast<uint32_t>(key >> 32); }
 
+/// Buckets over the score-key range of the same-identity entries, so that
+/// most gallery entries find how many of them they outrank with one lookup.
+/// Bucket 0 catches everything below the lowest entry, the last bucket
+/// everything above the highest, so the scan needs no range branches.
+class EntryBuckets {
+ public:
+  static constexpr int64_t kMaxBuckets = 512;
+
+  void build(const std::vector<uint64_t>& ascending) {
+    lo_ = score_part(ascending.front());
+    const uint32_t span = score_part(ascending.back()) - lo_;
+    shift_ = 0;
+    while ((span >> shift_) >= kMaxBuckets) ++shift_;
+    last_ = static_cast<int64_t>(span >> shift_) + 1;  // buckets 1..last_-1 hold entries
+    first_.assign(static_cast<size_t>(last_) + 2, 0);
+    for (auto key : ascending) ++first_[static_cast<size_t>(bucket(score_part(key))) + 1];
+    for (int64_t b = 0; b <= last_; ++b) first_[static_cast<size_t>(b) + 1] += first_[static_cast<size_t>(b)];
+  }
+  int64_t bucket(uint32_t score) const {
+    const int64_t raw = (static_cast<int64_t>(score) - lo_) >> shift_;
+    return std::clamp<int64_t>(raw, -1, last_ - 1) + 1;
+  }
+  /// Entries [first(b), first(b + 1)) of the ascending keys lie in bucket b.
+  const uint32_t* first() const { return first_.data(); }
+
+ private:
+  int64_t lo_ = 0, last_ = 0;
+  uint32_t shift_ = 0;
+  std::vector<uint32_t> first_;
+};
+
+/// Scratch buffers of one worker thread.
+struct RowScratch {
+  std::vector<SameIdentityEntry> entries;  // same-identity entries, best first
+  std::vector<uint64_t> ascending;
+  std::vector<int64_t> histogram;
+  std::vector<uint32_t> tied_scores;  // score keys a same-identity entry shares
+  std::vector<float> negated;
+  std::vector<int64_t> order;
+  std::vector<int64_t> numpy_position;
+  std::vector<int64_t> entry_of_index;  // gallery index -> tied entry, else -1
+  EntryBuckets buckets;
+};
+
 /// Sorts `entries` by rank and fills others_before with one pass over the
-/// row, counting instead of sorting. Returns false when a same-identity entry
-/// ties with another score: then only numpy's own sort order is faithful.
-bool count_others_before(const float* row, int64_t cols, RowScratch& s) {
+/// row, counting instead of sorting. Ties are ordered by index here and the
+/// tied scores remembered, for fix_ties_like_numpy.
+void count_others_before(const float* row, int64_t cols, RowScratch& s) {
   auto& entries = s.entries;
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.key > b.key; });
   const auto m = entries.size();
   auto& ascending = s.ascending;
   ascending.resize(m);
   for (size_t t = 0; t < m; ++t) ascending[t] = entries[m - 1 - t].key;
-  s.histogram.assign(m + 1, 0);
-  const uint64_t lowest = ascending.front();
-  const uint64_t highest = ascending.back();
+  s.buckets.build(ascending);
+  // Four interleaved histograms: consecutive entries often hit the same slot,
+  // and a single counter would serialise the loop on memory.
+  constexpr size_t kLanes = 4;
+  s.histogram.assign((m + 1) * kLanes, 0);
+  s.tied_scores.clear();
+  int64_t* histogram = s.histogram.data();
+  const uint64_t* sorted = ascending.data();
+  const uint32_t* first = s.buckets.first();
+  const uint32_t lowest = score_part(ascending.front());
   for (int64_t j = 0; j < cols; ++j) {
-    const uint64_t key = rank_key(row[j], j);
-    if (key < lowest) {  // below every same-identity entry: irrelevant unless tied
-      if (score_part(key) == score_part(lowest)) return false;
-      continue;
+    const uint32_t score = score_key(row[j]);
+    if (score < lowest) continue;  // below every same-identity entry: irrelevant
+    const int64_t b = s.buckets.bucket(score);
+    uint32_t not_above = first[b];
+    const uint32_t end = first[b + 1];
+    if (not_above != end) {  // same-identity entries share this bucket: compare
+      const uint64_t key = rank_key(row[j], j);
+      for (uint32_t e = not_above; e < end; ++e) {
+        if (score_part(sorted[e]) == score && sorted[e] != key) s.tied_scores.push_back(score);
+        not_above += sorted[e] <= key;
+      }
     }
-    if (key > highest) {
-      if (score_part(key) == score_part(highest)) return false;
-      ++s.histogram[0];
-      continue;
-    }
-    const auto pos = static_cast<size_t>(std::upper_bound(ascending.begin(), ascending.end(), key) -
-                                         ascending.begin());
-    const uint32_t score = score_part(key);
-    if ((pos > 0 && ascending[pos - 1] != key && score_part(ascending[pos - 1]) == score) ||
-        (pos < m && score_part(ascending[pos]) == score)) {
-      return false;
-    }
-    ++s.histogram[m - pos];  // number of same-identity entries ranked above `key`
+    // slot = number of same-identity entries ranked above this one
+    ++histogram[(m - not_above) * kLanes + (static_cast<size_t>(j) & (kLanes - 1))];
+  }
+  for (size_t t = 0; t <= m; ++t) {
+    int64_t total = 0;
+    for (size_t l = 0; l < kLanes; ++l) total += histogram[t * kLanes + l];
+    histogram[t] = total;
   }
   // The histogram prefix up to t counts every entry ranked at or above
   // entries[t], including the t+1 same-identity ones.
   int64_t at_or_above = 0;
   for (size_t t = 0; t < m; ++t) {
-    at_or_above += s.histogram[t];
+    at_or_above += histogram[t];
     entries[t].others_before = at_or_above - static_cast<int64_t>(t + 1);
   }
-  return true;
 }
 
-/// Tied rows: rank exactly as upstream's np.argsort(-row) does.
-void rank_like_numpy(const float* row, int64_t cols, RowScratch& s) {
+/// Upstream ranks with np.argsort(-row): where a same-identity entry ties with
+/// another score, take numpy's order for exactly those tied scores.
+void fix_ties_like_numpy(const float* row, int64_t cols, RowScratch& s) {
+  std::sort(s.tied_scores.begin(), s.tied_scores.end());
+  s.tied_scores.erase(std::unique(s.tied_scores.begin(), s.tied_scores.end()), s.tied_scores.end());
+  std::vector<float> focus;
+  for (auto k : s.tied_scores) focus.push_back(k == 0 ? std::numeric_limits<float>::quiet_NaN() : -key_score(k));
   s.negated.resize(static_cast<size_t>(cols));
   for (int64_t j = 0; j < cols; ++j) s.negated[j] = -row[j];
-  numpy::argsort(s.negated.data(), cols, s.order);
-  s.same_identity.assign(static_cast<size_t>(cols), 0);
-  for (const auto& e : s.entries) s.same_identity[e.index] = 1;
-  s.entries.clear();
-  int64_t others = 0;
-  for (auto j : s.order) {
-    if (s.same_identity[j]) {
-      s.entries.push_back({rank_key(row[j], j), j, others});
-    } else {
-      ++others;
-    }
+  numpy::argsort_focused(s.negated.data(), cols, focus, s.order);
+  auto tied = [&](const SameIdentityEntry& e) {
+    return std::binary_search(s.tied_scores.begin(), s.tied_scores.end(), score_part(e.key));
+  };
+  s.numpy_position.assign(s.entries.size(), -1);
+  s.entry_of_index.resize(static_cast<size_t>(cols), -1);
+  for (size_t e = 0; e < s.entries.size(); ++e) {
+    if (tied(s.entries[e])) s.entry_of_index[s.entries[e].index] = static_cast<int64_t>(e);
   }
+  for (int64_t t = 0; t < cols; ++t) {
+    const int64_t e = s.entry_of_index[s.order[t]];
+    if (e >= 0) s.numpy_position[e] = t;
+  }
+  for (const auto& e : s.entries) s.entry_of_index[e.index] = -1;
+  // before(a, b): a ranks above b -- by score, and by numpy's position in a tie.
+  auto before = [&](size_t a, size_t b) {
+    const auto sa = score_part(s.entries[a].key), sb = score_part(s.entries[b].key);
+    if (sa != sb) return sa > sb;
+    return s.numpy_position[a] < s.numpy_position[b];
+  };
+  for (size_t e = 0; e < s.entries.size(); ++e) {
+    if (s.numpy_position[e] < 0) continue;
+    int64_t same_before = 0;
+    for (size_t f = 0; f < s.entries.size(); ++f) same_before += f != e && before(f, e);
+    s.entries[e].others_before = s.numpy_position[e] - same_before;
+  }
+  std::vector<size_t> ranked(s.entries.size());
+  std::iota(ranked.begin(), ranked.end(), size_t{0});
+  std::sort(ranked.begin(), ranked.end(), before);
+  std::vector<SameIdentityEntry> reordered;
+  for (auto e : ranked) reordered.push_back(s.entries[e]);
+  s.entries = std::move(reordered);
 }
 
 QueryOutcome score_protocol(int protocol, const std::vector<SameIdentityEntry>& entries,
@@ -184,7 +250,8 @@ RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels&
           const float* row = scores.row(i);
           scratch.entries.clear();
           for (auto j : found->second) scratch.entries.push_back({rank_key(row[j], j), j});
-          if (!count_others_before(row, scores.cols, scratch)) rank_like_numpy(row, scores.cols, scratch);
+          count_others_before(row, scores.cols, scratch);
+          if (!scratch.tied_scores.empty()) fix_ties_like_numpy(row, scores.cols, scratch);
           for (int p = 0; p < kProtocols; ++p) {
             outcomes[i][static_cast<size_t>(p)] = score_protocol(p, scratch.entries, labels, i);
           }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <unordered_map>
 
 #include "qme/core/error.hpp"
 #include "qme/core/parallel.hpp"
@@ -74,32 +75,50 @@ VerificationPoint point_at(const RocCurve& roc, double far) {
 struct ScoreHistogram {
   std::vector<int64_t> negatives = std::vector<int64_t>(kBins, 0);
   std::vector<int64_t> positives = std::vector<int64_t>(kBins, 0);
-  int64_t nan_negatives = 0, nan_positives = 0;
   float lowest = std::numeric_limits<float>::infinity();
 
   int64_t total(int bin) const { return negatives[bin] + positives[bin]; }
 };
 
-ScoreHistogram build_histogram(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
-                               const std::vector<int64_t>& gp, int num_threads) {
+/// Gallery indices of each query's identity: the only pairs that match.
+std::vector<std::vector<int64_t>> matching_columns(const std::vector<int64_t>& qp,
+                                                   const std::vector<int64_t>& gp) {
+  std::unordered_map<int64_t, std::vector<int64_t>> by_pid;
+  for (size_t j = 0; j < gp.size(); ++j) by_pid[gp[j]].push_back(static_cast<int64_t>(j));
+  std::vector<std::vector<int64_t>> out(qp.size());
+  for (size_t i = 0; i < qp.size(); ++i) {
+    const auto found = by_pid.find(qp[i]);
+    if (found != by_pid.end()) out[i] = found->second;
+  }
+  return out;
+}
+
+/// Histogram of score keys by their top 16 bits. Every pair is first counted
+/// as a non-match (no label test in the hot loop), then the few matching
+/// pairs are moved over. NaN keys are 0 and only NaN lands in bin 0.
+ScoreHistogram build_histogram(const ScoreMatrix& scores, const std::vector<std::vector<int64_t>>& matches,
+                               int num_threads) {
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
   std::vector<ScoreHistogram> partial(static_cast<size_t>(workers));
   parallel_for(
       scores.rows,
       [&](int64_t begin, int64_t end, int worker) {
         auto& h = partial[static_cast<size_t>(worker)];
+        int64_t* negatives = h.negatives.data();
+        float lowest = h.lowest;
         for (int64_t i = begin; i < end; ++i) {
           const float* row = scores.row(i);
           for (int64_t j = 0; j < scores.cols; ++j) {
-            const bool match = qp[i] == gp[j];
-            if (std::isnan(row[j])) {
-              (match ? h.nan_positives : h.nan_negatives)++;
-              continue;
-            }
-            h.lowest = std::min(h.lowest, row[j]);
-            (match ? h.positives : h.negatives)[score_key(row[j]) >> kBinBits]++;
+            ++negatives[score_key(row[j]) >> kBinBits];
+            lowest = row[j] < lowest ? row[j] : lowest;  // NaN never compares less
+          }
+          for (auto j : matches[static_cast<size_t>(i)]) {
+            const uint32_t bin = score_key(row[j]) >> kBinBits;
+            --negatives[bin];
+            ++h.positives[bin];
           }
         }
+        h.lowest = lowest;
       },
       workers);
   ScoreHistogram merged = std::move(partial[0]);
@@ -108,8 +127,6 @@ ScoreHistogram build_histogram(const ScoreMatrix& scores, const std::vector<int6
       merged.negatives[b] += partial[w].negatives[b];
       merged.positives[b] += partial[w].positives[b];
     }
-    merged.nan_negatives += partial[w].nan_negatives;
-    merged.nan_positives += partial[w].nan_positives;
     merged.lowest = std::min(merged.lowest, partial[w].lowest);
   }
   return merged;
@@ -152,13 +169,14 @@ void place_window(Window& w, const ScoreHistogram& h) {
 void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
                      const std::vector<int64_t>& gp, uint32_t nan_key, std::vector<Window*>& windows,
                      int num_threads) {
+  // NaN scores stand for the lowest score (upstream's rule), key 0 for NaN.
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
   std::vector<std::vector<std::vector<std::pair<uint32_t, bool>>>> partial(
       static_cast<size_t>(workers), std::vector<std::vector<std::pair<uint32_t, bool>>>(windows.size()));
-  int lo_all = kBins, hi_all = -1;
-  for (auto* w : windows) {
-    lo_all = std::min(lo_all, w->lo);
-    hi_all = std::max(hi_all, w->hi);
+  // bin -> bit mask of the windows that want it: one table load per score.
+  std::vector<uint8_t> wanted(kBins, 0);
+  for (size_t k = 0; k < windows.size(); ++k) {
+    for (int b = windows[k]->lo; b <= windows[k]->hi; ++b) wanted[b] |= static_cast<uint8_t>(1u << k);
   }
   parallel_for(
       scores.rows,
@@ -167,11 +185,12 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
         for (int64_t i = begin; i < end; ++i) {
           const float* row = scores.row(i);
           for (int64_t j = 0; j < scores.cols; ++j) {
-            const uint32_t key = std::isnan(row[j]) ? nan_key : score_key(row[j]);
-            const int bin = static_cast<int>(key >> kBinBits);
-            if (bin < lo_all || bin > hi_all) continue;
+            uint32_t key = score_key(row[j]);
+            key = key == 0 ? nan_key : key;
+            const uint8_t mask = wanted[key >> kBinBits];
+            if (mask == 0) continue;
             for (size_t k = 0; k < windows.size(); ++k) {
-              if (bin >= windows[k]->lo && bin <= windows[k]->hi) out[k].emplace_back(key, qp[i] == gp[j]);
+              if (mask & (1u << k)) out[k].emplace_back(key, qp[i] == gp[j]);
             }
           }
         }
@@ -277,10 +296,14 @@ std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
                                           const std::vector<int64_t>& gallery_pids,
                                           const std::vector<double>& fars, int num_threads) {
   check_inputs(scores, query_pids, gallery_pids, fars);
-  auto h = build_histogram(scores, query_pids, gallery_pids, num_threads);
-  const uint32_t nan_key = score_key(std::isinf(h.lowest) ? 0.0f : h.lowest);
-  h.negatives[nan_key >> kBinBits] += h.nan_negatives;
-  h.positives[nan_key >> kBinBits] += h.nan_positives;
+  auto h = build_histogram(scores, matching_columns(query_pids, gallery_pids), num_threads);
+  // NaN scores (bin 0) count as the lowest number; all NaN: as 0.
+  const uint32_t nan_key = score_key(std::isinf(h.lowest) && h.lowest > 0 ? 0.0f : h.lowest);
+  if ((nan_key >> kBinBits) != 0) {
+    h.negatives[nan_key >> kBinBits] += h.negatives[0];
+    h.positives[nan_key >> kBinBits] += h.positives[0];
+    h.negatives[0] = h.positives[0] = 0;
+  }
   const int64_t negatives = std::accumulate(h.negatives.begin(), h.negatives.end(), int64_t{0});
   const int64_t positives = std::accumulate(h.positives.begin(), h.positives.end(), int64_t{0});
   std::vector<VerificationPoint> out;
@@ -309,7 +332,12 @@ std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
   std::vector<Window*> pending;
   for (auto& w : windows) pending.push_back(&w);
   while (!pending.empty()) {
-    collect_windows(scores, query_pids, gallery_pids, nan_key, pending, num_threads);
+    // The bin table holds 8 windows per byte: gather them 8 at a time.
+    for (size_t start = 0; start < pending.size(); start += 8) {
+      std::vector<Window*> group(pending.begin() + static_cast<std::ptrdiff_t>(start),
+                                 pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + 8, pending.size())));
+      collect_windows(scores, query_pids, gallery_pids, nan_key, group, num_threads);
+    }
     std::vector<Window*> retry;
     for (auto* w : pending) {
       build_points(*w);

@@ -16,9 +16,9 @@
 #endif
 
 namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
 using qme::config::BackboneConfig;
 using qme::config::load_backbone_config;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -31,8 +31,8 @@ class TempDir {
  public:
   TempDir() {
     static int counter = 0;
-    path_ = fs::temp_directory_path() / ("qme_backbone_cfg_" + std::to_string(::getpid()) +
-                                         "_" + std::to_string(counter++));
+    path_ = fs::temp_directory_path() /
+            ("qme_backbone_cfg_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(path_);
   }
   ~TempDir() {
@@ -116,8 +116,7 @@ TEST_CASE("shipped backbone configs keep upstream's paths", "[config]") {
         "./WBModules/CAL/configs/c2dres50_ce_cal.yaml");
   CHECK(ccvid.model_paths.at("aim").config_path ==
         "./WBModules/AIM_CCReID/configs/res50_cels_cal.yaml");
-  CHECK(ccvid.model_paths.at("agrl").backbone_path ==
-        "./checkpoints/AGRL/AGRL_best_model.pth.tar");
+  CHECK(ccvid.model_paths.at("agrl").backbone_path == "./checkpoints/AGRL/AGRL_best_model.pth.tar");
   CHECK(ccvid.model_paths.at("agrl").config_path.empty());
   CHECK(ccvid.qe_ckpt_path == "checkpoints/QME/fgb_mod_qe-adaface-t1r3-0.00-3.pth");
   CHECK(ccvid.face_weights == std::string("./test_feats/mod_qe_adaface-t1r3_ccvid_3.h5"));

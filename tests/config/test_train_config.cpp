@@ -17,9 +17,9 @@
 #endif
 
 namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
 using qme::config::load_train_config;
 using qme::config::TrainConfig;
-using Catch::Matchers::Contains;
 
 namespace {
 

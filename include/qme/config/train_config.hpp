@@ -8,10 +8,10 @@
 namespace qme::config {
 
 struct TrainConfig {
-  std::string source;          ///< the file it was loaded from
-  std::int64_t seed = 42;      ///< seeds every random stream of a run; 0 .. 2^32-1
-  double lr_rate = 1e-4;       ///< Adam learning rate (> 0)
-  double weight_decay = 0.01;  ///< Adam L2 penalty added to the gradient (>= 0)
+  std::string source;            ///< the file it was loaded from
+  std::int64_t seed = 42;        ///< seeds every random stream of a run; 0 .. 2^32-1
+  double lr_rate = 1e-4;         ///< Adam learning rate (> 0)
+  double weight_decay = 0.01;    ///< Adam L2 penalty added to the gradient (>= 0)
   std::int64_t train_batch = 8;  ///< samples per training step (>= 1)
   std::int64_t num_sample = 1;   ///< frames per training sample = dense sampling step (>= 1)
   double triplet_margin = 1.0;   ///< margin of the score triplet loss (>= 0)

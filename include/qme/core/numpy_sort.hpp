@@ -12,4 +12,11 @@ namespace qme::numpy {
 /// order = np.argsort(values) (ascending, NaN last), exactly as numpy 1.24.
 void argsort(const float* values, int64_t n, std::vector<int64_t>& order);
 
+/// Like argsort, but only the elements equal to a `focus` value are
+/// guaranteed to sit where numpy puts them (their final positions are
+/// exact); ranges that cannot hold a focus value are not sorted. Costs about
+/// a quickselect per focus value instead of a full sort.
+void argsort_focused(const float* values, int64_t n, const std::vector<float>& focus,
+                     std::vector<int64_t>& order);
+
 }  // namespace qme::numpy

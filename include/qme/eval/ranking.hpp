@@ -11,12 +11,13 @@
 namespace qme::eval {
 
 /// Monotone map float -> uint32: larger score, larger key; NaN -> 0; -0 == +0.
+/// Branch-free: it runs for every score of every matrix.
 inline uint32_t score_key(float s) {
-  if (std::isnan(s)) return 0;
-  if (s == 0.0f) s = 0.0f;  // -0.0 ties with +0.0, as in numpy comparisons
+  const float canonical = s + 0.0f;  // -0.0 + 0.0 == +0.0: ties with +0.0, as in numpy
   uint32_t bits;
-  std::memcpy(&bits, &s, sizeof bits);
-  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  std::memcpy(&bits, &canonical, sizeof bits);
+  const uint32_t flip = static_cast<uint32_t>(static_cast<int32_t>(bits) >> 31) | 0x80000000u;
+  return s != s ? 0u : bits ^ flip;
 }
 
 /// Inverse of score_key for keys of real numbers.
