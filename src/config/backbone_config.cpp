@@ -12,8 +12,8 @@ namespace {
 
 const char* const kModelListKey = "model_list";
 
-// The three kinds of per-model path, with upstream's key suffixes. BigGait spells its config
-// key "biggait_cfg_path"; "{model}_config_path" is accepted for it too.
+// Upstream's per-model path keys are "{model}{suffix}". Upstream spells BigGait's config key
+// "biggait_cfg_path" and every other "{model}_config_path"; both spellings are accepted.
 struct PathKind {
   const char* suffix;
   std::string ModelPaths::*field;

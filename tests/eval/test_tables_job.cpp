@@ -1,0 +1,151 @@
+// qme_tables' library entry point: bad input gives one clear error naming the
+// file and the field; degenerate data gives NaN with a warning, never a crash.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "qme/core/error.hpp"
+#include "qme/eval/synthetic_scores.hpp"
+#include "qme/eval/tables_job.hpp"
+#include "qme/io/hdf5_file.hpp"
+#include "qme/io/score_matrix_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() : path(fs::temp_directory_path() / ("qme_tables_job_" + std::to_string(std::rand()))) {
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+qme::eval::SyntheticScores small_scores(int64_t subjects = 6, int64_t gallery_per_subject = 4) {
+  qme::eval::SyntheticScoreSpec spec;
+  spec.num_subjects = subjects;
+  spec.probes_per_subject = 2;
+  spec.gallery_per_subject = gallery_per_subject;
+  spec.num_cameras = 3;
+  spec.models = {"adaface", "cal-ccvid"};
+  return qme::eval::make_synthetic_scores(spec);
+}
+
+std::string error_of(const qme::eval::TablesOptions& options) {
+  try {
+    qme::eval::run_tables(options);
+  } catch (const qme::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("run_tables evaluates every model and baseline of a file", "[eval]") {
+  TempDir dir;
+  const auto synthetic = small_scores(30, 5);
+  qme::io::write_score_matrix_file(dir.file("s.h5"), synthetic.labels, synthetic.models);
+  qme::eval::TablesOptions options;
+  options.scoremats = dir.file("s.h5");
+  options.baselines = qme::eval::all_fusion_methods();
+  const auto result = qme::eval::run_tables(options);
+  REQUIRE(result.models == std::vector<std::string>{"adaface", "cal-ccvid"});
+  REQUIRE(result.single.size() == 2);
+  REQUIRE(result.fusion.size() == 6);
+  const auto json = qme::eval::tables_to_json(result);
+  CHECK(json.at("single").at("adaface").contains("FNIR@1.00%FPIR_std"));
+  CHECK(json.at("fusion").contains("rhe"));
+  CHECK(json.at("timing_s").contains("fusion/max"));
+  const auto csv = qme::eval::tables_to_csv(result);
+  CHECK(csv.rfind("metric,adaface,cal-ccvid,zscore,minmax,rhe,min,mean,max\n", 0) == 0);
+}
+
+TEST_CASE("a missing score file is reported with its path", "[eval]") {
+  qme::eval::TablesOptions options;
+  options.scoremats = "/nonexistent/scoremats_x.h5";
+  const auto message = error_of(options);
+  CHECK(message.find("/nonexistent/scoremats_x.h5") != std::string::npos);
+  CHECK(message.find("does not exist") != std::string::npos);
+}
+
+TEST_CASE("an unknown model is reported with the models the file has", "[eval]") {
+  TempDir dir;
+  const auto synthetic = small_scores();
+  qme::io::write_score_matrix_file(dir.file("s.h5"), synthetic.labels, synthetic.models);
+  qme::eval::TablesOptions options;
+  options.scoremats = dir.file("s.h5");
+  options.models = {"adaface", "arcface"};
+  const auto message = error_of(options);
+  CHECK(message.find("arcface/score_mat") != std::string::npos);
+  CHECK(message.find("adaface, cal-ccvid") != std::string::npos);
+}
+
+TEST_CASE("id arrays that disagree with the matrix are reported", "[eval]") {
+  TempDir dir;
+  const auto synthetic = small_scores();
+  auto labels = synthetic.labels;
+  // one gallery entry fewer in the ids than columns in the matrices
+  labels.gallery.pids.pop_back();
+  labels.gallery.camids.pop_back();
+  labels.gallery.clothes_ids.pop_back();
+  qme::io::write_score_matrix_file(dir.file("s.h5"), labels, synthetic.models);
+  qme::eval::TablesOptions options;
+  options.scoremats = dir.file("s.h5");
+  const auto message = error_of(options);
+  CHECK(message.find("adaface/score_mat") != std::string::npos);
+  CHECK(message.find("g_pids has") != std::string::npos);
+}
+
+TEST_CASE("camids of another length than pids are reported", "[eval]") {
+  TempDir dir;
+  const auto synthetic = small_scores();
+  auto labels = synthetic.labels;
+  labels.query.camids.push_back(0);
+  REQUIRE_THROWS_AS(qme::io::write_score_matrix_file(dir.file("s.h5"), labels, synthetic.models),
+                    qme::InputError);
+}
+
+TEST_CASE("a matrix full of NaN evaluates to NaN metrics, not a crash", "[eval]") {
+  TempDir dir;
+  auto synthetic = small_scores();
+  for (auto& [name, scores] : synthetic.models) {
+    std::fill(scores.score_mat.values.begin(), scores.score_mat.values.end(), NAN);
+    std::fill(scores.merge_score_mat.values.begin(), scores.merge_score_mat.values.end(), NAN);
+  }
+  qme::io::write_score_matrix_file(dir.file("s.h5"), synthetic.labels, synthetic.models);
+  qme::eval::TablesOptions options;
+  options.scoremats = dir.file("s.h5");
+  options.baselines = {qme::eval::FusionMethod::kZScore, qme::eval::FusionMethod::kMin};
+  const auto result = qme::eval::run_tables(options);
+  const auto& report = result.single.front().report;
+  REQUIRE(report.size() == 41);
+  // NaN scores count as the lowest score (0 when all are NaN): one threshold
+  // accepts every pair.
+  CHECK(report.at("TAR@1.00%FAR") == 1.0);
+  CHECK(report.at("Threshold@1.00%FAR") == 0.0);
+  // a NaN among the enrolled scores means no identification; the non-mated
+  // maxima are NaN, so are the thresholds
+  CHECK(report.at("TPIR@1.00%FPIR") == 0.0);
+  CHECK(report.at("FNIR@1.00%FPIR") == 1.0);
+  CHECK(std::isnan(report.at("FNIR@1.00%FPIR_threshold")));
+  // nan_to_num then z-score: every fused score is 0, still evaluable
+  CHECK(result.fusion.front().report.at("TAR@1.00%FAR") == 1.0);
+}
+
+TEST_CASE("a gallery of fewer than 20 entries leaves the deep ranks undefined", "[eval]") {
+  TempDir dir;
+  const auto synthetic = small_scores(4, 3);  // 12 gallery entries
+  qme::io::write_score_matrix_file(dir.file("s.h5"), synthetic.labels, synthetic.models);
+  qme::eval::TablesOptions options;
+  options.scoremats = dir.file("s.h5");
+  const auto report = qme::eval::run_tables(options).single.front().report;
+  CHECK(std::isnan(report.at("GR_top20")));
+  CHECK(std::isnan(report.at("CC_top20")));
+  CHECK_FALSE(std::isnan(report.at("GR_top10")));
+  CHECK_FALSE(std::isnan(report.at("GR_mAP")));
+}
