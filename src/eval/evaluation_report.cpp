@@ -143,7 +143,8 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged,
   const std::string context = options.context.empty() ? "evaluation" : options.context;
   check_shapes(scores, merged, labels, context);
   EvaluationReport report;
-  const auto retrieval = evaluate_retrieval(scores, labels, options.num_threads);
+  ScoreKeyHistogram histogram;  // filled by the retrieval scan, used by TAR@FAR
+  const auto retrieval = evaluate_retrieval(scores, labels, options.num_threads, &histogram);
   add_ranking(report, "GR", retrieval.general);
   add_ranking(report, "SC", retrieval.same_clothes);
   add_ranking(report, "CC", retrieval.clothes_changing);
@@ -156,7 +157,7 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged,
   }
 
   const auto verification =
-      tar_at_far(scores, labels.query.pids, labels.gallery.pids, options.fars, options.num_threads);
+      tar_at_far(scores, labels.query.pids, labels.gallery.pids, options.fars, options.num_threads, &histogram);
   bool tar_undefined = false;
   for (const auto& p : verification) {
     report.set("TAR@" + percent_label(p.far) + "FAR", p.tar);

@@ -43,35 +43,41 @@ bool is_good(int protocol, bool same_camera, bool same_clothes) {
 
 inline uint32_t score_part(uint64_t key) { return static_cast<uint32_t>(key >> 32); }
 
-/// Buckets over the score-key range of the same-identity entries, so that
-/// most gallery entries find how many of them they outrank with one lookup.
+/// Buckets over the score-key range of the same-identity entries: a gallery
+/// entry in a bucket without same-identity entries outranks exactly the
+/// entries of the buckets below it, so most entries only need counting.
 /// Bucket 0 catches everything below the lowest entry, the last bucket
 /// everything above the highest, so the scan needs no range branches.
 class EntryBuckets {
  public:
-  static constexpr int64_t kMaxBuckets = 512;
+  static constexpr int64_t kMaxBuckets = 1024;
 
   void build(const std::vector<uint64_t>& ascending) {
     lo_ = score_part(ascending.front());
     const uint32_t span = score_part(ascending.back()) - lo_;
     shift_ = 0;
     while ((span >> shift_) >= kMaxBuckets) ++shift_;
-    last_ = static_cast<int64_t>(span >> shift_) + 1;  // buckets 1..last_-1 hold entries
+    last_ = static_cast<int64_t>(span >> shift_) + 1;  // buckets 1..last_-1 may hold entries
     first_.assign(static_cast<size_t>(last_) + 2, 0);
     for (auto key : ascending) ++first_[static_cast<size_t>(bucket(score_part(key))) + 1];
     for (int64_t b = 0; b <= last_; ++b) first_[static_cast<size_t>(b) + 1] += first_[static_cast<size_t>(b)];
+    occupied_.resize(first_.size());
+    for (size_t b = 0; b + 1 < first_.size(); ++b) occupied_[b] = first_[b] != first_[b + 1];
   }
   int64_t bucket(uint32_t score) const {
     const int64_t raw = (static_cast<int64_t>(score) - lo_) >> shift_;
     return std::clamp<int64_t>(raw, -1, last_ - 1) + 1;
   }
+  size_t count() const { return static_cast<size_t>(last_) + 1; }
   /// Entries [first(b), first(b + 1)) of the ascending keys lie in bucket b.
   const uint32_t* first() const { return first_.data(); }
+  const uint8_t* occupied() const { return occupied_.data(); }
 
  private:
   int64_t lo_ = 0, last_ = 0;
   uint32_t shift_ = 0;
   std::vector<uint32_t> first_;
+  std::vector<uint8_t> occupied_;
 };
 
 /// Scratch buffers of one worker thread.
@@ -79,6 +85,8 @@ struct RowScratch {
   std::vector<SameIdentityEntry> entries;  // same-identity entries, best first
   std::vector<uint64_t> ascending;
   std::vector<int64_t> histogram;
+  std::vector<uint32_t> bucket_counts;
+  std::vector<int64_t> in_occupied;  // gallery indices sharing a bucket with an entry
   std::vector<uint32_t> tied_scores;  // score keys a same-identity entry shares
   std::vector<float> negated;
   std::vector<int64_t> order;
@@ -90,7 +98,7 @@ struct RowScratch {
 /// Sorts `entries` by rank and fills others_before with one pass over the
 /// row, counting instead of sorting. Ties are ordered by index here and the
 /// tied scores remembered, for fix_ties_like_numpy.
-void count_others_before(const float* row, int64_t cols, RowScratch& s) {
+void count_others_before(const float* row, int64_t cols, RowScratch& s, uint32_t* key_bins) {
   auto& entries = s.entries;
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.key > b.key; });
   const auto m = entries.size();
@@ -98,35 +106,43 @@ void count_others_before(const float* row, int64_t cols, RowScratch& s) {
   ascending.resize(m);
   for (size_t t = 0; t < m; ++t) ascending[t] = entries[m - 1 - t].key;
   s.buckets.build(ascending);
-  // Four interleaved histograms: consecutive entries often hit the same slot,
-  // and a single counter would serialise the loop on memory.
-  constexpr size_t kLanes = 4;
-  s.histogram.assign((m + 1) * kLanes, 0);
-  s.tied_scores.clear();
-  int64_t* histogram = s.histogram.data();
-  const uint64_t* sorted = ascending.data();
   const uint32_t* first = s.buckets.first();
-  const uint32_t lowest = score_part(ascending.front());
+  const uint8_t* occupied = s.buckets.occupied();
+
+  // Pass 1, branch-free: count every score by bucket and list the few that
+  // share a bucket with a same-identity entry.
+  s.bucket_counts.assign(s.buckets.count(), 0);
+  s.in_occupied.resize(static_cast<size_t>(cols));
+  uint32_t* counts = s.bucket_counts.data();
+  int64_t* listed = s.in_occupied.data();
+  size_t num_listed = 0;
   for (int64_t j = 0; j < cols; ++j) {
     const uint32_t score = score_key(row[j]);
-    if (score < lowest) continue;  // below every same-identity entry: irrelevant
+    ++key_bins[ScoreKeyHistogram::bin(score)];
     const int64_t b = s.buckets.bucket(score);
-    uint32_t not_above = first[b];
-    const uint32_t end = first[b + 1];
-    if (not_above != end) {  // same-identity entries share this bucket: compare
-      const uint64_t key = rank_key(row[j], j);
-      for (uint32_t e = not_above; e < end; ++e) {
-        if (score_part(sorted[e]) == score && sorted[e] != key) s.tied_scores.push_back(score);
-        not_above += sorted[e] <= key;
-      }
-    }
-    // slot = number of same-identity entries ranked above this one
-    ++histogram[(m - not_above) * kLanes + (static_cast<size_t>(j) & (kLanes - 1))];
+    ++counts[b];
+    listed[num_listed] = j;
+    num_listed += occupied[b];
   }
-  for (size_t t = 0; t <= m; ++t) {
-    int64_t total = 0;
-    for (size_t l = 0; l < kLanes; ++l) total += histogram[t * kLanes + l];
-    histogram[t] = total;
+  // slot = number of same-identity entries ranked above a score
+  s.histogram.assign(m + 1, 0);
+  int64_t* histogram = s.histogram.data();
+  for (size_t b = 0; b < s.buckets.count(); ++b) {
+    if (!occupied[b]) histogram[m - first[b]] += counts[b];
+  }
+  // Pass 2: compare the listed scores with the entries of their bucket.
+  s.tied_scores.clear();
+  for (size_t k = 0; k < num_listed; ++k) {
+    const int64_t j = listed[k];
+    const uint32_t score = score_key(row[j]);
+    const int64_t b = s.buckets.bucket(score);
+    const uint64_t key = rank_key(row[j], j);
+    uint32_t not_above = first[b];
+    for (uint32_t e = first[b]; e < first[b + 1]; ++e) {
+      if (score_part(ascending[e]) == score && ascending[e] != key) s.tied_scores.push_back(score);
+      not_above += ascending[e] <= key;
+    }
+    ++histogram[m - not_above];
   }
   // The histogram prefix up to t counts every entry ranked at or above
   // entries[t], including the t+1 same-identity ones.
@@ -234,30 +250,41 @@ RankingMetrics summarise(const std::vector<QueryOutcomes>& outcomes, int protoco
 }  // namespace
 
 RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels,
-                                    int num_threads) {
+                                    int num_threads, ScoreKeyHistogram* histogram) {
   std::unordered_map<int64_t, std::vector<int64_t>> gallery_by_pid;
   for (size_t j = 0; j < labels.gallery.pids.size(); ++j) {
     gallery_by_pid[labels.gallery.pids[j]].push_back(static_cast<int64_t>(j));
   }
   std::vector<QueryOutcomes> outcomes(static_cast<size_t>(scores.rows));
+  const int workers = num_threads > 0 ? num_threads : default_num_threads();
+  std::vector<ScoreKeyHistogram> partial(histogram ? static_cast<size_t>(workers) : 0);
   parallel_for(
       scores.rows,
-      [&](int64_t begin, int64_t end, int) {
+      [&](int64_t begin, int64_t end, int worker) {
         RowScratch scratch;
+        std::vector<uint32_t> key_bins(ScoreKeyHistogram::kBins, 0);
         for (int64_t i = begin; i < end; ++i) {
-          const auto found = gallery_by_pid.find(labels.query.pids[i]);
-          if (found == gallery_by_pid.end()) continue;
           const float* row = scores.row(i);
+          const auto found = gallery_by_pid.find(labels.query.pids[i]);
+          if (found == gallery_by_pid.end()) {  // no ground truth: only histogram it
+            for (int64_t j = 0; j < scores.cols; ++j) ++key_bins[ScoreKeyHistogram::bin(score_key(row[j]))];
+            continue;
+          }
           scratch.entries.clear();
           for (auto j : found->second) scratch.entries.push_back({rank_key(row[j], j), j});
-          count_others_before(row, scores.cols, scratch);
+          count_others_before(row, scores.cols, scratch, key_bins.data());
           if (!scratch.tied_scores.empty()) fix_ties_like_numpy(row, scores.cols, scratch);
           for (int p = 0; p < kProtocols; ++p) {
             outcomes[i][static_cast<size_t>(p)] = score_protocol(p, scratch.entries, labels, i);
           }
         }
+        if (histogram) partial[static_cast<size_t>(worker)].flush(key_bins.data());
       },
-      num_threads);
+      workers);
+  if (histogram) {
+    *histogram = ScoreKeyHistogram();
+    for (const auto& h : partial) histogram->merge(h);
+  }
   RetrievalMetrics metrics;
   metrics.general = summarise(outcomes, 0, scores.cols);
   metrics.same_clothes = summarise(outcomes, 1, scores.cols);

@@ -15,8 +15,8 @@ namespace qme::eval {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kBinBits = 16;
-constexpr int kBins = 1 << kBinBits;
+constexpr int kBinBits = ScoreKeyHistogram::kBinBits;
+constexpr int kBins = ScoreKeyHistogram::kBins;
 constexpr int64_t kInitialExtension = 1024;  // scores gathered below a target's bin
 
 void check_inputs(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
@@ -75,7 +75,6 @@ VerificationPoint point_at(const RocCurve& roc, double far) {
 struct ScoreHistogram {
   std::vector<int64_t> negatives = std::vector<int64_t>(kBins, 0);
   std::vector<int64_t> positives = std::vector<int64_t>(kBins, 0);
-  float lowest = std::numeric_limits<float>::infinity();
 
   int64_t total(int bin) const { return negatives[bin] + positives[bin]; }
 };
@@ -93,43 +92,22 @@ std::vector<std::vector<int64_t>> matching_columns(const std::vector<int64_t>& q
   return out;
 }
 
-/// Histogram of score keys by their top 16 bits. Every pair is first counted
-/// as a non-match (no label test in the hot loop), then the few matching
-/// pairs are moved over. NaN keys are 0 and only NaN lands in bin 0.
-ScoreHistogram build_histogram(const ScoreMatrix& scores, const std::vector<std::vector<int64_t>>& matches,
-                               int num_threads) {
-  const int workers = num_threads > 0 ? num_threads : default_num_threads();
-  std::vector<ScoreHistogram> partial(static_cast<size_t>(workers));
-  parallel_for(
-      scores.rows,
-      [&](int64_t begin, int64_t end, int worker) {
-        auto& h = partial[static_cast<size_t>(worker)];
-        int64_t* negatives = h.negatives.data();
-        float lowest = h.lowest;
-        for (int64_t i = begin; i < end; ++i) {
-          const float* row = scores.row(i);
-          for (int64_t j = 0; j < scores.cols; ++j) {
-            ++negatives[score_key(row[j]) >> kBinBits];
-            lowest = row[j] < lowest ? row[j] : lowest;  // NaN never compares less
-          }
-          for (auto j : matches[static_cast<size_t>(i)]) {
-            const uint32_t bin = score_key(row[j]) >> kBinBits;
-            --negatives[bin];
-            ++h.positives[bin];
-          }
-        }
-        h.lowest = lowest;
-      },
-      workers);
-  ScoreHistogram merged = std::move(partial[0]);
-  for (size_t w = 1; w < partial.size(); ++w) {
-    for (int b = 0; b < kBins; ++b) {
-      merged.negatives[b] += partial[w].negatives[b];
-      merged.positives[b] += partial[w].positives[b];
+/// Match / non-match counts per bin: all scores first count as non-matches,
+/// then the few matching pairs are moved over (no label test in the hot loop).
+/// NaN keys are 0 and only NaN lands in bin 0.
+ScoreHistogram split_histogram(const ScoreMatrix& scores, const ScoreKeyHistogram& all,
+                               const std::vector<std::vector<int64_t>>& matches) {
+  ScoreHistogram h;
+  h.negatives = all.counts();
+  for (int64_t i = 0; i < scores.rows; ++i) {
+    const float* row = scores.row(i);
+    for (auto j : matches[static_cast<size_t>(i)]) {
+      const uint32_t bin = ScoreKeyHistogram::bin(score_key(row[j]));
+      --h.negatives[bin];
+      ++h.positives[bin];
     }
-    merged.lowest = std::min(merged.lowest, partial[w].lowest);
   }
-  return merged;
+  return h;
 }
 
 /// One distinct score of the ROC curve with its cumulative counts.
@@ -166,10 +144,12 @@ void place_window(Window& w, const ScoreHistogram& h) {
   for (int b = 0; b < w.lo; ++b) w.below += h.total(b);
 }
 
+/// Gathers (key, is match) of the scores in each window's bins. NaN scores
+/// (key 0) are gathered with the bin that holds the lowest number; build_points
+/// gives them that number's key.
 void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
-                     const std::vector<int64_t>& gp, uint32_t nan_key, std::vector<Window*>& windows,
+                     const std::vector<int64_t>& gp, uint32_t nan_bin, std::vector<Window*>& windows,
                      int num_threads) {
-  // NaN scores stand for the lowest score (upstream's rule), key 0 for NaN.
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
   std::vector<std::vector<std::vector<std::pair<uint32_t, bool>>>> partial(
       static_cast<size_t>(workers), std::vector<std::vector<std::pair<uint32_t, bool>>>(windows.size()));
@@ -185,9 +165,8 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
         for (int64_t i = begin; i < end; ++i) {
           const float* row = scores.row(i);
           for (int64_t j = 0; j < scores.cols; ++j) {
-            uint32_t key = score_key(row[j]);
-            key = key == 0 ? nan_key : key;
-            const uint8_t mask = wanted[key >> kBinBits];
+            const uint32_t key = score_key(row[j]);  // 0 for NaN
+            const uint8_t mask = wanted[key == 0 ? nan_bin : key >> kBinBits];
             if (mask == 0) continue;
             for (size_t k = 0; k < windows.size(); ++k) {
               if (mask & (1u << k)) out[k].emplace_back(key, qp[i] == gp[j]);
@@ -200,6 +179,21 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
     auto& items = windows[k]->items;
     items.clear();
     for (auto& p : partial) items.insert(items.end(), p[k].begin(), p[k].end());
+  }
+}
+
+/// NaN items (key 0) take `nan_key`, or, when it is 0, the lowest key of
+/// the window: the window holds the lowest number's whole bin.
+void replace_nan_keys(Window& w, uint32_t nan_key) {
+  uint32_t lowest = nan_key;
+  if (lowest == 0) {
+    lowest = std::numeric_limits<uint32_t>::max();
+    for (const auto& item : w.items) {
+      if (item.first != 0) lowest = std::min(lowest, item.first);
+    }
+  }
+  for (auto& item : w.items) {
+    if (item.first == 0) item.first = lowest;
   }
 }
 
@@ -294,16 +288,23 @@ std::vector<VerificationPoint> tar_at_far_exhaustive(const ScoreMatrix& scores,
 std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
                                           const std::vector<int64_t>& query_pids,
                                           const std::vector<int64_t>& gallery_pids,
-                                          const std::vector<double>& fars, int num_threads) {
+                                          const std::vector<double>& fars, int num_threads,
+                                          const ScoreKeyHistogram* precomputed) {
   check_inputs(scores, query_pids, gallery_pids, fars);
-  auto h = build_histogram(scores, matching_columns(query_pids, gallery_pids), num_threads);
-  // NaN scores (bin 0) count as the lowest number; all NaN: as 0.
-  const uint32_t nan_key = score_key(std::isinf(h.lowest) && h.lowest > 0 ? 0.0f : h.lowest);
-  if ((nan_key >> kBinBits) != 0) {
-    h.negatives[nan_key >> kBinBits] += h.negatives[0];
-    h.positives[nan_key >> kBinBits] += h.positives[0];
-    h.negatives[0] = h.positives[0] = 0;
+  const auto all = precomputed ? *precomputed : ScoreKeyHistogram::of(scores, num_threads);
+  if (all.total() != static_cast<int64_t>(scores.size())) {
+    throw Error("tar_at_far: the score histogram does not cover the score matrix");
   }
+  auto h = split_histogram(scores, all, matching_columns(query_pids, gallery_pids));
+  // NaN scores (bin 0) count as the lowest number (its exact key is found
+  // among the window items later); all NaN: as 0.
+  int nan_bin = 1;
+  while (nan_bin < kBins && h.total(nan_bin) == 0) ++nan_bin;
+  const uint32_t nan_key = nan_bin == kBins ? score_key(0.0f) : 0;
+  if (nan_bin == kBins) nan_bin = static_cast<int>(nan_key >> kBinBits);
+  h.negatives[nan_bin] += h.negatives[0];
+  h.positives[nan_bin] += h.positives[0];
+  h.negatives[0] = h.positives[0] = 0;
   const int64_t negatives = std::accumulate(h.negatives.begin(), h.negatives.end(), int64_t{0});
   const int64_t positives = std::accumulate(h.positives.begin(), h.positives.end(), int64_t{0});
   std::vector<VerificationPoint> out;
@@ -336,10 +337,11 @@ std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
     for (size_t start = 0; start < pending.size(); start += 8) {
       std::vector<Window*> group(pending.begin() + static_cast<std::ptrdiff_t>(start),
                                  pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + 8, pending.size())));
-      collect_windows(scores, query_pids, gallery_pids, nan_key, group, num_threads);
+      collect_windows(scores, query_pids, gallery_pids, static_cast<uint32_t>(nan_bin), group, num_threads);
     }
     std::vector<Window*> retry;
     for (auto* w : pending) {
+      replace_nan_keys(*w, nan_key);
       build_points(*w);
       const auto k = static_cast<size_t>(w - windows.data());
       const int64_t j = first_kept_point(*w, needed[k]);

@@ -1,1 +1,178 @@
+// Open-set identification (upstream DIR_FAR / find_thresholds_by_FAR):
+// threshold = the n-th highest non-mated maximum, n = int(#non-mated * FPIR),
+// or that maximum + 1e-8 when n = 0; a mated probe is identified when its mate
+// is rank 1 among the enrolled columns and its mate score >= threshold.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "qme/core/score_matrix.hpp"
+#include "qme/eval/open_set.hpp"
+
+using qme::ScoreMatrix;
+using qme::eval::open_set_draw;
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+ScoreMatrix make_matrix(int64_t rows, int64_t cols, std::vector<float> values) {
+  ScoreMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.values = std::move(values);
+  REQUIRE(m.values.size() == static_cast<size_t>(rows * cols));
+  return m;
+}
+
+double d(float x) { return static_cast<double>(x); }
+
+// Subjects 10 20 30 (columns), enrolled {10, 20}: column 30 is ignored.
+//   probe pid  row (10, 20, 30)      role
+//   p0    10   .65  .50  .95         mated, mate .65 is rank 1 among enrolled
+//   p1    20   .60  .40  .10         mated, mate .40 is not rank 1: never hit
+//   p2    30   .30  .70  .99         non-mated (30 not enrolled), max .70
+//   p3    40   .20  .10  .00         non-mated (not in the gallery), max .20
+const std::vector<int64_t> kSubjects = {10, 20, 30};
+const std::vector<int64_t> kEnrolled = {10, 20};
+const std::vector<int64_t> kProbes = {10, 20, 30, 40};
+ScoreMatrix base_matrix() {
+  return make_matrix(4, 3, {0.65f, 0.50f, 0.95f, 0.60f, 0.40f, 0.10f, 0.30f, 0.70f, 0.99f, 0.20f, 0.10f, 0.00f});
+}
+
+}  // namespace
+
+TEST_CASE("open-set threshold is the n-th highest non-mated maximum, n = floor(#non-mated * FPIR)", "[eval]") {
+  // Non-mated maxima high to low: [.70, .20], 2 mated probes.
+  //   FPIR .01: n = 0 -> .70 + 1e-8; p0 .65 < it        -> TPIR 0
+  //   FPIR .5 : n = 1 -> .70; p0 .65 < .70              -> TPIR 0
+  //   FPIR .99: n = int(1.98) = 1 (floor, not round) -> .70 -> TPIR 0
+  //   FPIR 1.0: n = 2 -> .20; p0 .65 >= .20, p1 not rank 1 -> TPIR 1/2
+  const auto draw = open_set_draw(base_matrix(), kProbes, kSubjects, kEnrolled, {0.01, 0.5, 0.99, 1.0});
+  CHECK(draw.num_mated == 2);
+  CHECK(draw.num_non_mated == 2);
+  REQUIRE(draw.tpir.size() == 4);
+  CHECK(draw.threshold[0] == d(0.70f) + 1e-8);
+  CHECK(draw.threshold[1] == d(0.70f));
+  CHECK(draw.threshold[2] == d(0.70f));
+  CHECK(draw.threshold[3] == d(0.20f));
+  CHECK(draw.tpir[0] == 0.0);
+  CHECK(draw.tpir[1] == 0.0);
+  CHECK(draw.tpir[2] == 0.0);
+  CHECK(draw.tpir[3] == 0.5);
+  CHECK(draw.fnir[0] == 1.0);
+  CHECK(draw.fnir[3] == 0.5);
+}
+
+TEST_CASE("a mated probe counts only when its mate is rank 1 and reaches the threshold", "[eval]") {
+  // p0's mate raised to .90 (>= .70): hit at every FPIR. p1's mate .40 loses
+  // rank 1 to .60: a miss even at the lowest threshold (.20).
+  auto m = base_matrix();
+  m.values[0] = 0.90f;
+  const auto draw = open_set_draw(m, kProbes, kSubjects, kEnrolled, {0.01, 0.5, 1.0});
+  for (double t : draw.tpir) CHECK(t == 0.5);
+  // The non-enrolled column (.95 for p0, .99 for p2) plays no part: with
+  // subject 30 enrolled too, p0 loses rank 1 and p2 becomes mated.
+  const auto all = open_set_draw(m, kProbes, kSubjects, {10, 20, 30}, {0.01});
+  CHECK(all.num_mated == 3);
+  CHECK(all.num_non_mated == 1);
+  CHECK(all.threshold[0] == d(0.20f) + 1e-8);
+  // p0: .95 (col 30) beats its mate; p1: not rank 1; p2: mate .99 is rank 1 -> 1/3.
+  CHECK(all.tpir[0] == d(static_cast<float>(1.0 / 3.0)));
+  CHECK(all.fnir[0] == d(1.0f - static_cast<float>(1.0 / 3.0)));
+}
+
+TEST_CASE("n = 0: max + 1e-8 is compared with the scores in float32", "[eval]") {
+  {
+    // p0's mate equals the top non-mated maximum .70f. .70f + 1e-8 rounds back
+    // to .70f in float32 (half a float32 step there is ~3e-8): a hit.
+    auto m = base_matrix();
+    m.values[0] = 0.70f;
+    const auto draw = open_set_draw(m, kProbes, kSubjects, kEnrolled, {0.01});
+    CHECK(draw.threshold[0] == d(0.70f) + 1e-8);  // reported in double
+    CHECK(draw.tpir[0] == 0.5);
+  }
+  {
+    // Near 1e-6 a float32 step is ~1e-13, so 1e-6f + 1e-8 stays above 1e-6f:
+    // a mate scoring exactly the top non-mated maximum is a miss.
+    const auto m = make_matrix(2, 2, {1e-6f, 0.0f, 1e-6f, 0.0f});
+    const auto draw = open_set_draw(m, {10, 30}, {10, 20}, {10, 20}, {0.01});
+    CHECK(draw.num_mated == 1);
+    CHECK(draw.threshold[0] == d(1e-6f) + 1e-8);
+    CHECK(draw.tpir[0] == 0.0);
+    CHECK(draw.fnir[0] == 1.0);
+  }
+}
+
+TEST_CASE("a NaN among a probe's enrolled scores means it is not identified", "[eval]") {
+  // Upstream's ascending argsort puts NaN last, i.e. at rank 1.
+  auto m = base_matrix();
+  m.values[0] = 0.90f;
+  m.values[1] = kNaN;  // p0, enrolled column 20
+  const auto draw = open_set_draw(m, kProbes, kSubjects, kEnrolled, {1.0});
+  CHECK(draw.tpir[0] == 0.0);
+  // A NaN in a column that is not enrolled does not matter.
+  m.values[1] = 0.50f;
+  m.values[2] = kNaN;  // p0, column 30
+  CHECK(open_set_draw(m, kProbes, kSubjects, kEnrolled, {1.0}).tpir[0] == 0.5);
+}
+
+TEST_CASE("a NaN non-mated maximum sorts first and gives a NaN threshold", "[eval]") {
+  // p2 has NaN at enrolled column 10 -> np.max = NaN; sorted high to low with
+  // NaN first: [NaN, .20]. n = 1 -> threshold NaN, no comparison passes;
+  // n = 2 -> .20.
+  auto m = base_matrix();
+  m.values[0] = 0.90f;
+  m.values[6] = kNaN;
+  const auto draw = open_set_draw(m, kProbes, kSubjects, kEnrolled, {0.5, 1.0});
+  CHECK(std::isnan(draw.threshold[0]));
+  CHECK(draw.tpir[0] == 0.0);
+  CHECK(draw.threshold[1] == d(0.20f));
+  CHECK(draw.tpir[1] == 0.5);
+}
+
+TEST_CASE("a tie at rank 1 follows numpy's ascending argsort: the later column wins", "[eval]") {
+  // Row (.8, .8, .1) over enrolled {10, 20, 30}: np.argsort = [2, 0, 1]
+  // (stable for short rows), reversed -> column 1 (subject 20) is rank 1.
+  // Probe 0 (pid 20) is identified, probe 1 (pid 10) is not.
+  // Probe 2 (pid 40) is the only non-mated probe, max .1; FPIR 1 -> n = 1 -> .1.
+  const auto m = make_matrix(3, 3, {0.8f, 0.8f, 0.1f, 0.8f, 0.8f, 0.1f, 0.1f, 0.1f, 0.1f});
+  const auto draw = open_set_draw(m, {20, 10, 40}, {10, 20, 30}, {10, 20, 30}, {1.0});
+  CHECK(draw.num_mated == 2);
+  CHECK(draw.threshold[0] == d(0.1f));
+  CHECK(draw.tpir[0] == 0.5);
+  // Probe 1 alone: its mate (column 0) loses the tie.
+  const auto alone = open_set_draw(make_matrix(2, 3, {0.8f, 0.8f, 0.1f, 0.1f, 0.1f, 0.1f}), {10, 40}, {10, 20, 30},
+                                   {10, 20, 30}, {1.0});
+  CHECK(alone.tpir[0] == 0.0);
+}
+
+TEST_CASE("without a non-mated probe FNIR@FPIR is NaN", "[eval]") {
+  // Every probe's subject enrolled: upstream asserts; here everything is NaN.
+  const auto m = make_matrix(2, 2, {0.9f, 0.1f, 0.2f, 0.8f});
+  const auto draw = open_set_draw(m, {10, 20}, {10, 20}, {10, 20}, {1e-4, 1e-2});
+  CHECK(draw.num_non_mated == 0);
+  CHECK(draw.num_mated == 2);
+  for (size_t k = 0; k < 2; ++k) {
+    CHECK(std::isnan(draw.tpir[k]));
+    CHECK(std::isnan(draw.fnir[k]));
+    CHECK(std::isnan(draw.threshold[k]));
+  }
+}
+
+TEST_CASE("without a mated probe TPIR is NaN but the threshold is defined", "[eval]") {
+  const auto m = make_matrix(2, 2, {0.9f, 0.1f, 0.2f, 0.8f});
+  const auto draw = open_set_draw(m, {30, 40}, {10, 20}, {10, 20}, {0.5});
+  CHECK(draw.num_mated == 0);
+  CHECK(draw.num_non_mated == 2);
+  CHECK(draw.threshold[0] == d(0.9f));
+  CHECK(std::isnan(draw.tpir[0]));
+}
+
+TEST_CASE("open_set_draw rejects ids that do not match the matrix", "[eval]") {
+  const auto m = make_matrix(2, 2, {0.9f, 0.1f, 0.2f, 0.8f});
+  CHECK_THROWS(open_set_draw(m, {10}, {10, 20}, {10}, {0.5}));
+  CHECK_THROWS(open_set_draw(m, {10, 20}, {10, 20, 30}, {10}, {0.5}));
+}

@@ -6,6 +6,7 @@
 
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
+#include "qme/eval/score_histogram.hpp"
 
 namespace qme::eval {
 
@@ -25,7 +26,9 @@ struct RetrievalMetrics {
 
 /// Streams row by row (O(G) memory per thread), never sorting a whole row:
 /// the rank of each same-identity entry is counted against the others.
+/// When `histogram` is given it receives ScoreKeyHistogram::of(scores),
+/// counted on the way (TAR@FAR uses it).
 RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels,
-                                    int num_threads = 0);
+                                    int num_threads = 0, ScoreKeyHistogram* histogram = nullptr);
 
 }  // namespace qme::eval

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "qme/core/score_matrix.hpp"
+#include "qme/eval/score_histogram.hpp"
 
 namespace qme::eval {
 
@@ -28,10 +29,13 @@ struct VerificationPoint {
 /// the lowest non-NaN score (0 when all are NaN), as upstream does. Finds each
 /// ROC point by a score histogram and a sort of the few scores around it,
 /// never the whole matrix. Undefined values (no match / no non-match pair) are NaN.
+/// `histogram`, when given, must be ScoreKeyHistogram::of(scores) (e.g. from
+/// the retrieval scan); otherwise it is computed here.
 std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
                                           const std::vector<int64_t>& query_pids,
                                           const std::vector<int64_t>& gallery_pids,
-                                          const std::vector<double>& fars, int num_threads = 0);
+                                          const std::vector<double>& fars, int num_threads = 0,
+                                          const ScoreKeyHistogram* histogram = nullptr);
 
 /// The same numbers from the full sorted ROC curve (reference implementation).
 std::vector<VerificationPoint> tar_at_far_exhaustive(const ScoreMatrix& scores,

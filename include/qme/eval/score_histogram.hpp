@@ -1,0 +1,37 @@
+#pragma once
+/// How many scores of a matrix fall in each 16-bit bin of their score key
+/// (ranking.hpp). TAR@FAR finds its ROC points from it and sorts only the few
+/// scores around them. The retrieval scan fills it on the way, since it
+/// computes every key anyway: one pass over the matrix instead of two.
+#include <cstdint>
+#include <vector>
+
+#include "qme/core/score_matrix.hpp"
+
+namespace qme::eval {
+
+class ScoreKeyHistogram {
+ public:
+  static constexpr int kBinBits = 16;
+  static constexpr int kBins = 1 << kBinBits;
+
+  ScoreKeyHistogram() : counts_(kBins, 0) {}
+
+  static uint32_t bin(uint32_t key) { return key >> kBinBits; }
+
+  /// Adds per-bin counts gathered in a uint32 buffer of kBins entries and
+  /// zeroes the buffer (workers count in uint32, flush per chunk of rows).
+  void flush(uint32_t* partial);
+  void merge(const ScoreKeyHistogram& other);
+
+  const std::vector<int64_t>& counts() const { return counts_; }
+  int64_t total() const;
+
+  /// The histogram of a whole matrix on its own (multi-threaded).
+  static ScoreKeyHistogram of(const ScoreMatrix& scores, int num_threads = 0);
+
+ private:
+  std::vector<int64_t> counts_;
+};
+
+}  // namespace qme::eval

@@ -1,0 +1,50 @@
+#include "qme/eval/score_histogram.hpp"
+
+#include <numeric>
+
+#include "qme/core/parallel.hpp"
+#include "qme/eval/ranking.hpp"
+
+namespace qme::eval {
+
+void ScoreKeyHistogram::flush(uint32_t* partial) {
+  for (int b = 0; b < kBins; ++b) {
+    counts_[static_cast<size_t>(b)] += partial[b];
+    partial[b] = 0;
+  }
+}
+
+void ScoreKeyHistogram::merge(const ScoreKeyHistogram& other) {
+  for (int b = 0; b < kBins; ++b) counts_[static_cast<size_t>(b)] += other.counts_[static_cast<size_t>(b)];
+}
+
+int64_t ScoreKeyHistogram::total() const { return std::accumulate(counts_.begin(), counts_.end(), int64_t{0}); }
+
+ScoreKeyHistogram ScoreKeyHistogram::of(const ScoreMatrix& scores, int num_threads) {
+  const int workers = num_threads > 0 ? num_threads : default_num_threads();
+  std::vector<ScoreKeyHistogram> partial(static_cast<size_t>(workers));
+  // Two uint32 lanes: neighbouring scores often share a bin, and a single
+  // counter would serialise the loop on memory.
+  std::vector<std::vector<uint32_t>> lanes(static_cast<size_t>(workers), std::vector<uint32_t>(2 * kBins, 0));
+  parallel_for(
+      scores.rows,
+      [&](int64_t begin, int64_t end, int worker) {
+        uint32_t* lane = lanes[static_cast<size_t>(worker)].data();
+        for (int64_t i = begin; i < end; ++i) {
+          const float* row = scores.row(i);
+          int64_t j = 0;
+          for (; j + 1 < scores.cols; j += 2) {
+            ++lane[bin(score_key(row[j]))];
+            ++lane[kBins + bin(score_key(row[j + 1]))];
+          }
+          if (j < scores.cols) ++lane[bin(score_key(row[j]))];
+        }
+        partial[static_cast<size_t>(worker)].flush(lane);
+        partial[static_cast<size_t>(worker)].flush(lane + kBins);
+      },
+      workers);
+  for (size_t w = 1; w < partial.size(); ++w) partial[0].merge(partial[w]);
+  return std::move(partial[0]);
+}
+
+}  // namespace qme::eval

@@ -1,0 +1,127 @@
+// numpy 1.24's default argsort (introsort). Long-row expectations come from a
+// line-by-line Python transcription of numpy's aquicksort_ (npysort/
+// quicksort.cpp), independent of qme's C++ one.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "qme/core/numpy_sort.hpp"
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+/// numpy's float order: NaN after every number, NaNs equal.
+bool numpy_less(float a, float b) { return a < b || (std::isnan(b) && !std::isnan(a)); }
+
+std::vector<int64_t> argsort(const std::vector<float>& v) {
+  std::vector<int64_t> order;
+  qme::numpy::argsort(v.data(), static_cast<int64_t>(v.size()), order);
+  return order;
+}
+
+std::vector<int64_t> stable_argsort(const std::vector<float>& v) {
+  std::vector<int64_t> order(v.size());
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return numpy_less(v[a], v[b]); });
+  return order;
+}
+
+std::vector<float> random_ties(std::mt19937& gen, size_t n, int levels, double nan_share) {
+  std::uniform_int_distribution<int> level(0, levels - 1);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(gen) < nan_share ? kNaN : static_cast<float>(level(gen)) * 0.25f - 1.0f;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("argsort of up to 16 elements is a stable insertion sort", "[core]") {
+  std::mt19937 gen(11);
+  for (size_t n = 0; n <= 16; ++n) {
+    for (int trial = 0; trial < 50; ++trial) {
+      const auto v = random_ties(gen, n, 3, 0.1);
+      INFO("n " << n << " trial " << trial);
+      REQUIRE(argsort(v) == stable_argsort(v));
+    }
+  }
+}
+
+TEST_CASE("argsort of 17 equal values is not index order", "[core]") {
+  // np.argsort(np.zeros(17, np.float32)): one median-of-3 partition, then
+  // insertion sorts.
+  const std::vector<float> v(17, 0.0f);
+  CHECK(argsort(v) == std::vector<int64_t>{0, 14, 13, 12, 11, 10, 9, 15, 8, 6, 5, 4, 3, 2, 1, 7, 16});
+}
+
+TEST_CASE("argsort of a tied 40-element row matches numpy's introsort", "[core]") {
+  // v[i] = (7 i) mod 5
+  std::vector<float> v(40);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((7 * i) % 5);
+  CHECK(argsort(v) == std::vector<int64_t>{0,  20, 15, 30, 10, 25, 35, 5,  23, 8,  33, 28, 13, 3,
+                                           38, 18, 6,  21, 1,  36, 16, 26, 11, 31, 34, 29, 19, 14,
+                                           9,  4,  24, 39, 27, 22, 17, 12, 32, 7,  2,  37});
+}
+
+TEST_CASE("argsort puts NaN last in numpy's order", "[core]") {
+  // w[i] = (3 i) mod 4, NaN at 5, 11, 17.
+  std::vector<float> w(24);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((3 * i) % 4);
+  w[5] = w[11] = w[17] = kNaN;
+  CHECK(argsort(w) == std::vector<int64_t>{0, 20, 16, 4,  12, 8, 19, 15, 23, 3, 7, 10,
+                                           22, 6, 14, 18, 2, 9, 13, 1,  21, 5, 17, 11});
+}
+
+TEST_CASE("argsort of 1000 tied values with NaN sorts by value, NaN last", "[core]") {
+  std::mt19937 gen(5);
+  const auto v = random_ties(gen, 1000, 9, 0.05);
+  const auto order = argsort(v);
+  REQUIRE(order.size() == v.size());
+  auto sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<int64_t> identity(v.size());
+  std::iota(identity.begin(), identity.end(), int64_t{0});
+  CHECK(sorted == identity);  // a permutation
+  for (size_t i = 1; i < order.size(); ++i) {
+    INFO("position " << i);
+    REQUIRE_FALSE(numpy_less(v[order[i]], v[order[i - 1]]));
+  }
+  CHECK(std::isnan(v[order.back()]));
+}
+
+TEST_CASE("argsort of a row of all NaN or one element is well defined", "[core]") {
+  CHECK(argsort({}).empty());
+  CHECK(argsort({3.0f}) == std::vector<int64_t>{0});
+  const std::vector<float> nans(5, kNaN);
+  CHECK(argsort(nans) == std::vector<int64_t>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("argsort_focused places focus values exactly where argsort does", "[core]") {
+  std::mt19937 gen(23);
+  for (size_t n : {size_t{10}, size_t{17}, size_t{100}, size_t{2000}}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      const auto v = random_ties(gen, n, 12, 0.02);
+      const auto full = argsort(v);
+      std::vector<float> focus = {v[gen() % n]};
+      if (trial % 2) focus.push_back(v[gen() % n]);
+      std::vector<int64_t> focused;
+      qme::numpy::argsort_focused(v.data(), static_cast<int64_t>(n), focus, focused);
+      REQUIRE(focused.size() == n);
+      for (size_t t = 0; t < n; ++t) {
+        const float value = v[full[t]];
+        const bool is_focus = std::any_of(focus.begin(), focus.end(), [&](float f) {
+          return f == value || (std::isnan(f) && std::isnan(value));
+        });
+        if (!is_focus) continue;
+        INFO("n " << n << " trial " << trial << " position " << t);
+        REQUIRE(focused[t] == full[t]);
+      }
+    }
+  }
+}
