@@ -50,13 +50,17 @@ inline uint32_t score_part(uint64_t key) { return static_cast<uint32_t>(key >> 3
 /// everything above the highest, so the scan needs no range branches.
 class EntryBuckets {
  public:
-  static constexpr int64_t kMaxBuckets = 1024;
-
-  void build(const std::vector<uint64_t>& ascending) {
+  /// Finer buckets list fewer scores for comparison but cost more per row:
+  /// about sqrt(8 * cols * entries) buckets balances the two.
+  void build(const std::vector<uint64_t>& ascending, int64_t cols) {
+    int64_t max_buckets = 64;
+    while (max_buckets < 8192 && max_buckets * max_buckets < 8 * cols * static_cast<int64_t>(ascending.size())) {
+      max_buckets *= 2;
+    }
     lo_ = score_part(ascending.front());
     const uint32_t span = score_part(ascending.back()) - lo_;
     shift_ = 0;
-    while ((span >> shift_) >= kMaxBuckets) ++shift_;
+    while ((span >> shift_) >= max_buckets) ++shift_;
     last_ = static_cast<int64_t>(span >> shift_) + 1;  // buckets 1..last_-1 may hold entries
     first_.assign(static_cast<size_t>(last_) + 2, 0);
     for (auto key : ascending) ++first_[static_cast<size_t>(bucket(score_part(key))) + 1];
@@ -105,7 +109,7 @@ void count_others_before(const float* row, int64_t cols, RowScratch& s, uint32_t
   auto& ascending = s.ascending;
   ascending.resize(m);
   for (size_t t = 0; t < m; ++t) ascending[t] = entries[m - 1 - t].key;
-  s.buckets.build(ascending);
+  s.buckets.build(ascending, cols);
   const uint32_t* first = s.buckets.first();
   const uint8_t* occupied = s.buckets.occupied();
 
