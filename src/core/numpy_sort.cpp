@@ -20,33 +20,26 @@ int most_significant_bit(uint64_t n) {
   return depth;
 }
 
+/// Moves `value` down from slot i of the 1-based heap a[1..n].
+void sift_down(const float* v, int64_t* a, int64_t i, int64_t n, int64_t value) {
+  for (int64_t j = i << 1; j <= n;) {
+    if (j < n && less(v[a[j]], v[a[j + 1]])) ++j;
+    if (!less(v[value], v[a[j]])) break;
+    a[i] = a[j];
+    i = j;
+    j += j;
+  }
+  a[i] = value;
+}
+
 void heapsort(const float* v, int64_t* tosort, int64_t n) {
   int64_t* a = tosort - 1;  // 1-based heap indexing
-  for (int64_t l = n >> 1; l > 0; --l) {
-    const int64_t tmp = a[l];
-    int64_t i = l;
-    for (int64_t j = l << 1; j <= n;) {
-      if (j < n && less(v[a[j]], v[a[j + 1]])) ++j;
-      if (!less(v[tmp], v[a[j]])) break;
-      a[i] = a[j];
-      i = j;
-      j += j;
-    }
-    a[i] = tmp;
-  }
+  for (int64_t l = n >> 1; l > 0; --l) sift_down(v, a, l, n, a[l]);
   for (; n > 1;) {
     const int64_t tmp = a[n];
     a[n] = a[1];
     n -= 1;
-    int64_t i = 1;
-    for (int64_t j = 2; j <= n;) {
-      if (j < n && less(v[a[j]], v[a[j + 1]])) ++j;
-      if (!less(v[tmp], v[a[j]])) break;
-      a[i] = a[j];
-      i = j;
-      j += j;
-    }
-    a[i] = tmp;
+    sift_down(v, a, 1, n, tmp);
   }
 }
 

@@ -1,1 +1,219 @@
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "qme/core/error.hpp"
+#include "qme/io/hdf5_file.hpp"
+
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+using qme::io::AtomicH5Writer;
+using qme::io::H5Reader;
+using qme::io::Shape;
+
+namespace {
+
+// A fresh folder per test case: ctest may run test cases as parallel processes.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = fs::temp_directory_path() /
+            ("qme_test_hdf5_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  std::string path(const std::string& name) const { return (path_ / name).string(); }
+  size_t entries() const {
+    return static_cast<size_t>(std::distance(fs::directory_iterator(path_), fs::directory_iterator()));
+  }
+
+ private:
+  fs::path path_;
+};
+
+std::string tmp_name_of(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
+
+}  // namespace
+
+TEST_CASE("H5Reader on a missing file throws InputError naming the file", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("absent.h5");
+  CHECK_THROWS_AS(H5Reader(path), qme::InputError);
+  CHECK_THROWS_WITH(H5Reader(path), Contains(path));
+}
+
+TEST_CASE("H5Reader on a file that is not HDF5 throws InputError naming the file", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("text.h5");
+  std::ofstream(path) << "this is not an HDF5 file\n";
+  CHECK_THROWS_AS(H5Reader(path), qme::InputError);
+  CHECK_THROWS_WITH(H5Reader(path), Contains(path));
+  CHECK_THROWS_AS(H5Reader(dir.path("")), qme::InputError);  // a directory
+}
+
+TEST_CASE("reading a missing dataset names the file and the dataset", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("one.h5");
+  {
+    AtomicH5Writer w(path);
+    const float x[2] = {1, 2};
+    w.write_float32("present", x, {2});
+    w.commit();
+  }
+  const H5Reader r(path);
+  CHECK_THROWS_AS(r.read_float32("absent"), qme::InputError);
+  CHECK_THROWS_WITH(r.read_float32("absent"), Contains(path) && Contains("absent"));
+  CHECK_THROWS_WITH(r.read_int64("group/absent"), Contains("group/absent"));
+  CHECK_THROWS_AS(r.shape("absent"), qme::InputError);
+  CHECK_FALSE(r.has_dataset("absent"));
+  CHECK_FALSE(r.has_dataset("no/such/group"));  // missing groups on the way: just absent
+}
+
+TEST_CASE("datasets round-trip with their shapes and convert between numeric types", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("data.h5");
+  {
+    AtomicH5Writer w(path);
+    const std::vector<float> m = {1.5f, -2.0f, 0.25f, 4.0f, 5.0f, 6.0f};
+    w.write_float32("matrix", m.data(), {2, 3});
+    const std::vector<int64_t> ids = {7, -3, 9007199254740993LL};
+    w.write_int64("ids", ids.data(), {3});
+    w.write_string_attribute("qme_note", "hello");
+    w.write_int_attribute("qme_format", 1);
+    w.commit();
+  }
+  const H5Reader r(path);
+  Shape shape;
+  CHECK(r.read_float32("matrix", &shape) == std::vector<float>{1.5f, -2.0f, 0.25f, 4.0f, 5.0f, 6.0f});
+  CHECK(shape == Shape{2, 3});
+  CHECK(r.shape("matrix") == Shape{2, 3});
+  CHECK(r.read_float64("matrix") == std::vector<double>{1.5, -2.0, 0.25, 4.0, 5.0, 6.0});
+  CHECK(r.read_float32("ids") == std::vector<float>{7.0f, -3.0f, 9007199254740992.0f});
+  CHECK(r.read_float64("ids", &shape)[1] == -3.0);
+  CHECK(shape == Shape{3});
+}
+
+TEST_CASE("read_int64 converts float32 ids and rejects fractions", "[io]") {
+  // Upstream stores ids as float32.
+  TempDir dir;
+  const auto path = dir.path("ids.h5");
+  {
+    AtomicH5Writer w(path);
+    const float ids[4] = {0.0f, 12.0f, -1.0f, 16777216.0f};
+    w.write_float32("pids", ids, {4});
+    const float bad[2] = {3.0f, 1.5f};
+    w.write_float32("bad", bad, {2});
+    w.commit();
+  }
+  const H5Reader r(path);
+  CHECK(r.read_int64("pids") == std::vector<int64_t>{0, 12, -1, 16777216});
+  CHECK_THROWS_AS(r.read_int64("bad"), qme::InputError);
+  CHECK_THROWS_WITH(r.read_int64("bad"), Contains("bad") && Contains("1.5"));
+}
+
+TEST_CASE("AtomicH5Writer: the file appears only after commit", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("out.h5");
+  {
+    AtomicH5Writer w(path);
+    const float x[1] = {1.0f};
+    w.write_float32("x", x, {1});
+    CHECK_FALSE(fs::exists(path));
+    CHECK(fs::exists(tmp_name_of(path)));
+    w.commit();
+    CHECK(fs::exists(path));
+    CHECK_FALSE(fs::exists(tmp_name_of(path)));
+  }
+  CHECK(fs::exists(path));
+  CHECK(H5Reader(path).read_float32("x") == std::vector<float>{1.0f});
+}
+
+TEST_CASE("AtomicH5Writer destroyed without commit leaves neither file nor temporary", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("out.h5");
+  {
+    AtomicH5Writer w(path);
+    const float x[1] = {1.0f};
+    w.write_float32("x", x, {1});
+  }
+  CHECK_FALSE(fs::exists(path));
+  CHECK_FALSE(fs::exists(tmp_name_of(path)));
+  CHECK(dir.entries() == 0);
+}
+
+TEST_CASE("AtomicH5Writer interrupted by an exception keeps the previous file", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("out.h5");
+  {
+    AtomicH5Writer w(path);
+    const float x[1] = {1.0f};
+    w.write_float32("x", x, {1});
+    w.commit();
+  }
+  try {
+    AtomicH5Writer w(path);
+    const float y[1] = {2.0f};
+    w.write_float32("x", y, {1});
+    throw std::runtime_error("interrupted");
+  } catch (const std::runtime_error&) {
+  }
+  CHECK(H5Reader(path).read_float32("x") == std::vector<float>{1.0f});
+  CHECK(dir.entries() == 1);
+}
+
+TEST_CASE("AtomicH5Writer commit replaces an existing file", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("out.h5");
+  for (float v : {1.0f, 2.0f}) {
+    AtomicH5Writer w(path);
+    w.write_float32("x", &v, {1});
+    w.commit();
+  }
+  CHECK(H5Reader(path).read_float32("x") == std::vector<float>{2.0f});
+}
+
+TEST_CASE("nested dataset names create their groups", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("nested/deeper/out.h5");  // parent folders are created too
+  {
+    AtomicH5Writer w(path);
+    const float x[2] = {1, 2};
+    w.write_float32("adaface/score_mat", x, {1, 2});
+    w.write_float32("a/b/c", x, {2});
+    w.write_float32("a/b/d", x, {2});
+    w.commit();
+  }
+  const H5Reader r(path);
+  CHECK(r.has_group("adaface"));
+  CHECK(r.has_dataset("adaface/score_mat"));
+  CHECK_FALSE(r.has_group("adaface/score_mat"));
+  CHECK_FALSE(r.has_dataset("adaface"));
+  CHECK(r.has_group("a/b"));
+  CHECK(r.list_group("a/b") == std::vector<std::string>{"c", "d"});
+  CHECK(r.list_group("/") == std::vector<std::string>{"a", "adaface"});
+  CHECK_THROWS_AS(r.list_group("missing"), qme::InputError);
+}
+
+TEST_CASE("H5Reader can be moved", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("m.h5");
+  {
+    AtomicH5Writer w(path);
+    const float x[1] = {3.0f};
+    w.write_float32("x", x, {1});
+    w.commit();
+  }
+  H5Reader a(path);
+  H5Reader b(std::move(a));
+  CHECK(b.path() == path);
+  CHECK(b.read_float32("x") == std::vector<float>{3.0f});
+}
