@@ -61,12 +61,10 @@ int main(int argc, char** argv) {
               static_cast<long long>(scores.score_mat.rows), static_cast<long long>(scores.score_mat.cols),
               static_cast<long long>(scores.merge_score_mat.rows),
               static_cast<long long>(scores.merge_score_mat.cols), used_threads, repeats);
-  const double full = median_seconds(repeats, [&] {
-    qme::eval::evaluate(scores.score_mat, scores.merge_score_mat, labels, options);
-  });
-  const double retrieval = median_seconds(repeats, [&] {
-    qme::eval::evaluate_retrieval(scores.score_mat, labels, threads);
-  });
+  const double full = median_seconds(
+      repeats, [&] { qme::eval::evaluate(scores.score_mat, scores.merge_score_mat, labels, options); });
+  const double retrieval =
+      median_seconds(repeats, [&] { qme::eval::evaluate_retrieval(scores.score_mat, labels, threads); });
   const double verification = median_seconds(repeats, [&] {
     qme::eval::tar_at_far(scores.score_mat, labels.query.pids, labels.gallery.pids, options.fars, threads);
   });

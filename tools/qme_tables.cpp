@@ -22,14 +22,16 @@ void write_text_file(const std::string& path, const std::string& text) {
     out << text;
     if (!out) throw qme::InputError(path, "", "cannot be written");
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw qme::InputError(path, "", "cannot be moved into place");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw qme::InputError(path, "", "cannot be moved into place");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"qme_tables: the paper table (single models, classic fusion baselines) from a score-matrix file",
-               "qme_tables"};
+  CLI::App app{
+      "qme_tables: the paper table (single models, classic fusion baselines) from a score-matrix file",
+      "qme_tables"};
   qme::eval::TablesOptions options;
   std::vector<std::string> baselines = {"zscore", "minmax", "rhe", "min", "mean", "max"};
   std::string json_path, csv_path, log_level = "info";
@@ -37,7 +39,8 @@ int main(int argc, char** argv) {
   app.add_option("--scoremats", options.scoremats, "score-matrix file (scoremats_{ds}.h5)")->required();
   app.add_option("--models", options.models, "models to evaluate, in order (default: all in the file)")
       ->delimiter(',');
-  app.add_option("--baselines", baselines, "classic fusion baselines (zscore,minmax,rhe,min,mean,max; 'none' for none)")
+  app.add_option("--baselines", baselines,
+                 "classic fusion baselines (zscore,minmax,rhe,min,mean,max; 'none' for none)")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--seed", options.seed, "seed of numpy's legacy generator for the open-set draws")

@@ -18,8 +18,8 @@ void check_side(const IdentityLabels& side, const char* prefix, const std::strin
   const auto n = side.pids.size();
   if (side.camids.size() != n) {
     throw InputError(source, std::string(prefix) + "_camids",
-                     "has " + std::to_string(side.camids.size()) + " entries but " + prefix +
-                         "_pids has " + std::to_string(n));
+                     "has " + std::to_string(side.camids.size()) + " entries but " + prefix + "_pids has " +
+                         std::to_string(n));
   }
   if (side.clothes_ids.size() != n) {
     throw InputError(source, std::string(prefix) + "_clothes_ids",
@@ -35,10 +35,9 @@ void validate_labels(const TestLabels& labels, const std::string& source) {
   const auto& u = labels.unique_gallery_pids;
   for (size_t i = 1; i < u.size(); ++i) {
     if (u[i] <= u[i - 1]) {
-      throw InputError(source, "unique_g_pids", "must be strictly ascending (entry " +
-                                                    std::to_string(i) + " is " +
-                                                    std::to_string(u[i]) + " after " +
-                                                    std::to_string(u[i - 1]) + ")");
+      throw InputError(source, "unique_g_pids",
+                       "must be strictly ascending (entry " + std::to_string(i) + " is " +
+                           std::to_string(u[i]) + " after " + std::to_string(u[i - 1]) + ")");
     }
   }
 }

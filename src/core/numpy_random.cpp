@@ -42,8 +42,8 @@ std::vector<int64_t> NumpyLegacyRandom::permutation(int64_t n) {
   return out;
 }
 
-std::vector<int64_t> NumpyLegacyRandom::choice_without_replacement(
-    const std::vector<int64_t>& population, int64_t k) {
+std::vector<int64_t> NumpyLegacyRandom::choice_without_replacement(const std::vector<int64_t>& population,
+                                                                   int64_t k) {
   const auto n = static_cast<int64_t>(population.size());
   if (k < 0 || k > n) {
     throw Error("choice: cannot take " + std::to_string(k) + " of " + std::to_string(n) +

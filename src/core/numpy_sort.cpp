@@ -12,7 +12,9 @@ constexpr int64_t kSmallQuicksort = 15;
 constexpr int kStackSize = 128;
 
 /// numpy's float ordering: NaN after every number.
-inline bool less(float a, float b) { return a < b || (b != b && a == a); }
+inline bool less(float a, float b) {
+  return a < b || (b != b && a == a);
+}
 
 int most_significant_bit(uint64_t n) {
   int depth = 0;
@@ -147,9 +149,12 @@ void introsort(const float* v, int64_t n, std::vector<int64_t>& order, const std
 
 }  // namespace
 
-void argsort(const float* v, int64_t n, std::vector<int64_t>& order) { introsort(v, n, order, {}); }
+void argsort(const float* v, int64_t n, std::vector<int64_t>& order) {
+  introsort(v, n, order, {});
+}
 
-void argsort_focused(const float* v, int64_t n, const std::vector<float>& focus, std::vector<int64_t>& order) {
+void argsort_focused(const float* v, int64_t n, const std::vector<float>& focus,
+                     std::vector<int64_t>& order) {
   if (focus.empty()) {
     order.resize(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), int64_t{0});

@@ -19,8 +19,7 @@ int default_num_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& body,
-                  int num_threads) {
+void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& body, int num_threads) {
   if (n <= 0) return;
   if (num_threads <= 0) num_threads = default_num_threads();
   const int workers = static_cast<int>(std::min<int64_t>(num_threads, n));

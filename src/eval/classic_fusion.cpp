@@ -16,7 +16,8 @@ std::vector<float> nan_to_num(const std::vector<float>& values) {
   std::vector<float> out(values.size());
   std::transform(values.begin(), values.end(), out.begin(), [](float v) {
     if (std::isnan(v)) return 0.0f;
-    if (std::isinf(v)) return v > 0 ? std::numeric_limits<float>::max() : std::numeric_limits<float>::lowest();
+    if (std::isinf(v))
+      return v > 0 ? std::numeric_limits<float>::max() : std::numeric_limits<float>::lowest();
     return v;
   });
   return out;
@@ -143,12 +144,18 @@ const std::vector<FusionMethod>& all_fusion_methods() {
 
 std::string to_string(FusionMethod method) {
   switch (method) {
-    case FusionMethod::kZScore: return "zscore";
-    case FusionMethod::kMinMax: return "minmax";
-    case FusionMethod::kRhe: return "rhe";
-    case FusionMethod::kMin: return "min";
-    case FusionMethod::kMean: return "mean";
-    case FusionMethod::kMax: return "max";
+    case FusionMethod::kZScore:
+      return "zscore";
+    case FusionMethod::kMinMax:
+      return "minmax";
+    case FusionMethod::kRhe:
+      return "rhe";
+    case FusionMethod::kMin:
+      return "min";
+    case FusionMethod::kMean:
+      return "mean";
+    case FusionMethod::kMax:
+      return "max";
   }
   return "?";
 }
@@ -171,9 +178,11 @@ ModelScores fuse_scores(FusionMethod method, const std::vector<const ModelScores
     case FusionMethod::kRhe: {
       std::vector<RheStatistics> stats;
       for (const auto* m : models) stats.push_back(rhe_statistics(m->score_mat, labels));
-      return normalise_and_average(models, [&stats](size_t k, const ScoreMatrix& m) { return rhe(m.values, stats[k]); });
+      return normalise_and_average(
+          models, [&stats](size_t k, const ScoreMatrix& m) { return rhe(m.values, stats[k]); });
     }
-    default: break;
+    default:
+      break;
   }
   std::vector<const ScoreMatrix*> scores, merged;
   for (const auto* m : models) {

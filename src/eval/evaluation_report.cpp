@@ -82,8 +82,9 @@ void add_open_set(EvaluationReport& report, const ScoreMatrix& merged, const Tes
     std::sort(enrolled.begin(), enrolled.end());
     const auto draw = open_set_draw(merged, labels.query.pids, subjects, enrolled, options.fpirs);
     if (!warned && (draw.num_non_mated == 0 || draw.num_mated == 0)) {
-      spdlog::warn("{}: an open-set draw has {} mated and {} non-mated probes; its FNIR@FPIR is undefined (NaN)",
-                   options.context, draw.num_mated, draw.num_non_mated);
+      spdlog::warn(
+          "{}: an open-set draw has {} mated and {} non-mated probes; its FNIR@FPIR is undefined (NaN)",
+          options.context, draw.num_mated, draw.num_non_mated);
       warned = true;
     }
     for (size_t t = 0; t < targets; ++t) {
@@ -94,8 +95,10 @@ void add_open_set(EvaluationReport& report, const ScoreMatrix& merged, const Tes
   }
   std::vector<std::string> labels_pct;
   for (double f : options.fpirs) labels_pct.push_back(percent_label(f));
-  for (size_t t = 0; t < targets; ++t) report.set("TPIR@" + labels_pct[t] + "FPIR", mean_and_std(tpir[t]).first);
-  for (size_t t = 0; t < targets; ++t) report.set("FNIR@" + labels_pct[t] + "FPIR", mean_and_std(fnir[t]).first);
+  for (size_t t = 0; t < targets; ++t)
+    report.set("TPIR@" + labels_pct[t] + "FPIR", mean_and_std(tpir[t]).first);
+  for (size_t t = 0; t < targets; ++t)
+    report.set("FNIR@" + labels_pct[t] + "FPIR", mean_and_std(fnir[t]).first);
   for (size_t t = 0; t < targets; ++t) {
     report.set("FNIR@" + labels_pct[t] + "FPIR_threshold", mean_and_std(threshold[t]).first);
   }
@@ -104,8 +107,10 @@ void add_open_set(EvaluationReport& report, const ScoreMatrix& merged, const Tes
   report.set("num_gallery_subjects", static_cast<double>(subjects.size()));
   report.set("num_galley1_templates", static_cast<double>(enrol_count));
   report.set("num_gallary1_subjects", static_cast<double>(enrol_count));
-  for (size_t t = 0; t < targets; ++t) report.set("TPIR@" + labels_pct[t] + "FPIR_std", mean_and_std(tpir[t]).second);
-  for (size_t t = 0; t < targets; ++t) report.set("FNIR@" + labels_pct[t] + "FPIR_std", mean_and_std(fnir[t]).second);
+  for (size_t t = 0; t < targets; ++t)
+    report.set("TPIR@" + labels_pct[t] + "FPIR_std", mean_and_std(tpir[t]).second);
+  for (size_t t = 0; t < targets; ++t)
+    report.set("FNIR@" + labels_pct[t] + "FPIR_std", mean_and_std(fnir[t]).second);
 }
 
 }  // namespace
@@ -138,8 +143,8 @@ std::string percent_label(double rate) {
   return buffer;
 }
 
-EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged,
-                          const TestLabels& labels, const EvalOptions& options) {
+EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, const TestLabels& labels,
+                          const EvalOptions& options) {
   const std::string context = options.context.empty() ? "evaluation" : options.context;
   check_shapes(scores, merged, labels, context);
   EvaluationReport report;
@@ -152,12 +157,12 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged,
   warn_ranking(context, "SC", retrieval.same_clothes);
   warn_ranking(context, "CC", retrieval.clothes_changing);
   if (scores.cols < 20) {
-    spdlog::warn("{}: the gallery has only {} entries; CMC ranks beyond it are undefined (NaN)",
-                 context, scores.cols);
+    spdlog::warn("{}: the gallery has only {} entries; CMC ranks beyond it are undefined (NaN)", context,
+                 scores.cols);
   }
 
-  const auto verification =
-      tar_at_far(scores, labels.query.pids, labels.gallery.pids, options.fars, options.num_threads, &histogram);
+  const auto verification = tar_at_far(scores, labels.query.pids, labels.gallery.pids, options.fars,
+                                       options.num_threads, &histogram);
   bool tar_undefined = false;
   for (const auto& p : verification) {
     report.set("TAR@" + percent_label(p.far) + "FAR", p.tar);
@@ -165,7 +170,8 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged,
   }
   for (const auto& p : verification) report.set("Threshold@" + percent_label(p.far) + "FAR", p.threshold);
   if (tar_undefined) {
-    spdlog::warn("{}: score_mat has no matching or no non-matching pair; TAR@FAR is undefined (NaN)", context);
+    spdlog::warn("{}: score_mat has no matching or no non-matching pair; TAR@FAR is undefined (NaN)",
+                 context);
   }
   add_open_set(report, merged, labels, options);
   return report;

@@ -22,8 +22,7 @@ struct ProbeOutcome {
 };
 
 /// Upstream's rank 1: the last entry of np.argsort over the enrolled columns.
-bool mate_is_last_in_numpy_order(const float* row, const std::vector<int64_t>& columns,
-                                 int64_t mate_column) {
+bool mate_is_last_in_numpy_order(const float* row, const std::vector<int64_t>& columns, int64_t mate_column) {
   std::vector<float> values;
   for (auto c : columns) values.push_back(row[c]);
   std::vector<int64_t> order;
@@ -74,8 +73,8 @@ std::vector<float> sorted_non_mated_maxima(const std::vector<ProbeOutcome>& prob
 }  // namespace
 
 OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
-                          const std::vector<int64_t>& subject_pids,
-                          const std::vector<int64_t>& enrolled, const std::vector<double>& fpirs) {
+                          const std::vector<int64_t>& subject_pids, const std::vector<int64_t>& enrolled,
+                          const std::vector<double>& fpirs) {
   if (static_cast<int64_t>(subject_pids.size()) != merged.cols ||
       static_cast<int64_t>(probe_pids.size()) != merged.rows) {
     throw Error("open_set_draw: ids do not match the merged score matrix shape");
@@ -116,9 +115,10 @@ OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>&
     const auto threshold32 = static_cast<float>(threshold);
     int64_t hits = 0;
     for (const auto& p : probes) hits += p.mated && p.mate_is_top && p.mate_score >= threshold32;
-    const float tpir = draw.num_mated > 0
-                           ? static_cast<float>(static_cast<double>(hits) / static_cast<double>(draw.num_mated))
-                           : std::numeric_limits<float>::quiet_NaN();
+    const float tpir =
+        draw.num_mated > 0
+            ? static_cast<float>(static_cast<double>(hits) / static_cast<double>(draw.num_mated))
+            : std::numeric_limits<float>::quiet_NaN();
     draw.tpir.push_back(tpir);
     draw.fnir.push_back(static_cast<float>(1.0f - tpir));
     draw.threshold.push_back(threshold);

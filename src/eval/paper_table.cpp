@@ -28,10 +28,8 @@ std::string pad_right(const std::string& s, size_t width) {
 }  // namespace
 
 const std::vector<std::string>& paper_table_rows() {
-  static const std::vector<std::string> rows = {"GR_top1",        "GR_mAP",
-                                                "TAR@1.00%FAR",   "FNIR@1.00%FPIR",
-                                                "FNIR@1.00%FPIR_std", "CC_top1",
-                                                "CC_mAP"};
+  static const std::vector<std::string> rows = {
+      "GR_top1", "GR_mAP", "TAR@1.00%FAR", "FNIR@1.00%FPIR", "FNIR@1.00%FPIR_std", "CC_top1", "CC_mAP"};
   return rows;
 }
 
@@ -65,7 +63,8 @@ std::string format_paper_table(const std::vector<TableColumn>& columns, bool mar
   out << '\n';
   for (const auto& r : rows) {
     out << pad_right(r, label_width);
-    for (size_t i = 0; i < columns.size(); ++i) out << "  " << pad_left(cell(*columns[i].report, r), widths[i]);
+    for (size_t i = 0; i < columns.size(); ++i)
+      out << "  " << pad_left(cell(*columns[i].report, r), widths[i]);
     out << '\n';
   }
   return out.str();

@@ -41,7 +41,9 @@ bool is_good(int protocol, bool same_camera, bool same_clothes) {
   return true;
 }
 
-inline uint32_t score_part(uint64_t key) { return static_cast<uint32_t>(key >> 32); }
+inline uint32_t score_part(uint64_t key) {
+  return static_cast<uint32_t>(key >> 32);
+}
 
 /// Buckets over the score-key range of the same-identity entries: a gallery
 /// entry in a bucket without same-identity entries outranks exactly the
@@ -54,7 +56,8 @@ class EntryBuckets {
   /// about sqrt(8 * cols * entries) buckets balances the two.
   void build(const std::vector<uint64_t>& ascending, int64_t cols) {
     int64_t max_buckets = 64;
-    while (max_buckets < 8192 && max_buckets * max_buckets < 8 * cols * static_cast<int64_t>(ascending.size())) {
+    while (max_buckets < 8192 &&
+           max_buckets * max_buckets < 8 * cols * static_cast<int64_t>(ascending.size())) {
       max_buckets *= 2;
     }
     lo_ = score_part(ascending.front());
@@ -90,7 +93,7 @@ struct RowScratch {
   std::vector<uint64_t> ascending;
   std::vector<int64_t> histogram;
   std::vector<uint32_t> bucket_counts;
-  std::vector<int64_t> in_occupied;  // gallery indices sharing a bucket with an entry
+  std::vector<int64_t> in_occupied;   // gallery indices sharing a bucket with an entry
   std::vector<uint32_t> tied_scores;  // score keys a same-identity entry shares
   std::vector<float> negated;
   std::vector<int64_t> order;
@@ -163,7 +166,8 @@ void fix_ties_like_numpy(const float* row, int64_t cols, RowScratch& s) {
   std::sort(s.tied_scores.begin(), s.tied_scores.end());
   s.tied_scores.erase(std::unique(s.tied_scores.begin(), s.tied_scores.end()), s.tied_scores.end());
   std::vector<float> focus;
-  for (auto k : s.tied_scores) focus.push_back(k == 0 ? std::numeric_limits<float>::quiet_NaN() : -key_score(k));
+  for (auto k : s.tied_scores)
+    focus.push_back(k == 0 ? std::numeric_limits<float>::quiet_NaN() : -key_score(k));
   s.negated.resize(static_cast<size_t>(cols));
   for (int64_t j = 0; j < cols; ++j) s.negated[j] = -row[j];
   numpy::argsort_focused(s.negated.data(), cols, focus, s.order);
@@ -253,8 +257,8 @@ RankingMetrics summarise(const std::vector<QueryOutcomes>& outcomes, int protoco
 
 }  // namespace
 
-RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels,
-                                    int num_threads, ScoreKeyHistogram* histogram) {
+RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads,
+                                    ScoreKeyHistogram* histogram) {
   std::unordered_map<int64_t, std::vector<int64_t>> gallery_by_pid;
   for (size_t j = 0; j < labels.gallery.pids.size(); ++j) {
     gallery_by_pid[labels.gallery.pids[j]].push_back(static_cast<int64_t>(j));

@@ -18,7 +18,9 @@ void ScoreKeyHistogram::merge(const ScoreKeyHistogram& other) {
   for (int b = 0; b < kBins; ++b) counts_[static_cast<size_t>(b)] += other.counts_[static_cast<size_t>(b)];
 }
 
-int64_t ScoreKeyHistogram::total() const { return std::accumulate(counts_.begin(), counts_.end(), int64_t{0}); }
+int64_t ScoreKeyHistogram::total() const {
+  return std::accumulate(counts_.begin(), counts_.end(), int64_t{0});
+}
 
 ScoreKeyHistogram ScoreKeyHistogram::of(const ScoreMatrix& scores, int num_threads) {
   const int workers = num_threads > 0 ? num_threads : default_num_threads();

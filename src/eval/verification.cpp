@@ -198,8 +198,7 @@ void replace_nan_keys(Window& w, uint32_t nan_key) {
 }
 
 void build_points(Window& w) {
-  std::sort(w.items.begin(), w.items.end(),
-            [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(w.items.begin(), w.items.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   w.points.clear();
   int64_t fps = w.above_negatives, tps = w.above_positives;
   for (size_t i = 0; i < w.items.size(); ++i) {
@@ -239,8 +238,7 @@ RocCurve roc_curve(const std::vector<float>& scores, const std::vector<uint8_t>&
   if (scores.empty()) return roc;
   std::vector<size_t> order(scores.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
   std::vector<double> fps, tps, thresholds;
   double tp = 0;
   for (size_t i = 0; i < order.size(); ++i) {
@@ -254,8 +252,8 @@ RocCurve roc_curve(const std::vector<float>& scores, const std::vector<uint8_t>&
   std::vector<size_t> keep;
   for (size_t i = 0; i < fps.size(); ++i) {
     const bool end = i == 0 || i + 1 == fps.size();
-    if (!drop_intermediate || fps.size() <= 2 || end ||
-        fps[i + 1] - 2 * fps[i] + fps[i - 1] != 0 || tps[i + 1] - 2 * tps[i] + tps[i - 1] != 0) {
+    if (!drop_intermediate || fps.size() <= 2 || end || fps[i + 1] - 2 * fps[i] + fps[i - 1] != 0 ||
+        tps[i + 1] - 2 * tps[i] + tps[i - 1] != 0) {
       keep.push_back(i);
     }
   }
@@ -281,12 +279,12 @@ std::vector<VerificationPoint> tar_at_far_exhaustive(const ScoreMatrix& scores,
   flatten_pairs(scores, query_pids, gallery_pids, flat, is_match);
   const auto roc = roc_curve(flat, is_match);
   std::vector<VerificationPoint> out;
-  for (double far : fars) out.push_back(roc.fpr.empty() ? VerificationPoint{far, kNaN, kNaN} : point_at(roc, far));
+  for (double far : fars)
+    out.push_back(roc.fpr.empty() ? VerificationPoint{far, kNaN, kNaN} : point_at(roc, far));
   return out;
 }
 
-std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
-                                          const std::vector<int64_t>& query_pids,
+std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
                                           const std::vector<int64_t>& gallery_pids,
                                           const std::vector<double>& fars, int num_threads,
                                           const ScoreKeyHistogram* precomputed) {
@@ -335,8 +333,9 @@ std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
   while (!pending.empty()) {
     // The bin table holds 8 windows per byte: gather them 8 at a time.
     for (size_t start = 0; start < pending.size(); start += 8) {
-      std::vector<Window*> group(pending.begin() + static_cast<std::ptrdiff_t>(start),
-                                 pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + 8, pending.size())));
+      std::vector<Window*> group(
+          pending.begin() + static_cast<std::ptrdiff_t>(start),
+          pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + 8, pending.size())));
       collect_windows(scores, query_pids, gallery_pids, static_cast<uint32_t>(nan_bin), group, num_threads);
     }
     std::vector<Window*> retry;

@@ -141,8 +141,8 @@ std::vector<int64_t> H5Reader::read_int64(const std::string& name, Shape* shape)
   for (size_t i = 0; i < values.size(); ++i) {
     const double v = values[i];
     if (!std::isfinite(v) || v != std::floor(v)) {
-      throw InputError(path_, name, "entry " + std::to_string(i) + " is " + std::to_string(v) +
-                                         ", not a whole number");
+      throw InputError(path_, name,
+                       "entry " + std::to_string(i) + " is " + std::to_string(v) + ", not a whole number");
     }
     ids[i] = static_cast<int64_t>(v);
   }
@@ -190,8 +190,7 @@ void ensure_parent_groups(H5::H5File& file, const std::string& name) {
 
 template <typename T>
 void write_dataset(H5::H5File& file, const std::string& path, const std::string& name, const T* data,
-                   const Shape& shape, const H5::PredType& file_type,
-                   const H5::PredType& memory_type) {
+                   const Shape& shape, const H5::PredType& file_type, const H5::PredType& memory_type) {
   try {
     ensure_parent_groups(file, name);
     std::vector<hsize_t> dims(shape.begin(), shape.end());
@@ -199,21 +198,18 @@ void write_dataset(H5::H5File& file, const std::string& path, const std::string&
     H5::DataSet dataset = file.createDataSet(name, file_type, space);
     dataset.write(data, memory_type);
   } catch (const H5::Exception& e) {
-    throw Error(path + ": cannot write '" + name + "' (" + shape_text(shape) + "): " +
-                e.getDetailMsg());
+    throw Error(path + ": cannot write '" + name + "' (" + shape_text(shape) + "): " + e.getDetailMsg());
   }
 }
 
 }  // namespace
 
 void AtomicH5Writer::write_float32(const std::string& name, const float* data, const Shape& shape) {
-  write_dataset(*file_, path_, name, data, shape, H5::PredType::IEEE_F32LE,
-                H5::PredType::NATIVE_FLOAT);
+  write_dataset(*file_, path_, name, data, shape, H5::PredType::IEEE_F32LE, H5::PredType::NATIVE_FLOAT);
 }
 
 void AtomicH5Writer::write_int64(const std::string& name, const int64_t* data, const Shape& shape) {
-  write_dataset(*file_, path_, name, data, shape, H5::PredType::STD_I64LE,
-                H5::PredType::NATIVE_INT64);
+  write_dataset(*file_, path_, name, data, shape, H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64);
 }
 
 void AtomicH5Writer::write_string_attribute(const std::string& name, const std::string& value) {
@@ -228,8 +224,7 @@ void AtomicH5Writer::write_string_attribute(const std::string& name, const std::
 
 void AtomicH5Writer::write_int_attribute(const std::string& name, int64_t value) {
   try {
-    H5::Attribute attr =
-        file_->createAttribute(name, H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR));
+    H5::Attribute attr = file_->createAttribute(name, H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR));
     attr.write(H5::PredType::NATIVE_INT64, &value);
   } catch (const H5::Exception& e) {
     throw Error(path_ + ": cannot write attribute '" + name + "': " + e.getDetailMsg());

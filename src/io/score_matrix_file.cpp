@@ -52,16 +52,16 @@ ScoreMatrix ScoreMatrixFile::read_matrix(const std::string& name, int64_t rows, 
   ScoreMatrix m;
   m.values = reader_.read_float32(name, &shape);
   if (shape.size() != 2) {
-    throw InputError(path(), name, "must be a 2-D matrix, got " + std::to_string(shape.size()) +
-                                       " dimensions");
+    throw InputError(path(), name,
+                     "must be a 2-D matrix, got " + std::to_string(shape.size()) + " dimensions");
   }
   m.rows = static_cast<int64_t>(shape[0]);
   m.cols = static_cast<int64_t>(shape[1]);
   if (m.rows != rows || m.cols != cols) {
     throw InputError(path(), name,
-                     "is " + std::to_string(m.rows) + "x" + std::to_string(m.cols) + " but " +
-                         rows_from + " has " + std::to_string(rows) + " entries and " + cols_from +
-                         " has " + std::to_string(cols));
+                     "is " + std::to_string(m.rows) + "x" + std::to_string(m.cols) + " but " + rows_from +
+                         " has " + std::to_string(rows) + " entries and " + cols_from + " has " +
+                         std::to_string(cols));
   }
   return m;
 }
@@ -71,16 +71,15 @@ ModelScores ScoreMatrixFile::read_model(const std::string& model) const {
     std::string known;
     for (const auto& m : models()) known += (known.empty() ? "" : ", ") + m;
     throw InputError(path(), model + "/score_mat",
-                     "is missing: model '" + model + "' is not in this file (it has: " +
-                         (known.empty() ? "no models" : known) + ")");
+                     "is missing: model '" + model +
+                         "' is not in this file (it has: " + (known.empty() ? "no models" : known) + ")");
   }
   const auto q = static_cast<int64_t>(labels_.query.size());
   const auto g = static_cast<int64_t>(labels_.gallery.size());
   const auto u = static_cast<int64_t>(labels_.unique_gallery_pids.size());
   ModelScores scores;
   scores.score_mat = read_matrix(model + "/score_mat", q, g, "q_pids", "g_pids");
-  scores.merge_score_mat =
-      read_matrix(model + "/merge_score_mat", q, u, "q_pids", "unique_g_pids");
+  scores.merge_score_mat = read_matrix(model + "/merge_score_mat", q, u, "q_pids", "unique_g_pids");
   return scores;
 }
 

@@ -31,7 +31,9 @@ std::vector<SortCase> load_cases() {
   return cases;
 }
 
-bool same_value(float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+bool same_value(float a, float b) {
+  return a == b || (std::isnan(a) && std::isnan(b));
+}
 
 }  // namespace
 
@@ -55,7 +57,8 @@ TEST_CASE("focused argsort puts the focus values where numpy puts them", "[core]
     INFO("n = " << n);
     for (int64_t t = 0; t < n; ++t) {
       const float v = c.values[static_cast<size_t>(c.order[static_cast<size_t>(t)])];
-      if (same_value(v, focus[0]) || std::isnan(v)) CHECK(order[static_cast<size_t>(t)] == c.order[static_cast<size_t>(t)]);
+      if (same_value(v, focus[0]) || std::isnan(v))
+        CHECK(order[static_cast<size_t>(t)] == c.order[static_cast<size_t>(t)]);
     }
   }
 }

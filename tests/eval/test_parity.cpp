@@ -47,7 +47,8 @@ void check_fixture_set(const std::string& name) {
   qme::eval::EvalOptions options;
   options.seed = 45;
   for (size_t k = 0; k < models.size(); ++k) {
-    const auto report = qme::eval::evaluate(scores[k].score_mat, scores[k].merge_score_mat, file.labels(), options);
+    const auto report =
+        qme::eval::evaluate(scores[k].score_mat, scores[k].merge_score_mat, file.labels(), options);
     require_report_matches(report, expected.at("single").at(models[k]), name + " single/" + models[k]);
   }
   std::vector<const qme::ModelScores*> inputs;

@@ -21,6 +21,8 @@ float std_dev(const float* x, size_t n);
 
 /// `value + 1e-10` in numpy 1.x promotes the float32 scalar to float64; the
 /// result is cast back to float32 when it divides a float32 array.
-inline float plus_epsilon(float value) { return static_cast<float>(static_cast<double>(value) + 1e-10); }
+inline float plus_epsilon(float value) {
+  return static_cast<float>(static_cast<double>(value) + 1e-10);
+}
 
 }  // namespace qme::numpy

@@ -21,8 +21,7 @@ class NumpyLegacyRandom {
   std::vector<int64_t> permutation(int64_t n);
 
   /// np.random.choice(population, k, replace=False).
-  std::vector<int64_t> choice_without_replacement(const std::vector<int64_t>& population,
-                                                  int64_t k);
+  std::vector<int64_t> choice_without_replacement(const std::vector<int64_t>& population, int64_t k);
 
  private:
   std::mt19937 engine_;

@@ -11,7 +11,6 @@ int default_num_threads();
 /// Calls body(begin, end, worker) on disjoint chunks covering [0, n), from up to
 /// `num_threads` threads (0 = default_num_threads()). Chunks are handed out
 /// dynamically so uneven rows balance. Exceptions propagate (the first one).
-void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& body,
-                  int num_threads = 0);
+void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& body, int num_threads = 0);
 
 }  // namespace qme

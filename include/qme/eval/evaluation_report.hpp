@@ -39,8 +39,8 @@ struct EvalOptions {
 
 /// Validates shapes against the labels (qme::InputError), warns about every
 /// value it has to leave undefined, never throws on degenerate data.
-EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged,
-                          const TestLabels& labels, const EvalOptions& options = {});
+EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, const TestLabels& labels,
+                          const EvalOptions& options = {});
 
 /// "0.01%" for 1e-4: Python's f"{x:.2%}".
 std::string percent_label(double rate);

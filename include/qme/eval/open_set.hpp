@@ -24,7 +24,7 @@ struct OpenSetDraw {
 /// argsort puts NaN last, i.e. at rank 1); a tie at rank 1 is resolved in
 /// numpy's sort order. Undefined values (no mated / no non-mated probe) are NaN.
 OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
-                          const std::vector<int64_t>& subject_pids,
-                          const std::vector<int64_t>& enrolled, const std::vector<double>& fpirs);
+                          const std::vector<int64_t>& subject_pids, const std::vector<int64_t>& enrolled,
+                          const std::vector<double>& fpirs);
 
 }  // namespace qme::eval

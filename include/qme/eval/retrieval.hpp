@@ -28,7 +28,7 @@ struct RetrievalMetrics {
 /// the rank of each same-identity entry is counted against the others.
 /// When `histogram` is given it receives ScoreKeyHistogram::of(scores),
 /// counted on the way (TAR@FAR uses it).
-RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels,
-                                    int num_threads = 0, ScoreKeyHistogram* histogram = nullptr);
+RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads = 0,
+                                    ScoreKeyHistogram* histogram = nullptr);
 
 }  // namespace qme::eval

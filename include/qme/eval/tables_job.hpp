@@ -15,9 +15,9 @@
 namespace qme::eval {
 
 struct TablesOptions {
-  std::string scoremats;                 // scoremats_{ds}.h5
-  std::vector<std::string> models;       // empty: every model in the file
-  std::vector<FusionMethod> baselines;   // evaluated on `models`, in this order
+  std::string scoremats;                // scoremats_{ds}.h5
+  std::vector<std::string> models;      // empty: every model in the file
+  std::vector<FusionMethod> baselines;  // evaluated on `models`, in this order
   uint32_t seed = 45;
   int num_threads = 0;
 };

@@ -31,8 +31,7 @@ struct VerificationPoint {
 /// never the whole matrix. Undefined values (no match / no non-match pair) are NaN.
 /// `histogram`, when given, must be ScoreKeyHistogram::of(scores) (e.g. from
 /// the retrieval scan); otherwise it is computed here.
-std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores,
-                                          const std::vector<int64_t>& query_pids,
+std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
                                           const std::vector<int64_t>& gallery_pids,
                                           const std::vector<double>& fars, int num_threads = 0,
                                           const ScoreKeyHistogram* histogram = nullptr);

@@ -29,8 +29,8 @@ class ScoreMatrixFile {
   ModelScores read_model(const std::string& model) const;
 
  private:
-  ScoreMatrix read_matrix(const std::string& name, int64_t rows, int64_t cols,
-                          const char* rows_from, const char* cols_from) const;
+  ScoreMatrix read_matrix(const std::string& name, int64_t rows, int64_t cols, const char* rows_from,
+                          const char* cols_from) const;
 
   H5Reader reader_;
   TestLabels labels_;
