@@ -69,6 +69,25 @@ TEST_CASE("argsort of a tied 40-element row matches numpy's introsort", "[core]"
                                            9,  4,  24, 39, 27, 22, 17, 12, 32, 7,  2,  37});
 }
 
+TEST_CASE("argsort falls back to numpy's heapsort past the depth limit", "[core]") {
+  // A McIlroy "killer adversary" input for numpy's median-of-3 quicksort
+  // (n = 100, values halved to create ties): the introsort depth limit
+  // 2 * floor(log2 100) = 12 is exceeded and numpy heapsorts the rest, which
+  // orders ties differently from both insertion sort and a stable sort.
+  const std::vector<float> v = {
+      0,  37, 1,  37, 2,  36, 3,  36, 4,  35, 5,  35, 6,  34, 7,  34, 8,  33, 9,  33, 10, 32, 11, 32, 12,
+      13, 49, 48, 49, 48, 47, 47, 46, 46, 45, 45, 44, 44, 43, 43, 42, 42, 41, 41, 40, 40, 39, 39, 38, 0,
+      1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 31, 31, 30, 30, 29, 29, 28, 28, 27, 27, 26, 26, 25,
+      25, 24, 24, 23, 23, 22, 22, 21, 21, 20, 20, 19, 19, 18, 18, 17, 17, 16, 16, 15, 15, 14, 14, 38, 13};
+  CHECK(argsort(v) == std::vector<int64_t>{0,  49, 2,  50, 4,  51, 6,  52, 8,  53, 10, 54, 12, 55, 14, 56, 16,
+                                           57, 18, 58, 20, 59, 22, 60, 24, 61, 99, 25, 96, 97, 95, 94, 92, 93,
+                                           90, 91, 88, 89, 86, 87, 85, 84, 83, 82, 81, 80, 79, 78, 77, 76, 75,
+                                           74, 72, 73, 71, 70, 69, 68, 67, 66, 65, 64, 63, 62, 23, 21, 19, 17,
+                                           13, 15, 11, 9,  7,  5,  3,  1,  98, 48, 47, 46, 45, 44, 43, 42, 40,
+                                           41, 39, 38, 37, 36, 35, 34, 32, 33, 31, 30, 29, 27, 28, 26});
+  CHECK(argsort(v) != stable_argsort(v));
+}
+
 TEST_CASE("argsort puts NaN last in numpy's order", "[core]") {
   // w[i] = (3 i) mod 4, NaN at 5, 11, 17.
   std::vector<float> w(24);

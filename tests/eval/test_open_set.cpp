@@ -5,9 +5,12 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <limits>
+#include <random>
 #include <vector>
 
+#include "qme/core/numpy_sort.hpp"
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/open_set.hpp"
 
@@ -40,6 +43,73 @@ const std::vector<int64_t> kEnrolled = {10, 20};
 const std::vector<int64_t> kProbes = {10, 20, 30, 40};
 ScoreMatrix base_matrix() {
   return make_matrix(4, 3, {0.65f, 0.50f, 0.95f, 0.60f, 0.40f, 0.10f, 0.30f, 0.70f, 0.99f, 0.20f, 0.10f, 0.00f});
+}
+
+/// Upstream's DIR_FAR + find_thresholds_by_FAR written out directly (numpy
+/// argsort for rank 1 and for ordering the non-mated maxima).
+qme::eval::OpenSetDraw reference_draw(const ScoreMatrix& m, const std::vector<int64_t>& probe_pids,
+                                      const std::vector<int64_t>& subjects,
+                                      const std::vector<int64_t>& enrolled,
+                                      const std::vector<double>& fpirs) {
+  std::vector<size_t> columns;
+  for (size_t c = 0; c < subjects.size(); ++c) {
+    if (std::find(enrolled.begin(), enrolled.end(), subjects[c]) != enrolled.end()) columns.push_back(c);
+  }
+  std::vector<float> non_mated_max, mate_score;
+  std::vector<bool> mate_is_top;
+  for (int64_t i = 0; i < m.rows; ++i) {
+    std::vector<float> row;
+    int64_t mate = -1;
+    for (size_t k = 0; k < columns.size(); ++k) {
+      row.push_back(m.at(i, static_cast<int64_t>(columns[k])));
+      if (subjects[columns[k]] == probe_pids[static_cast<size_t>(i)]) mate = static_cast<int64_t>(k);
+    }
+    if (mate < 0) {  // np.max: NaN if any NaN
+      float best = -std::numeric_limits<float>::infinity();
+      for (float v : row) best = (std::isnan(v) || std::isnan(best)) ? kNaN : std::max(best, v);
+      non_mated_max.push_back(best);
+    } else {  // rank 1 = last of np.argsort
+      std::vector<int64_t> order;
+      qme::numpy::argsort(row.data(), static_cast<int64_t>(row.size()), order);
+      mate_is_top.push_back(order.back() == mate);
+      mate_score.push_back(row[static_cast<size_t>(mate)]);
+    }
+  }
+  std::vector<int64_t> order;  // np.sort(score_neg)[::-1]
+  qme::numpy::argsort(non_mated_max.data(), static_cast<int64_t>(non_mated_max.size()), order);
+  std::vector<float> high_to_low;
+  for (auto it = order.rbegin(); it != order.rend(); ++it)
+    high_to_low.push_back(non_mated_max[static_cast<size_t>(*it)]);
+  qme::eval::OpenSetDraw d;
+  d.num_mated = static_cast<int64_t>(mate_score.size());
+  d.num_non_mated = static_cast<int64_t>(non_mated_max.size());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (double fpir : fpirs) {
+    if (high_to_low.empty()) {
+      d.tpir.push_back(nan);
+      d.fnir.push_back(nan);
+      d.threshold.push_back(nan);
+      continue;
+    }
+    const auto n = static_cast<size_t>(static_cast<double>(high_to_low.size()) * fpir);
+    const double threshold =
+        n == 0 ? static_cast<double>(high_to_low[0]) + 1e-8 : static_cast<double>(high_to_low[n - 1]);
+    int64_t hits = 0;
+    for (size_t k = 0; k < mate_score.size(); ++k)
+      hits += mate_is_top[k] && mate_score[k] >= static_cast<float>(threshold);
+    const float tpir =
+        mate_score.empty()
+            ? kNaN
+            : static_cast<float>(static_cast<double>(hits) / static_cast<double>(mate_score.size()));
+    d.tpir.push_back(tpir);
+    d.fnir.push_back(1.0f - tpir);
+    d.threshold.push_back(threshold);
+  }
+  return d;
+}
+
+bool same_value(double a, double b) {
+  return a == b || (std::isnan(a) && std::isnan(b));
 }
 
 }  // namespace
@@ -175,4 +245,37 @@ TEST_CASE("open_set_draw rejects ids that do not match the matrix", "[eval]") {
   const auto m = make_matrix(2, 2, {0.9f, 0.1f, 0.2f, 0.8f});
   CHECK_THROWS(open_set_draw(m, {10}, {10, 20}, {10}, {0.5}));
   CHECK_THROWS(open_set_draw(m, {10, 20}, {10, 20, 30}, {10}, {0.5}));
+}
+
+TEST_CASE("open_set_draw matches upstream's DIR_FAR on random merged matrices", "[eval]") {
+  // Scores rounded to 1-2 decimals (ties at rank 1 and among the non-mated
+  // maxima), some NaN, enrolled subsets of 80%, 20 and 40 subjects.
+  std::mt19937 gen(31);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const std::vector<double> fpirs = {1e-4, 1e-2, 0.1, 0.3, 0.5, 1.0};
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t subjects_n = trial % 2 ? 40 : 20, probes = 60;
+    const double scale = trial % 3 ? 10.0 : 100.0;
+    std::vector<int64_t> subjects, probe_pids, enrolled;
+    for (int64_t s = 0; s < subjects_n; ++s) subjects.push_back(3 * s + 1);
+    for (int64_t i = 0; i < probes; ++i)
+      probe_pids.push_back(3 * static_cast<int64_t>(gen() % (subjects_n + 5)) + 1);
+    for (auto s : subjects) {
+      if (u(gen) < 0.8) enrolled.push_back(s);
+    }
+    ScoreMatrix m(probes, subjects_n);
+    for (auto& v : m.values)
+      v = u(gen) < 0.02 ? kNaN : static_cast<float>(std::round(u(gen) * scale) / scale);
+    const auto got = open_set_draw(m, probe_pids, subjects, enrolled, fpirs);
+    const auto want = reference_draw(m, probe_pids, subjects, enrolled, fpirs);
+    INFO("trial " << trial);
+    CHECK(got.num_mated == want.num_mated);
+    CHECK(got.num_non_mated == want.num_non_mated);
+    for (size_t k = 0; k < fpirs.size(); ++k) {
+      INFO("FPIR " << fpirs[k]);
+      CHECK(same_value(got.tpir[k], want.tpir[k]));
+      CHECK(same_value(got.fnir[k], want.fnir[k]));
+      CHECK(same_value(got.threshold[k], want.threshold[k]));
+    }
+  }
 }
