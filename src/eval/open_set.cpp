@@ -70,6 +70,33 @@ std::vector<float> sorted_non_mated_maxima(const std::vector<ProbeOutcome>& prob
   return values;
 }
 
+/// np.min over the enrolled columns of every probe (NaN if any is NaN).
+float enrolled_minimum(const ScoreMatrix& merged, const std::vector<int64_t>& columns) {
+  float lowest = std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < merged.rows; ++i) {
+    for (auto c : columns) {
+      const float s = merged.at(i, c);
+      if (std::isnan(s)) return s;
+      lowest = std::min(lowest, s);
+    }
+  }
+  return lowest;
+}
+
+/// TPIR / FNIR at one threshold: scores are float32, the threshold float64,
+/// and numpy compares them in float32.
+void record(OpenSetDraw& draw, const std::vector<ProbeOutcome>& probes, double threshold) {
+  const auto threshold32 = static_cast<float>(threshold);
+  int64_t hits = 0;
+  for (const auto& p : probes) hits += p.mated && p.mate_is_top && p.mate_score >= threshold32;
+  const float tpir = draw.num_mated > 0
+                         ? static_cast<float>(static_cast<double>(hits) / static_cast<double>(draw.num_mated))
+                         : std::numeric_limits<float>::quiet_NaN();
+  draw.tpir.push_back(tpir);
+  draw.fnir.push_back(static_cast<float>(1.0f - tpir));
+  draw.threshold.push_back(threshold);
+}
+
 }  // namespace
 
 OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
@@ -100,6 +127,12 @@ OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>&
   OpenSetDraw draw;
   draw.num_non_mated = static_cast<int64_t>(non_mated.size());
   draw.num_mated = merged.rows - draw.num_non_mated;
+  if (fpirs.size() == 1 && fpirs[0] >= 1.0) {
+    // Closed-set identification: upstream thresholds at min(scores) - 1e-10.
+    const double threshold = static_cast<double>(enrolled_minimum(merged, columns)) - 1e-10;
+    record(draw, probes, threshold);
+    return draw;
+  }
   for (double fpir : fpirs) {
     if (non_mated.empty()) {  // upstream asserts here
       draw.tpir.push_back(kNaN);

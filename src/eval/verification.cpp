@@ -153,20 +153,30 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
   std::vector<std::vector<std::vector<std::pair<uint32_t, bool>>>> partial(
       static_cast<size_t>(workers), std::vector<std::vector<std::pair<uint32_t, bool>>>(windows.size()));
-  // bin -> bit mask of the windows that want it: one table load per score.
+  // bin -> bit mask of the windows that want it: one table load per score,
+  // after one compare that rejects the ~99% of scores below every window.
   std::vector<uint8_t> wanted(kBins, 0);
+  int lowest_bin = kBins;
   for (size_t k = 0; k < windows.size(); ++k) {
+    lowest_bin = std::min(lowest_bin, windows[k]->lo);
     for (int b = windows[k]->lo; b <= windows[k]->hi; ++b) wanted[b] |= static_cast<uint8_t>(1u << k);
   }
+  const uint32_t lowest_key = static_cast<uint32_t>(lowest_bin) << kBinBits;
+  // NaN (key 0) is gathered with the lowest number's bin when that is wanted
+  const uint32_t nan_stand_in = wanted[nan_bin] ? (nan_bin << kBinBits) : 0;
+  const uint8_t* want = wanted.data();
   parallel_for(
       scores.rows,
       [&](int64_t begin, int64_t end, int worker) {
         auto& out = partial[static_cast<size_t>(worker)];
         for (int64_t i = begin; i < end; ++i) {
           const float* row = scores.row(i);
-          for (int64_t j = 0; j < scores.cols; ++j) {
-            const uint32_t key = score_key(row[j]);  // 0 for NaN
-            const uint8_t mask = wanted[key == 0 ? nan_bin : key >> kBinBits];
+          const int64_t cols = scores.cols;
+          for (int64_t j = 0; j < cols; ++j) {
+            const uint32_t key = score_key(row[j]);
+            const uint32_t placed = key == 0 ? nan_stand_in : key;
+            if (placed < lowest_key) continue;
+            const uint8_t mask = want[placed >> kBinBits];
             if (mask == 0) continue;
             for (size_t k = 0; k < windows.size(); ++k) {
               if (mask & (1u << k)) out[k].emplace_back(key, qp[i] == gp[j]);

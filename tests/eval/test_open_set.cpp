@@ -207,11 +207,11 @@ TEST_CASE("a tie at rank 1 follows numpy's ascending argsort: the later column w
   // Row (.8, .8, .1) over enrolled {10, 20, 30}: np.argsort = [2, 0, 1]
   // (stable for short rows), reversed -> column 1 (subject 20) is rank 1.
   // Probe 0 (pid 20) is identified, probe 1 (pid 10) is not.
-  // Probe 2 (pid 40) is the only non-mated probe, max .1; FPIR 1 -> n = 1 -> .1.
+  // A single FPIR of 1.0 is upstream's closed-set case: threshold min - 1e-10.
   const auto m = make_matrix(3, 3, {0.8f, 0.8f, 0.1f, 0.8f, 0.8f, 0.1f, 0.1f, 0.1f, 0.1f});
   const auto draw = open_set_draw(m, {20, 10, 40}, {10, 20, 30}, {10, 20, 30}, {1.0});
   CHECK(draw.num_mated == 2);
-  CHECK(draw.threshold[0] == d(0.1f));
+  CHECK(draw.threshold[0] == d(0.1f) - 1e-10);
   CHECK(draw.tpir[0] == 0.5);
   // Probe 1 alone: its mate (column 0) loses the tie.
   const auto alone = open_set_draw(make_matrix(2, 3, {0.8f, 0.8f, 0.1f, 0.1f, 0.1f, 0.1f}), {10, 40}, {10, 20, 30},
