@@ -76,6 +76,17 @@ class EntryBuckets {
     const int64_t raw = (static_cast<int64_t>(score) - lo_) >> shift_;
     return std::clamp<int64_t>(raw, -1, last_ - 1) + 1;
   }
+  /// bucket() for a whole row, in 32-bit arithmetic the compiler vectorises.
+  void buckets_of(const uint32_t* __restrict keys, int64_t n, uint32_t* __restrict out) const {
+    const auto lo = static_cast<uint32_t>(lo_);
+    const auto top = static_cast<uint32_t>(last_ - 1);
+    const uint32_t shift = shift_;
+    for (int64_t j = 0; j < n; ++j) {
+      const uint32_t d = (keys[j] - lo) >> shift;
+      const uint32_t capped = d < top ? d : top;
+      out[j] = keys[j] < lo ? 0u : capped + 1u;
+    }
+  }
   size_t count() const { return static_cast<size_t>(last_) + 1; }
   /// Entries [first(b), first(b + 1)) of the ascending keys lie in bucket b.
   const uint32_t* first() const { return first_.data(); }
@@ -93,6 +104,8 @@ struct RowScratch {
   std::vector<SameIdentityEntry> entries;  // same-identity entries, best first
   std::vector<uint64_t> ascending;
   std::vector<int64_t> histogram;
+  std::vector<uint32_t> keys;       // score keys of the row
+  std::vector<uint32_t> bucket_of;  // and their buckets
   std::vector<uint32_t> bucket_counts;
   std::vector<int64_t> in_occupied;   // gallery indices sharing a bucket with an entry
   std::vector<uint32_t> tied_scores;  // score keys a same-identity entry shares
@@ -124,10 +137,16 @@ void count_others_before(const float* row, int64_t cols, RowScratch& s, uint32_t
   uint32_t* counts = s.bucket_counts.data();
   int64_t* listed = s.in_occupied.data();
   size_t num_listed = 0;
+  // Keys and buckets first, in loops the compiler vectorises; then the counting.
+  s.keys.resize(static_cast<size_t>(cols));
+  s.bucket_of.resize(static_cast<size_t>(cols));
+  uint32_t* keys = s.keys.data();
+  uint32_t* bucket_of = s.bucket_of.data();
+  score_keys(row, cols, keys);
+  s.buckets.buckets_of(keys, cols, bucket_of);
   for (int64_t j = 0; j < cols; ++j) {
-    const uint32_t score = score_key(row[j]);
-    ++key_bins[ScoreKeyHistogram::bin(score)];
-    const int64_t b = s.buckets.bucket(score);
+    ++key_bins[ScoreKeyHistogram::bin(keys[j])];
+    const uint32_t b = bucket_of[j];
     ++counts[b];
     listed[num_listed] = j;
     num_listed += occupied[b];
@@ -276,7 +295,9 @@ RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels&
           const float* row = scores.row(i);
           const auto found = gallery_by_pid.find(labels.query.pids[i]);
           if (found == gallery_by_pid.end()) {  // no ground truth: only histogram it
-            for (int64_t j = 0; j < scores.cols; ++j) ++key_bins[ScoreKeyHistogram::bin(score_key(row[j]))];
+            scratch.keys.resize(static_cast<size_t>(scores.cols));
+            score_keys(row, scores.cols, scratch.keys.data());
+            for (auto key : scratch.keys) ++key_bins[ScoreKeyHistogram::bin(key)];
             continue;
           }
           scratch.entries.clear();

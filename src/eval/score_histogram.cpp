@@ -32,14 +32,15 @@ ScoreKeyHistogram ScoreKeyHistogram::of(const ScoreMatrix& scores, int num_threa
       scores.rows,
       [&](int64_t begin, int64_t end, int worker) {
         uint32_t* lane = lanes[static_cast<size_t>(worker)].data();
+        std::vector<uint32_t> keys(static_cast<size_t>(scores.cols));
         for (int64_t i = begin; i < end; ++i) {
-          const float* row = scores.row(i);
+          score_keys(scores.row(i), scores.cols, keys.data());
           int64_t j = 0;
           for (; j + 1 < scores.cols; j += 2) {
-            ++lane[bin(score_key(row[j]))];
-            ++lane[kBins + bin(score_key(row[j + 1]))];
+            ++lane[bin(keys[static_cast<size_t>(j)])];
+            ++lane[kBins + bin(keys[static_cast<size_t>(j + 1)])];
           }
-          if (j < scores.cols) ++lane[bin(score_key(row[j]))];
+          if (j < scores.cols) ++lane[bin(keys[static_cast<size_t>(j)])];
         }
         partial[static_cast<size_t>(worker)].flush(lane);
         partial[static_cast<size_t>(worker)].flush(lane + kBins);

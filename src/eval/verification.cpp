@@ -169,11 +169,12 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
       scores.rows,
       [&](int64_t begin, int64_t end, int worker) {
         auto& out = partial[static_cast<size_t>(worker)];
+        const int64_t cols = scores.cols;
+        std::vector<uint32_t> keys(static_cast<size_t>(cols));
         for (int64_t i = begin; i < end; ++i) {
-          const float* row = scores.row(i);
-          const int64_t cols = scores.cols;
+          score_keys(scores.row(i), cols, keys.data());
           for (int64_t j = 0; j < cols; ++j) {
-            const uint32_t key = score_key(row[j]);
+            const uint32_t key = keys[static_cast<size_t>(j)];
             const uint32_t placed = key == 0 ? nan_stand_in : key;
             if (placed < lowest_key) continue;
             const uint8_t mask = want[placed >> kBinBits];

@@ -11,13 +11,20 @@
 namespace qme::eval {
 
 /// Monotone map float -> uint32: larger score, larger key; NaN -> 0; -0 == +0.
-/// Branch-free: it runs for every score of every matrix.
+/// Branch-free so that loops over a row vectorise: it runs for every score
+/// of every matrix.
 inline uint32_t score_key(float s) {
   const float canonical = s + 0.0f;  // -0.0 + 0.0 == +0.0: ties with +0.0, as in numpy
   uint32_t bits;
   std::memcpy(&bits, &canonical, sizeof bits);
   const uint32_t flip = static_cast<uint32_t>(static_cast<int32_t>(bits) >> 31) | 0x80000000u;
-  return s != s ? 0u : bits ^ flip;
+  const uint32_t is_number = 0u - static_cast<uint32_t>(s == s);
+  return (bits ^ flip) & is_number;
+}
+
+/// score_key of a whole row, in a loop the compiler vectorises.
+inline void score_keys(const float* __restrict row, int64_t n, uint32_t* __restrict keys) {
+  for (int64_t j = 0; j < n; ++j) keys[j] = score_key(row[j]);
 }
 
 /// Inverse of score_key for keys of real numbers.

@@ -1,0 +1,65 @@
+#pragma once
+/// Score matrices from features, as upstream's test.py (get_scoremat_from_feats)
+/// builds them, vectorised: one matrix product per block of probes (per part
+/// for BigGait) on the CPU or a CUDA device. Torch-free header; LibTorch stays in
+/// the implementation.
+///
+/// Semantics (upstream's):
+/// - score_mat(i, j) = similarity(probe i, gallery j);
+/// - merge_score_mat(i, u) = similarity(probe i, template u), the template of
+///   subject u (unique gallery pids, ascending) being the mean of its gallery
+///   rows, value by value, ignoring NaN (np.nanmean);
+/// - a score that upstream computes as NaN becomes 0 (np.nan_to_num): every pair
+///   with a non-finite value in either feature scores 0, so does a subject whose
+///   gallery rows are all NaN.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qme/core/identity_labels.hpp"
+#include "qme/core/score_matrix.hpp"
+#include "qme/io/test_features_file.hpp"
+#include "qme/scores/similarity.hpp"
+
+namespace qme::scores {
+
+/// A borrowed (rows, dim) row-major float32 feature matrix.
+struct FeatureRows {
+  const float* data = nullptr;
+  int64_t rows = 0;
+  int64_t dim = 0;
+};
+
+struct ScoreOptions {
+  /// "cpu", "cuda" or "cuda:N": where the matrix products run. CUDA requested
+  /// when LibTorch has none is an error (the executables check this first).
+  std::string device = "cpu";
+  /// CPU threads for the products (0: QME_NUM_THREADS or all cores); LibTorch's
+  /// own setting is restored afterwards.
+  int num_threads = 0;
+  /// Bound on the probe x gallery scores computed at once (rows per block =
+  /// this / gallery size, at least 1): keeps memory bounded for large galleries.
+  int64_t block_elements = int64_t{1} << 24;
+};
+
+/// probes x gallery scores (float32). Throws InputError when the widths differ
+/// or do not suit `similarity`.
+ScoreMatrix similarity_matrix(const FeatureRows& probes, const FeatureRows& gallery, Similarity similarity,
+                              const ScoreOptions& options = {});
+
+/// One template per subject: the NaN-ignoring mean of the gallery rows whose pid
+/// is `subjects[u]`, value by value (NaN where a value is NaN in all of them).
+/// Returns (subjects.size(), dim) row-major. Throws InputError when
+/// `gallery_pids` does not have one pid per gallery row.
+std::vector<float> subject_templates(const FeatureRows& gallery, const std::vector<int64_t>& gallery_pids,
+                                     const std::vector<int64_t>& subjects);
+
+/// The ids of a features file with `unique_gallery_pids` = sorted distinct g_pids.
+TestLabels test_labels(const io::TestFeatures& features);
+
+/// score_mat (Q x G) and merge_score_mat (Q x U, U = test_labels(features)
+/// .unique_gallery_pids) of one model's test features.
+ModelScores build_model_scores(const io::TestFeatures& features, Similarity similarity,
+                               const ScoreOptions& options = {});
+
+}  // namespace qme::scores

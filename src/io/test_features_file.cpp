@@ -1,0 +1,121 @@
+#include "qme/io/test_features_file.hpp"
+
+#include <filesystem>
+
+#include "qme/core/error.hpp"
+#include "qme/io/hdf5_file.hpp"
+
+namespace qme::io {
+
+namespace {
+
+std::vector<int64_t> read_ids(const H5Reader& reader, const std::string& name) {
+  Shape shape;
+  auto ids = reader.read_int64(name, &shape);
+  // Upstream's ids are 1-D; (n,1) and (1,n) are accepted as the same thing.
+  size_t non_unit = 0;
+  for (auto d : shape) non_unit += d != 1;
+  if (non_unit > 1) throw InputError(reader.path(), name, "must be one-dimensional");
+  return ids;
+}
+
+std::vector<float> read_features(const H5Reader& reader, const std::string& name, int64_t* rows,
+                                 int64_t* cols) {
+  Shape shape;
+  auto values = reader.read_float32(name, &shape);
+  if (shape.size() != 2) {
+    throw InputError(reader.path(), name,
+                     "must be a 2-D (rows, feature dimension) matrix, got " +
+                         std::to_string(shape.size()) + " dimensions");
+  }
+  *rows = static_cast<int64_t>(shape[0]);
+  *cols = static_cast<int64_t>(shape[1]);
+  return values;
+}
+
+void check_side(const IdentityLabels& labels, int64_t rows, const char* prefix, const char* features,
+                const std::string& source) {
+  const auto check = [&](const std::vector<int64_t>& ids, const char* suffix) {
+    if (static_cast<int64_t>(ids.size()) != rows) {
+      throw InputError(source, std::string(prefix) + suffix,
+                       "has " + std::to_string(ids.size()) + " entries but " + features + " has " +
+                           std::to_string(rows) + " rows");
+    }
+  };
+  check(labels.pids, "_pids");
+  check(labels.camids, "_camids");
+  check(labels.clothes_ids, "_clothes_ids");
+}
+
+}  // namespace
+
+void validate_test_features(const TestFeatures& f, const std::string& source) {
+  if (f.dim <= 0) throw InputError(source, "qf", "has no feature columns");
+  const auto q = static_cast<int64_t>(f.query.size()) / f.dim;
+  const auto g = static_cast<int64_t>(f.gallery.size()) / f.dim;
+  if (static_cast<int64_t>(f.query.size()) != q * f.dim) {
+    throw InputError(source, "qf", "does not hold whole rows of " + std::to_string(f.dim) + " values");
+  }
+  if (static_cast<int64_t>(f.gallery.size()) != g * f.dim) {
+    throw InputError(source, "gf", "does not hold whole rows of " + std::to_string(f.dim) + " values");
+  }
+  if (q == 0) throw InputError(source, "qf", "is empty: the file holds no query features");
+  if (g == 0) throw InputError(source, "gf", "is empty: the file holds no gallery features");
+  check_side(f.query_labels, q, "q", "qf", source);
+  check_side(f.gallery_labels, g, "g", "gf", source);
+}
+
+TestFeatures read_test_features(const std::string& path) {
+  const H5Reader reader(path);
+  TestFeatures f;
+  int64_t q_rows = 0, q_cols = 0, g_rows = 0, g_cols = 0;
+  f.query = read_features(reader, "qf", &q_rows, &q_cols);
+  f.gallery = read_features(reader, "gf", &g_rows, &g_cols);
+  if (q_cols != g_cols) {
+    throw InputError(path, "gf",
+                     "has " + std::to_string(g_cols) + " feature columns but 'qf' has " +
+                         std::to_string(q_cols) + ": query and gallery come from different models");
+  }
+  if (q_cols == 0) throw InputError(path, "qf", "has no feature columns");
+  f.dim = q_cols;
+  f.query_labels.pids = read_ids(reader, "q_pids");
+  f.query_labels.camids = read_ids(reader, "q_camids");
+  f.query_labels.clothes_ids = read_ids(reader, "q_clothes_ids");
+  f.gallery_labels.pids = read_ids(reader, "g_pids");
+  f.gallery_labels.camids = read_ids(reader, "g_camids");
+  f.gallery_labels.clothes_ids = read_ids(reader, "g_clothes_ids");
+  validate_test_features(f, path);
+  return f;
+}
+
+void write_test_features(const std::string& path, const TestFeatures& f) {
+  validate_test_features(f, path);
+  AtomicH5Writer writer(path);
+  const auto rows = [&](const std::vector<float>& v) { return static_cast<uint64_t>(v.size()) / f.dim; };
+  const auto dim = static_cast<uint64_t>(f.dim);
+  // Upstream's order: qf, q ids, gf, g ids; ids as float32 (torch.tensor([]) is float32).
+  writer.write_float32("qf", f.query.data(), {rows(f.query), dim});
+  auto write_ids = [&](const std::string& name, const std::vector<int64_t>& ids) {
+    const std::vector<float> values(ids.begin(), ids.end());
+    writer.write_float32(name, values.data(), {values.size()});
+  };
+  write_ids("q_pids", f.query_labels.pids);
+  write_ids("q_camids", f.query_labels.camids);
+  write_ids("q_clothes_ids", f.query_labels.clothes_ids);
+  writer.write_float32("gf", f.gallery.data(), {rows(f.gallery), dim});
+  write_ids("g_pids", f.gallery_labels.pids);
+  write_ids("g_camids", f.gallery_labels.camids);
+  write_ids("g_clothes_ids", f.gallery_labels.clothes_ids);
+  writer.commit();
+}
+
+std::string test_features_path(const std::string& dir, const std::string& model,
+                               const std::string& dataset) {
+  return (std::filesystem::path(dir) / (model + "_" + dataset + "_test.h5")).string();
+}
+
+std::string score_matrix_path(const std::string& dir, const std::string& dataset) {
+  return (std::filesystem::path(dir) / ("scoremats_" + dataset + ".h5")).string();
+}
+
+}  // namespace qme::io
