@@ -26,7 +26,7 @@ struct Options {
   int early_stop_patience = 10;
   bool use_qe = true;
   int rank_threshold = 3;
-  std::string device = "cuda";
+  std::string device = "auto";
   std::string log_prefix = "lsf";
   std::string run_name = "run";
   std::string log_level = "info";
@@ -76,7 +76,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--rank_threshold", o.rank_threshold, "rank below which a probe counts as good")
       ->check(CLI::Range(2, 1 << 30))
       ->capture_default_str();
-  app.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--device", o.device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--log_prefix", o.log_prefix, "first part of checkpoint names")
       ->check(kFileNamePart)
       ->capture_default_str();

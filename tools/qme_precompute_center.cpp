@@ -21,7 +21,7 @@ struct Options {
   std::string save_path = "./mod_center_feat/";
   int train_batch = 1;
   int num_sample = 100;
-  std::string device = "cuda";
+  std::string device = "auto";
   std::string log_level = "info";
 };
 
@@ -43,7 +43,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--num_sample", o.num_sample, "frames per training sample (dense sampling step)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--device", o.device, "cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--device", o.device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--log_level", o.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
 }

@@ -22,13 +22,13 @@ bool all_digits(const std::string& text) {
 }  // namespace
 
 DeviceSpec parse_device(const std::string& name) {
-  if (name == "cpu") return DeviceSpec{};
+  if (name == "cpu" || name == "auto") return DeviceSpec{};
   if (name == "cuda") return DeviceSpec{true, -1};
   const std::string prefix = "cuda:";
   if (name.compare(0, prefix.size(), prefix) == 0 && all_digits(name.substr(prefix.size()))) {
     return DeviceSpec{true, std::stoi(name.substr(prefix.size()))};
   }
-  throw UsageError("--device must be cpu, cuda or cuda:N, got '" + name + "'");
+  throw UsageError("--device must be auto, cpu, cuda or cuda:N, got '" + name + "'");
 }
 
 std::string DeviceSpec::str() const {
@@ -37,6 +37,7 @@ std::string DeviceSpec::str() const {
 }
 
 DeviceSpec resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? DeviceSpec{true, -1} : DeviceSpec{};
   const DeviceSpec device = parse_device(name);
   if (!device.cuda) return device;
   if (!torch::cuda::is_available()) {

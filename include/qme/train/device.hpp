@@ -13,11 +13,12 @@ struct DeviceSpec {
   std::string str() const;
 };
 
-/// Parses "cpu", "cuda" or "cuda:N" without asking LibTorch; throws UsageError on any other
-/// spelling. For flags that only matter in some modes.
+/// Parses "auto", "cpu", "cuda" or "cuda:N" without asking LibTorch ("auto" reads as the CPU
+/// here); throws UsageError on any other spelling. For flags that only matter in some modes.
 DeviceSpec parse_device(const std::string& name);
 
-/// Parses "cpu", "cuda" or "cuda:N" and checks that this LibTorch can use it. Throws UsageError
+/// "auto" (the executables' default) is CUDA when this LibTorch has a CUDA device, else the
+/// CPU. Parses "cpu", "cuda" or "cuda:N" and checks that this LibTorch can use it. Throws UsageError
 /// on any other spelling, when CUDA is requested but LibTorch has no CUDA device, or when N is
 /// not below the number of CUDA devices.
 DeviceSpec resolve_device(const std::string& name);
