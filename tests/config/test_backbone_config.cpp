@@ -1,21 +1,18 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
+#include "support/test_support.hpp"
 
 #ifndef QME_SOURCE_DIR
 #error "QME_SOURCE_DIR must name the repository root"
 #endif
 
-namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using qme::config::BackboneConfig;
 using qme::config::load_backbone_config;
@@ -25,30 +22,6 @@ namespace {
 std::string shipped(const std::string& dataset) {
   return std::string(QME_SOURCE_DIR) + "/configs/backbone_cfg-" + dataset + ".yaml";
 }
-
-// A fresh folder per test case: ctest may run test cases as parallel processes.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("qme_backbone_cfg_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file) << text;
-    return file.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // Routes spdlog's default logger into a string for the lifetime of the object.
 class LogCapture {
@@ -76,16 +49,12 @@ const char* const kValid =
 
 // Loads `text` from a temp file and returns the InputError message (fails if none is thrown).
 std::string load_error(const std::string& text, std::string* file = nullptr) {
-  TempDir dir;
+  qme::test::TempDir dir;
   const std::string path = dir.write("bad_backbone.yaml", text);
   if (file != nullptr) *file = path;
-  try {
-    load_backbone_config(path);
-  } catch (const qme::InputError& e) {
-    return e.what();
-  }
-  FAIL("no InputError for:\n" << text);
-  return "";
+  const std::string message = qme::test::message_of<qme::InputError>([&] { load_backbone_config(path); });
+  if (message.empty()) FAIL("no InputError for:\n" << text);
+  return message;
 }
 
 }  // namespace
@@ -171,7 +140,7 @@ TEST_CASE("a path key of the wrong type names the key and its line", "[config]")
 }
 
 TEST_CASE("an unknown backbone key only warns", "[config]") {
-  TempDir dir;
+  qme::test::TempDir dir;
   const std::string path = dir.write("typo.yaml", std::string(kValid) + "qe_ckpt_pth: x\n");
   LogCapture log;
   const BackboneConfig config = load_backbone_config(path);
@@ -189,7 +158,7 @@ TEST_CASE("a YAML syntax error names the file and the line", "[config]") {
 }
 
 TEST_CASE("a missing backbone config file is named", "[config]") {
-  TempDir dir;
+  qme::test::TempDir dir;
   const std::string path = dir.path("nowhere.yaml");
   try {
     load_backbone_config(path);

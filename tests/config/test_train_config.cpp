@@ -1,16 +1,15 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
 
 #include "qme/config/train_config.hpp"
 #include "qme/core/error.hpp"
+#include "support/test_support.hpp"
 
 #ifndef QME_SOURCE_DIR
 #error "QME_SOURCE_DIR must name the repository root"
@@ -26,30 +25,6 @@ namespace {
 std::string shipped(const std::string& dataset) {
   return std::string(QME_SOURCE_DIR) + "/configs/train_cfg-" + dataset + ".yaml";
 }
-
-// A fresh folder per test case: ctest may run test cases as parallel processes.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("qme_train_cfg_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file) << text;
-    return file.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // Routes spdlog's default logger into a string for the lifetime of the object.
 class LogCapture {
@@ -87,16 +62,12 @@ std::string with_line(const std::string& key, const std::string& line) {
 
 // Loads `text` from a temp file and returns the InputError message (fails if none is thrown).
 std::string load_error(const std::string& text, std::string* file = nullptr) {
-  TempDir dir;
+  qme::test::TempDir dir;
   const std::string path = dir.write("bad_train.yaml", text);
   if (file != nullptr) *file = path;
-  try {
-    load_train_config(path);
-  } catch (const qme::InputError& e) {
-    return e.what();
-  }
-  FAIL("no InputError for:\n" << text);
-  return "";
+  const std::string message = qme::test::message_of<qme::InputError>([&] { load_train_config(path); });
+  if (message.empty()) FAIL("no InputError for:\n" << text);
+  return message;
 }
 
 }  // namespace
@@ -192,7 +163,7 @@ TEST_CASE("without modality_dropout qme uses upstream's Phi(dropout_rate)", "[co
 }
 
 TEST_CASE("an unknown training key only warns, with a suggestion", "[config]") {
-  TempDir dir;
+  qme::test::TempDir dir;
   const std::string path = dir.write("typo.yaml", std::string(kValid) + "modality_dropuot: 0\n");
   LogCapture log;
   const TrainConfig config = load_train_config(path);
@@ -210,7 +181,7 @@ TEST_CASE("a training config with a YAML syntax error names the file and the lin
 }
 
 TEST_CASE("a missing training config file is named", "[config]") {
-  TempDir dir;
+  qme::test::TempDir dir;
   const std::string path = dir.path("train_cfg-nowhere.yaml");
   try {
     load_train_config(path);

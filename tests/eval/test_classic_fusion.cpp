@@ -13,6 +13,7 @@
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/classic_fusion.hpp"
+#include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
 using qme::ModelScores;
@@ -20,26 +21,14 @@ using qme::ScoreMatrix;
 using qme::TestLabels;
 using qme::eval::fuse_scores;
 using qme::eval::FusionMethod;
+using qme::test::make_matrix;
 
 namespace {
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-ScoreMatrix make_matrix(int64_t rows, int64_t cols, std::vector<float> values) {
-  ScoreMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  m.values = std::move(values);
-  REQUIRE(m.values.size() == static_cast<size_t>(rows * cols));
-  return m;
-}
-
 TestLabels labels() {
-  TestLabels l;
-  l.query = {{1, 2}, {0, 0}, {0, 0}};
-  l.gallery = {{1, 2, 3}, {1, 1, 1}, {0, 0, 0}};
-  l.unique_gallery_pids = {1, 2, 3};
-  return l;
+  return qme::test::make_labels({{1, 2}, {0, 0}, {0, 0}}, {{1, 2, 3}, {1, 1, 1}, {0, 0, 0}});
 }
 
 // Model A: score_mat [3 1 3; 1 1 3]: three 1s and three 3s -> mean 2, std 1, min 1, max 3;
@@ -113,10 +102,7 @@ TEST_CASE("rhe fusion applies the score_mat's min and match statistics to both m
 TEST_CASE("normalisations treat NaN as 0 first", "[eval]") {
   // [NaN 2; 2 NaN] -> [0 2; 2 0]: mean 1, std 1, min 0, max 2.
   const ModelScores m = {make_matrix(2, 2, {kNaN, 2, 2, kNaN}), make_matrix(2, 2, {kNaN, 2, 2, kNaN})};
-  TestLabels l;
-  l.query = {{1, 2}, {0, 0}, {0, 0}};
-  l.gallery = {{1, 2}, {1, 1}, {0, 0}};
-  l.unique_gallery_pids = {1, 2};
+  const TestLabels l = qme::test::make_labels({{1, 2}, {0, 0}, {0, 0}}, {{1, 2}, {1, 1}, {0, 0}});
   check_values(fuse_scores(FusionMethod::kZScore, {&m}, l).score_mat, {-1, 1, 1, -1});
   check_values(fuse_scores(FusionMethod::kMinMax, {&m}, l).merge_score_mat, {0, 1, 1, 0});
 }

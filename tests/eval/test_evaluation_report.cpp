@@ -21,6 +21,7 @@
 #include "qme/eval/open_set.hpp"
 #include "qme/eval/retrieval.hpp"
 #include "qme/eval/verification.hpp"
+#include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
 using qme::ScoreMatrix;
@@ -160,10 +161,9 @@ TEST_CASE("evaluate rejects matrices whose shape disagrees with the labels", "[e
 TEST_CASE("an all-NaN matrix evaluates without throwing", "[eval]") {
   // Q = 4 (pids 1 2 3 9, camera 0), G = 6 (pids 1 1 2 2 3 3, cameras 0 1 ...),
   // one outfit, U = 3: each draw enrols int(0.8 * 3) = 2 subjects.
-  TestLabels labels;
-  labels.query = {{1, 2, 3, 9}, {0, 0, 0, 0}, {0, 0, 0, 0}};
-  labels.gallery = {{1, 1, 2, 2, 3, 3}, {0, 1, 0, 1, 0, 1}, {0, 0, 0, 0, 0, 0}};
-  labels.unique_gallery_pids = {1, 2, 3};
+  const TestLabels labels =
+      qme::test::make_labels({{1, 2, 3, 9}, {0, 0, 0, 0}, {0, 0, 0, 0}},
+                             {{1, 1, 2, 2, 3, 3}, {0, 1, 0, 1, 0, 1}, {0, 0, 0, 0, 0, 0}});
   const ScoreMatrix scores(4, 6, kNaN), merged(4, 3, kNaN);
   LogCapture log;
   EvaluationReport report;
@@ -207,10 +207,8 @@ TEST_CASE("a gallery smaller than 20 leaves the ranks beyond it NaN and warns", 
 
 TEST_CASE("without a general-protocol query GR_* is NaN while SC_* and CC_* are 0", "[eval]") {
   // Every match of every probe shares its camera.
-  TestLabels labels;
-  labels.query = {{1, 2}, {0, 0}, {0, 0}};
-  labels.gallery = {{1, 2, 3, 4, 5}, {0, 0, 1, 1, 1}, {0, 0, 0, 0, 0}};
-  labels.unique_gallery_pids = {1, 2, 3, 4, 5};
+  const TestLabels labels =
+      qme::test::make_labels({{1, 2}, {0, 0}, {0, 0}}, {{1, 2, 3, 4, 5}, {0, 0, 1, 1, 1}, {0, 0, 0, 0, 0}});
   ScoreMatrix scores(2, 5, 0.5f), merged(2, 5, 0.5f);
   LogCapture log;
   const auto report = evaluate(scores, merged, labels, quiet_options());

@@ -13,22 +13,15 @@
 #include "qme/core/numpy_sort.hpp"
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/open_set.hpp"
+#include "support/test_support.hpp"
 
 using qme::ScoreMatrix;
 using qme::eval::open_set_draw;
+using qme::test::make_matrix;
 
 namespace {
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-ScoreMatrix make_matrix(int64_t rows, int64_t cols, std::vector<float> values) {
-  ScoreMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  m.values = std::move(values);
-  REQUIRE(m.values.size() == static_cast<size_t>(rows * cols));
-  return m;
-}
 
 double d(float x) { return static_cast<double>(x); }
 

@@ -13,33 +13,19 @@
 #include "qme/core/numpy_sort.hpp"
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/retrieval.hpp"
+#include "support/test_support.hpp"
 
 using qme::IdentityLabels;
 using qme::ScoreMatrix;
 using qme::TestLabels;
 using qme::eval::evaluate_retrieval;
 using qme::eval::RankingMetrics;
+using qme::test::make_labels;
+using qme::test::make_matrix;
 
 namespace {
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-TestLabels make_labels(IdentityLabels query, IdentityLabels gallery) {
-  TestLabels labels;
-  labels.query = std::move(query);
-  labels.gallery = std::move(gallery);
-  labels.unique_gallery_pids = qme::unique_sorted(labels.gallery.pids);
-  return labels;
-}
-
-ScoreMatrix make_matrix(int64_t rows, int64_t cols, std::vector<float> values) {
-  ScoreMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  m.values = std::move(values);
-  REQUIRE(m.values.size() == static_cast<size_t>(rows * cols));
-  return m;
-}
 
 // One query (pid 1, camera 0, clothes 0) against six gallery entries:
 //   idx pid cam clothes score

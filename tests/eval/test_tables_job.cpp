@@ -2,28 +2,21 @@
 // file and the field; degenerate data gives NaN with a warning, never a crash.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "qme/core/error.hpp"
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/eval/tables_job.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "support/test_support.hpp"
 
-namespace fs = std::filesystem;
+using qme::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() : path(fs::temp_directory_path() / ("qme_tables_job_" + std::to_string(std::rand()))) {
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 qme::eval::SyntheticScores small_scores(int64_t subjects = 6, int64_t gallery_per_subject = 4) {
   qme::eval::SyntheticScoreSpec spec;
@@ -35,13 +28,18 @@ qme::eval::SyntheticScores small_scores(int64_t subjects = 6, int64_t gallery_pe
   return qme::eval::make_synthetic_scores(spec);
 }
 
+/// Writes `labels` and `models` to a score-matrix file in `dir` and returns options that read it.
+qme::eval::TablesOptions options_for(const TempDir& dir, const qme::TestLabels& labels,
+                                     const std::vector<std::pair<std::string, qme::ModelScores>>& models) {
+  const auto path = dir.path("s.h5");
+  qme::io::write_score_matrix_file(path, labels, models);
+  qme::eval::TablesOptions options;
+  options.scoremats = path;
+  return options;
+}
+
 std::string error_of(const qme::eval::TablesOptions& options) {
-  try {
-    qme::eval::run_tables(options);
-  } catch (const qme::InputError& e) {
-    return e.what();
-  }
-  return "";
+  return qme::test::message_of<qme::InputError>([&] { qme::eval::run_tables(options); });
 }
 
 }  // namespace
@@ -49,9 +47,7 @@ std::string error_of(const qme::eval::TablesOptions& options) {
 TEST_CASE("run_tables evaluates every model and baseline of a file", "[eval]") {
   TempDir dir;
   const auto synthetic = small_scores(30, 5);
-  qme::io::write_score_matrix_file(dir.file("s.h5"), synthetic.labels, synthetic.models);
-  qme::eval::TablesOptions options;
-  options.scoremats = dir.file("s.h5");
+  auto options = options_for(dir, synthetic.labels, synthetic.models);
   options.baselines = qme::eval::all_fusion_methods();
   const auto result = qme::eval::run_tables(options);
   REQUIRE(result.models == std::vector<std::string>{"adaface", "cal-ccvid"});
@@ -76,9 +72,7 @@ TEST_CASE("a missing score file is reported with its path", "[eval]") {
 TEST_CASE("an unknown model is reported with the models the file has", "[eval]") {
   TempDir dir;
   const auto synthetic = small_scores();
-  qme::io::write_score_matrix_file(dir.file("s.h5"), synthetic.labels, synthetic.models);
-  qme::eval::TablesOptions options;
-  options.scoremats = dir.file("s.h5");
+  auto options = options_for(dir, synthetic.labels, synthetic.models);
   options.models = {"adaface", "arcface"};
   const auto message = error_of(options);
   CHECK(message.find("arcface/score_mat") != std::string::npos);
@@ -93,9 +87,7 @@ TEST_CASE("id arrays that disagree with the matrix are reported", "[eval]") {
   labels.gallery.pids.pop_back();
   labels.gallery.camids.pop_back();
   labels.gallery.clothes_ids.pop_back();
-  qme::io::write_score_matrix_file(dir.file("s.h5"), labels, synthetic.models);
-  qme::eval::TablesOptions options;
-  options.scoremats = dir.file("s.h5");
+  auto options = options_for(dir, labels, synthetic.models);
   const auto message = error_of(options);
   CHECK(message.find("adaface/score_mat") != std::string::npos);
   CHECK(message.find("g_pids has") != std::string::npos);
@@ -106,7 +98,7 @@ TEST_CASE("camids of another length than pids are reported", "[eval]") {
   const auto synthetic = small_scores();
   auto labels = synthetic.labels;
   labels.query.camids.push_back(0);
-  REQUIRE_THROWS_AS(qme::io::write_score_matrix_file(dir.file("s.h5"), labels, synthetic.models),
+  REQUIRE_THROWS_AS(qme::io::write_score_matrix_file(dir.path("s.h5"), labels, synthetic.models),
                     qme::InputError);
 }
 
@@ -117,9 +109,7 @@ TEST_CASE("a matrix full of NaN evaluates to NaN metrics, not a crash", "[eval]"
     std::fill(scores.score_mat.values.begin(), scores.score_mat.values.end(), NAN);
     std::fill(scores.merge_score_mat.values.begin(), scores.merge_score_mat.values.end(), NAN);
   }
-  qme::io::write_score_matrix_file(dir.file("s.h5"), synthetic.labels, synthetic.models);
-  qme::eval::TablesOptions options;
-  options.scoremats = dir.file("s.h5");
+  auto options = options_for(dir, synthetic.labels, synthetic.models);
   options.baselines = {qme::eval::FusionMethod::kZScore, qme::eval::FusionMethod::kMin};
   const auto result = qme::eval::run_tables(options);
   const auto& report = result.single.front().report;
@@ -140,9 +130,7 @@ TEST_CASE("a matrix full of NaN evaluates to NaN metrics, not a crash", "[eval]"
 TEST_CASE("a gallery of fewer than 20 entries leaves the deep ranks undefined", "[eval]") {
   TempDir dir;
   const auto synthetic = small_scores(4, 3);  // 12 gallery entries
-  qme::io::write_score_matrix_file(dir.file("s.h5"), synthetic.labels, synthetic.models);
-  qme::eval::TablesOptions options;
-  options.scoremats = dir.file("s.h5");
+  auto options = options_for(dir, synthetic.labels, synthetic.models);
   const auto report = qme::eval::run_tables(options).single.front().report;
   CHECK(std::isnan(report.at("GR_top20")));
   CHECK(std::isnan(report.at("CC_top20")));

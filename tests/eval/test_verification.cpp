@@ -12,26 +12,19 @@
 #include "qme/core/error.hpp"
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/verification.hpp"
+#include "support/test_support.hpp"
 
 using qme::ScoreMatrix;
 using qme::eval::roc_curve;
 using qme::eval::tar_at_far;
 using qme::eval::tar_at_far_exhaustive;
 using qme::eval::VerificationPoint;
+using qme::test::make_matrix;
 
 namespace {
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const std::vector<double> kFars = {1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0};
-
-ScoreMatrix make_matrix(int64_t rows, int64_t cols, std::vector<float> values) {
-  ScoreMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  m.values = std::move(values);
-  REQUIRE(m.values.size() == static_cast<size_t>(rows * cols));
-  return m;
-}
 
 double d(float x) { return static_cast<double>(x); }
 

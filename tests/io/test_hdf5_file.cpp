@@ -9,38 +9,26 @@
 
 #include "qme/core/error.hpp"
 #include "qme/io/hdf5_file.hpp"
+#include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using qme::io::AtomicH5Writer;
 using qme::io::H5Reader;
 using qme::io::Shape;
+using qme::test::TempDir;
 
 namespace {
 
-// A fresh folder per test case: ctest may run test cases as parallel processes.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("qme_test_hdf5_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-  size_t entries() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(path_), fs::directory_iterator()));
-  }
-
- private:
-  fs::path path_;
-};
-
 std::string tmp_name_of(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
+
+/// Writes a file at `path` holding one float32 dataset, committed.
+void write_committed(const std::string& path, const std::string& name, const std::vector<float>& values,
+                     const Shape& shape) {
+  AtomicH5Writer w(path);
+  w.write_float32(name, values.data(), shape);
+  w.commit();
+}
 
 }  // namespace
 
@@ -63,12 +51,7 @@ TEST_CASE("H5Reader on a file that is not HDF5 throws InputError naming the file
 TEST_CASE("reading a missing dataset names the file and the dataset", "[io]") {
   TempDir dir;
   const auto path = dir.path("one.h5");
-  {
-    AtomicH5Writer w(path);
-    const float x[2] = {1, 2};
-    w.write_float32("present", x, {2});
-    w.commit();
-  }
+  write_committed(path, "present", {1, 2}, {2});
   const H5Reader r(path);
   CHECK_THROWS_AS(r.read_float32("absent"), qme::InputError);
   CHECK_THROWS_WITH(r.read_float32("absent"), Contains(path) && Contains("absent"));
@@ -153,12 +136,7 @@ TEST_CASE("AtomicH5Writer destroyed without commit leaves neither file nor tempo
 TEST_CASE("AtomicH5Writer interrupted by an exception keeps the previous file", "[io]") {
   TempDir dir;
   const auto path = dir.path("out.h5");
-  {
-    AtomicH5Writer w(path);
-    const float x[1] = {1.0f};
-    w.write_float32("x", x, {1});
-    w.commit();
-  }
+  write_committed(path, "x", {1.0f}, {1});
   try {
     AtomicH5Writer w(path);
     const float y[1] = {2.0f};
@@ -206,12 +184,7 @@ TEST_CASE("nested dataset names create their groups", "[io]") {
 TEST_CASE("H5Reader can be moved", "[io]") {
   TempDir dir;
   const auto path = dir.path("m.h5");
-  {
-    AtomicH5Writer w(path);
-    const float x[1] = {3.0f};
-    w.write_float32("x", x, {1});
-    w.commit();
-  }
+  write_committed(path, "x", {3.0f}, {1});
   H5Reader a(path);
   H5Reader b(std::move(a));
   CHECK(b.path() == path);

@@ -1,5 +1,3 @@
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -13,6 +11,7 @@
 #include "qme/core/error.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -21,34 +20,14 @@ using qme::ScoreMatrix;
 using qme::TestLabels;
 using qme::io::AtomicH5Writer;
 using qme::io::ScoreMatrixFile;
+using qme::test::TempDir;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("qme_test_scoremats_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
 // Q = 3 probes, G = 4 gallery entries, U = 3 subjects.
 TestLabels labels() {
-  TestLabels l;
-  l.query = {{1, 2, 9}, {0, 1, 2}, {10, 20, 90}};
-  l.gallery = {{1, 1, 2, 5}, {1, 2, 0, 1}, {11, 12, 21, 50}};
-  l.unique_gallery_pids = {1, 2, 5};
-  return l;
+  return qme::test::make_labels({{1, 2, 9}, {0, 1, 2}, {10, 20, 90}},
+                                {{1, 1, 2, 5}, {1, 2, 0, 1}, {11, 12, 21, 50}});
 }
 
 ScoreMatrix matrix(int64_t rows, int64_t cols, float start) {

@@ -1,0 +1,67 @@
+#pragma once
+// Helpers shared by the [scores] tests: a temporary folder and small
+// hand-made feature sets.
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "qme/io/test_features_file.hpp"
+
+namespace qme_test {
+
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("qme_test_scores_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string str() const { return path_.string(); }
+  std::string path(const std::string& name) const { return (path_ / name).string(); }
+  /// Names of the entries in the folder (to check that nothing half-written is left).
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
+    return names;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+/// Q = 4 probes, G = 6 gallery entries of 3 subjects (pids 5, 2, 9), features
+/// value-by-value from a simple formula so that every model's file differs.
+inline qme::io::TestFeatures small_features(int64_t dim, float seed = 1.0f) {
+  qme::io::TestFeatures f;
+  f.dim = dim;
+  f.query_labels = {{2, 5, 9, 7}, {0, 1, 0, 1}, {20, 50, 90, 70}};
+  f.gallery_labels = {{5, 2, 9, 2, 5, 9}, {1, 0, 1, 1, 0, 0}, {51, 21, 91, 22, 50, 90}};
+  const auto fill = [&](std::vector<float>& v, int64_t rows, float offset) {
+    v.resize(static_cast<size_t>(rows * dim));
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t k = 0; k < dim; ++k) {
+        const auto x = static_cast<float>((i + 1) * (k + 3) % 11) - 5.0f;
+        v[static_cast<size_t>(i * dim + k)] = seed * x + offset + 0.25f * static_cast<float>(k % 3);
+      }
+    }
+  };
+  fill(f.query, 4, 0.5f);
+  fill(f.gallery, 6, -0.25f);
+  return f;
+}
+
+}  // namespace qme_test

@@ -1,0 +1,92 @@
+// Parity with score-matrix files built by upstream's test.py (collect_scoremat)
+// from the features in ../shared/fixtures/eval: `{model}_{set}_test.h5` ->
+// `scoremats_{set}.h5`, for set = small and small_nan (faceless NaN rows).
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "qme/io/score_matrix_file.hpp"
+#include "qme/scores/score_jobs.hpp"
+#include "scores_test_util.hpp"
+
+namespace {
+
+const std::string kFixtures = QME_FIXTURES_DIR;
+
+double max_abs_diff(const qme::ScoreMatrix& ours, const qme::ScoreMatrix& upstream) {
+  REQUIRE(ours.rows == upstream.rows);
+  REQUIRE(ours.cols == upstream.cols);
+  double worst = 0;
+  for (size_t k = 0; k < ours.size(); ++k) {
+    worst = std::max(worst, double{std::abs(ours.values[k] - upstream.values[k])});
+  }
+  return worst;
+}
+
+void check_set(const std::string& set) {
+  qme_test::TempDir dir;
+  qme::scores::GatherOptions options;
+  options.models = {"adaface", "biggait", "cal-ccvid"};
+  options.dataset = set;  // reads {model}_{set}_test.h5
+  options.feats_dir = kFixtures + "/eval";
+  options.output = dir.path("scoremats_" + set + ".h5");
+  qme::scores::run_gather(options);
+
+  const qme::io::ScoreMatrixFile ours(options.output);
+  const qme::io::ScoreMatrixFile upstream(kFixtures + "/eval/scoremats_" + set + ".h5");
+  CHECK(ours.labels().query.pids == upstream.labels().query.pids);
+  CHECK(ours.labels().query.camids == upstream.labels().query.camids);
+  CHECK(ours.labels().query.clothes_ids == upstream.labels().query.clothes_ids);
+  CHECK(ours.labels().gallery.pids == upstream.labels().gallery.pids);
+  CHECK(ours.labels().gallery.camids == upstream.labels().gallery.camids);
+  CHECK(ours.labels().gallery.clothes_ids == upstream.labels().gallery.clothes_ids);
+  CHECK(ours.labels().unique_gallery_pids == upstream.labels().unique_gallery_pids);
+  for (const auto& model : options.models) {
+    const auto a = ours.read_model(model);
+    const auto b = upstream.read_model(model);
+    const double score_diff = max_abs_diff(a.score_mat, b.score_mat);
+    const double merge_diff = max_abs_diff(a.merge_score_mat, b.merge_score_mat);
+    INFO(set << "/" << model << ": max |diff| score_mat " << score_diff << ", merge_score_mat " << merge_diff);
+    CHECK(score_diff <= 2e-5);
+    CHECK(merge_diff <= 2e-5);
+    // Faceless probes and gallery entries score exactly 0, as np.nan_to_num makes them.
+    for (size_t k = 0; k < b.score_mat.size(); ++k) {
+      if (b.score_mat.values[k] == 0.0f) CHECK(a.score_mat.values[k] == 0.0f);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gathered score matrices match upstream's (small)", "[scores][parity]") { check_set("small"); }
+
+TEST_CASE("gathered score matrices match upstream's with faceless NaN features (small_nan)", "[scores][parity]") {
+  check_set("small_nan");
+}
+
+TEST_CASE("score mode reproduces upstream's report from the fixture features", "[scores][parity]") {
+  std::ifstream in(kFixtures + "/eval/small_expected.json");
+  REQUIRE(in.good());
+  const auto expected = nlohmann::json::parse(in);
+  for (const std::string model : {"adaface", "biggait", "cal-ccvid"}) {
+    qme::scores::ScoreJobOptions options;
+    options.model = model;
+    options.dataset = "small";
+    options.feats_dir = kFixtures + "/eval";
+    const auto result = qme::scores::run_score(options);
+    const auto& report = result.single.front().report;
+    for (const auto& [name, value] : expected.at("single").at(model).items()) {
+      INFO(model << ": " << name);
+      if (value.is_null()) {
+        CHECK(std::isnan(report.at(name)));
+      } else {
+        // Rank metrics and counts come out exactly; thresholds are scores (float32 round-off).
+        CHECK(std::abs(report.at(name) - value.get<double>()) <= 1e-6);
+      }
+    }
+  }
+}
