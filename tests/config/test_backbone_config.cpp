@@ -1,5 +1,3 @@
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <catch2/catch.hpp>
 #include <sstream>
@@ -7,6 +5,7 @@
 
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
+#include "support/log_capture.hpp"
 #include "support/test_support.hpp"
 
 #ifndef QME_SOURCE_DIR
@@ -24,20 +23,6 @@ std::string shipped(const std::string& dataset) {
 }
 
 // Routes spdlog's default logger into a string for the lifetime of the object.
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return stream_.str(); }
-
- private:
-  std::ostringstream stream_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
 const char* const kValid =
     "model_list:\n"
     "  - adaface\n"
@@ -60,7 +45,7 @@ std::string load_error(const std::string& text, std::string* file = nullptr) {
 }  // namespace
 
 TEST_CASE("shipped backbone configs load with upstream's model lists", "[config]") {
-  LogCapture log;
+  qme::test::LogCapture log;
   const auto ccvid = load_backbone_config(shipped("ccvid"));
   const auto ltcc = load_backbone_config(shipped("ltcc"));
   const auto mevid = load_backbone_config(shipped("mevid"));
@@ -142,7 +127,7 @@ TEST_CASE("a path key of the wrong type names the key and its line", "[config]")
 TEST_CASE("an unknown backbone key only warns", "[config]") {
   qme::test::TempDir dir;
   const std::string path = dir.write("typo.yaml", std::string(kValid) + "qe_ckpt_pth: x\n");
-  LogCapture log;
+  qme::test::LogCapture log;
   const BackboneConfig config = load_backbone_config(path);
   CHECK(config.model_list.size() == 3);
   CHECK_THAT(log.text(), Contains(path));

@@ -1,5 +1,3 @@
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -9,6 +7,7 @@
 
 #include "qme/config/train_config.hpp"
 #include "qme/core/error.hpp"
+#include "support/log_capture.hpp"
 #include "support/test_support.hpp"
 
 #ifndef QME_SOURCE_DIR
@@ -27,20 +26,6 @@ std::string shipped(const std::string& dataset) {
 }
 
 // Routes spdlog's default logger into a string for the lifetime of the object.
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return stream_.str(); }
-
- private:
-  std::ostringstream stream_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
 // Upstream's train_cfg-mevid.yaml values, one key per line.
 const char* const kValid =
     "seed: 42\n"
@@ -75,7 +60,7 @@ std::string load_error(const std::string& text, std::string* file = nullptr) {
 TEST_CASE("shipped training configs hold upstream's values", "[config]") {
   for (const std::string dataset : {"ccvid", "ltcc", "mevid"}) {
     INFO(dataset);
-    LogCapture log;
+    qme::test::LogCapture log;
     const TrainConfig config = load_train_config(shipped(dataset));
     CHECK(config.source == shipped(dataset));
     CHECK(config.seed == 42);
@@ -165,7 +150,7 @@ TEST_CASE("without modality_dropout qme uses upstream's Phi(dropout_rate)", "[co
 TEST_CASE("an unknown training key only warns, with a suggestion", "[config]") {
   qme::test::TempDir dir;
   const std::string path = dir.write("typo.yaml", std::string(kValid) + "modality_dropuot: 0\n");
-  LogCapture log;
+  qme::test::LogCapture log;
   const TrainConfig config = load_train_config(path);
   CHECK(config.modality_dropout == Approx(0.539827837277029));  // the typo took no effect
   CHECK_THAT(log.text(), Contains(path + ":11"));

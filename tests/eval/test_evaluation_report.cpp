@@ -1,7 +1,5 @@
 // The full report (upstream test_score): names, order, edge cases, and that
 // it is assembled from the metric functions the way upstream assembles it.
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <catch2/catch.hpp>
 #include <algorithm>
@@ -21,6 +19,7 @@
 #include "qme/eval/open_set.hpp"
 #include "qme/eval/retrieval.hpp"
 #include "qme/eval/verification.hpp"
+#include "support/log_capture.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -35,20 +34,6 @@ namespace {
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // Routes spdlog's default logger into a string (and off the console).
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return stream_.str(); }
-
- private:
-  std::ostringstream stream_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
 struct Dataset {
   ScoreMatrix scores, merged;
   TestLabels labels;
@@ -126,7 +111,7 @@ EvalOptions quiet_options(int threads = 1) {
 }  // namespace
 
 TEST_CASE("report lists upstream's metric names in upstream's order", "[eval]") {
-  LogCapture quiet;
+  qme::test::LogCapture quiet;
   const auto d = random_dataset(1, 8, 5, 30);
   const auto report = evaluate(d.scores, d.merged, d.labels, quiet_options());
   std::vector<std::string> names;
@@ -144,7 +129,7 @@ TEST_CASE("percent_label formats a rate like Python's {:.2%}", "[eval]") {
 }
 
 TEST_CASE("evaluate rejects matrices whose shape disagrees with the labels", "[eval]") {
-  LogCapture quiet;
+  qme::test::LogCapture quiet;
   const auto d = random_dataset(2, 4, 5, 10);  // Q = 10, G = 20, U = 4
   auto narrow = d.scores;
   narrow.cols -= 1;
@@ -165,7 +150,7 @@ TEST_CASE("an all-NaN matrix evaluates without throwing", "[eval]") {
       qme::test::make_labels({{1, 2, 3, 9}, {0, 0, 0, 0}, {0, 0, 0, 0}},
                              {{1, 1, 2, 2, 3, 3}, {0, 1, 0, 1, 0, 1}, {0, 0, 0, 0, 0, 0}});
   const ScoreMatrix scores(4, 6, kNaN), merged(4, 3, kNaN);
-  LogCapture log;
+  qme::test::LogCapture log;
   EvaluationReport report;
   REQUIRE_NOTHROW(report = evaluate(scores, merged, labels, quiet_options()));
   REQUIRE(report.size() == 41);
@@ -196,7 +181,7 @@ TEST_CASE("an all-NaN matrix evaluates without throwing", "[eval]") {
 
 TEST_CASE("a gallery smaller than 20 leaves the ranks beyond it NaN and warns", "[eval]") {
   const auto d = random_dataset(3, 3, 4, 12);  // G = 12
-  LogCapture log;
+  qme::test::LogCapture log;
   const auto report = evaluate(d.scores, d.merged, d.labels, quiet_options());
   CHECK_FALSE(std::isnan(report.at("GR_top10")));
   CHECK(std::isnan(report.at("GR_top20")));
@@ -210,7 +195,7 @@ TEST_CASE("without a general-protocol query GR_* is NaN while SC_* and CC_* are 
   const TestLabels labels =
       qme::test::make_labels({{1, 2}, {0, 0}, {0, 0}}, {{1, 2, 3, 4, 5}, {0, 0, 1, 1, 1}, {0, 0, 0, 0, 0}});
   ScoreMatrix scores(2, 5, 0.5f), merged(2, 5, 0.5f);
-  LogCapture log;
+  qme::test::LogCapture log;
   const auto report = evaluate(scores, merged, labels, quiet_options());
   for (const char* name : {"GR_top1", "GR_top5", "GR_mAP"}) CHECK(std::isnan(report.at(name)));
   for (const char* name : {"SC_top1", "SC_top5", "SC_mAP", "CC_top1", "CC_top5", "CC_mAP"}) {
@@ -221,7 +206,7 @@ TEST_CASE("without a general-protocol query GR_* is NaN while SC_* and CC_* are 
 }
 
 TEST_CASE("report values come from the metric functions, open set averaged over seeded draws", "[eval]") {
-  LogCapture quiet;
+  qme::test::LogCapture quiet;
   const auto d = random_dataset(4, 10, 6, 40);  // U = 10: 8 enrolled per draw
   const auto options = quiet_options();
   const auto report = evaluate(d.scores, d.merged, d.labels, options);
@@ -285,7 +270,7 @@ TEST_CASE("report values come from the metric functions, open set averaged over 
 }
 
 TEST_CASE("the same seed gives an identical report, with any thread count", "[eval]") {
-  LogCapture quiet;
+  qme::test::LogCapture quiet;
   const auto d = random_dataset(5, 12, 5, 50);
   const auto a = evaluate(d.scores, d.merged, d.labels, quiet_options(1));
   const auto b = evaluate(d.scores, d.merged, d.labels, quiet_options(1));
