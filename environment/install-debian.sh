@@ -14,6 +14,7 @@ PACKAGES=(
   libfmt-dev
   nlohmann-json3-dev
   catch2
+  python3-torch  # tests only: checkpoints qme writes load with torch.load, and back
 )
 
 missing=()

@@ -1,5 +1,6 @@
-// qme_tables: the paper table (single models + classic fusion baselines) from
-// a score-matrix file. All work happens in qme::eval::run_tables.
+// qme_tables: the paper table (single models + classic fusion baselines, and the
+// QME fusion head given a checkpoint) from a score-matrix file. All work happens
+// in qme::eval::run_tables; the QME matrices come from qme::fusion.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +10,9 @@
 #include "qme/core/logging.hpp"
 #include "qme/eval/tables_job.hpp"
 #include "tool_main.hpp"
+#ifdef QME_TABLES_WITH_QME
+#include "qme/fusion/qme_inference.hpp"
+#endif
 
 namespace {
 
@@ -30,7 +34,7 @@ void write_text_file(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "qme_tables: the paper table (single models, classic fusion baselines) from a score-matrix file",
+      "qme_tables: the paper table (single models, classic fusion baselines, QME) from a score-matrix file",
       "qme_tables"};
   qme::eval::TablesOptions options;
   std::vector<std::string> baselines = {"zscore", "minmax", "rhe", "min", "mean", "max"};
@@ -50,6 +54,16 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write every report in full as JSON");
   app.add_option("--csv", csv_path, "write every metric of every report as CSV");
   app.add_flag("--markdown", markdown, "print the table as Markdown");
+#ifdef QME_TABLES_WITH_QME
+  std::string qme_ckpt, face_weights;
+  bool use_qe = true;
+  app.add_option("--qme_ckpt", qme_ckpt, "QME checkpoint (.pth): adds the 'qme' report and a QME column");
+  app.add_option(
+      "--face_weights", face_weights,
+      "HDF5 file with dataset 'face_weights', one quality weight per probe (needed with --use_qe true)");
+  app.add_option("--use_qe", use_qe, "mix the experts by the face weights (false: fixed 0.5)")
+      ->default_str("true");
+#endif
   app.add_option("--log_level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
 
   return qme::tools::run_tool(app, argc, argv, [&] {
@@ -57,6 +71,13 @@ int main(int argc, char** argv) {
     for (const auto& b : baselines) {
       if (b != "none") options.baselines.push_back(qme::eval::parse_fusion_method(b));
     }
+#ifdef QME_TABLES_WITH_QME
+    if (!qme_ckpt.empty()) {
+      options.learned.push_back(qme::fusion::make_qme_table_fusion(qme_ckpt, face_weights, use_qe));
+    } else if (!face_weights.empty()) {
+      throw qme::UsageError("--face_weights is only used with --qme_ckpt");
+    }
+#endif
     const auto result = qme::eval::run_tables(options);
     std::fputs(qme::eval::format_paper_table(qme::eval::table_columns(result), markdown).c_str(), stdout);
     if (!json_path.empty()) write_text_file(json_path, qme::eval::tables_to_json(result).dump(1) + "\n");

@@ -5,6 +5,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -12,6 +15,10 @@
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
+#include "qme/eval/paper_table.hpp"
+#include "qme/eval/tables_job.hpp"
+#include "qme/io/text_file.hpp"
+#include "qme/scores/score_jobs.hpp"
 #include "qme/train/device.hpp"
 #include "tool_main.hpp"
 
@@ -24,7 +31,8 @@ struct Options {
   std::string backbone_cfg;  // empty: configs/backbone_cfg-{dataset}.yaml
   std::string root = "/data";
   std::string feats_dir = "./test_feats";
-  std::string device = "cuda";
+  std::string device = "auto";
+  std::string json;  // score: the full report as JSON
   std::string log_level = "info";
 };
 
@@ -67,38 +75,74 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--root", o.root, "root folder of the datasets")->capture_default_str();
   app.add_option("--feats_dir", o.feats_dir, "folder of features and score-matrix files")
       ->capture_default_str();
-  app.add_option("--device", o.device, "cpu, cuda or cuda:N (feat only)")->capture_default_str();
-  app.add_option("--log_level", o.log_level, "trace, debug, info, warn, error or off")
+  app.add_option("--device", o.device,
+                 "auto (CUDA when available), cpu, cuda or cuda:N: where features are extracted "
+                 "(feat) and the score matrices' products run (score, gather)")
       ->capture_default_str();
+  app.add_option("--json", o.json, "score: write the model's full evaluation report as JSON");
+  app.add_option("--log_level", o.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+}
+
+/// Every metric of a report, one per line ("nan": a value upstream cannot define).
+std::string format_report(const qme::eval::EvaluationReport& report) {
+  std::string text;
+  char line[160];
+  for (const auto& [name, value] : report.entries()) {
+    std::snprintf(line, sizeof line, "  %-28s %.6g\n", name.c_str(), value);
+    text += line;
+  }
+  return text;
 }
 
 int run(const Options& o) {
   qme::setup_logging(o.log_level);
   const bool extracts = o.eval_mode == "feat";
   if (o.eval_mode != "gather" && split_models(o.mode).size() != 1) {
-    throw qme::UsageError("--eval_mode " + o.eval_mode + " takes one model in --mode, got '" +
-                          o.mode + "'");
+    throw qme::UsageError("--eval_mode " + o.eval_mode + " takes one model in --mode, got '" + o.mode + "'");
+  }
+  if (o.eval_mode == "gather" && !o.json.empty()) {
+    throw qme::UsageError("--json applies to --eval_mode score and feat (gather writes a score-matrix file)");
   }
   // Only feature extraction needs weights; score and gather read --feats_dir alone, so a
   // missing default config must not stop them.
   if (extracts || !o.backbone_cfg.empty()) {
     const auto backbone = qme::config::load_backbone_config(
-        o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.dataset)
-                               : o.backbone_cfg);
+        o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.dataset) : o.backbone_cfg);
     spdlog::debug("weights from {}", backbone.source);
   }
-  const auto device =
-      extracts ? qme::train::resolve_device(o.device) : qme::train::parse_device(o.device);
+  const auto device = qme::train::resolve_device(o.device);
   spdlog::debug("{} for {} on {} ({})", o.eval_mode, o.mode, o.dataset, device.str());
-  throw qme::UsageError("the " + o.eval_mode +
-                        " evaluation stage is not available in this build yet");
+  if (extracts) {
+    throw qme::UsageError("the feat evaluation stage is not available in this build yet");
+  }
+  qme::scores::ScoreOptions score_options;
+  score_options.device = device.str();
+  if (o.eval_mode == "gather") {
+    qme::scores::GatherOptions options;
+    options.models = split_models(o.mode);
+    options.dataset = o.dataset;
+    options.feats_dir = o.feats_dir;
+    options.scores = score_options;
+    const auto result = qme::scores::run_gather(options);
+    std::printf("%s\n", result.path.c_str());
+    return qme::kExitOk;
+  }
+  qme::scores::ScoreJobOptions options;
+  options.model = o.mode;
+  options.dataset = o.dataset;
+  options.feats_dir = o.feats_dir;
+  options.scores = score_options;
+  const auto result = qme::scores::run_score(options);
+  std::fputs(qme::eval::format_paper_table(qme::eval::table_columns(result), false).c_str(), stdout);
+  std::printf("\nfull report (%s):\n%s", o.mode.c_str(), format_report(result.single.front().report).c_str());
+  if (!o.json.empty()) qme::io::write_text_file(o.json, qme::eval::tables_to_json(result).dump(1) + "\n");
+  return qme::kExitOk;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Test features, one model's report, or a score-matrix file (upstream test.py)",
-               "qme_test"};
+  CLI::App app{"Test features, one model's report, or a score-matrix file (upstream test.py)", "qme_test"};
   Options options;
   add_flags(app, options);
   return qme::tools::run_tool(app, argc, argv, [&] { return run(options); });

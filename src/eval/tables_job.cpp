@@ -63,6 +63,13 @@ TablesResult run_tables(const TablesOptions& options) {
     auto named = timed_report(to_string(method), fused, file.labels(), options);
     result.fusion.push_back(std::move(named));
   }
+  for (const auto& learned : options.learned) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto fused = learned.fuse(result.models, inputs, file.labels());
+    spdlog::info("{}: fused in {:.1f} ms", learned.name,
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    result.learned.push_back({timed_report(learned.name, fused, file.labels(), options), learned.column});
+  }
   return result;
 }
 
@@ -80,6 +87,10 @@ nlohmann::json tables_to_json(const TablesResult& result) {
     out["fusion"][r.name] = report_json(r.report);
     out["timing_s"]["fusion/" + r.name] = r.seconds;
   }
+  for (const auto& r : result.learned) {
+    out[r.named.name] = report_json(r.named.report);
+    out["timing_s"][r.named.name] = r.named.seconds;
+  }
   return out;
 }
 
@@ -87,6 +98,7 @@ std::vector<TableColumn> table_columns(const TablesResult& result) {
   std::vector<TableColumn> columns;
   for (const auto& r : result.single) columns.push_back({r.name, &r.report});
   for (const auto& r : result.fusion) columns.push_back({r.name, &r.report});
+  for (const auto& r : result.learned) columns.push_back({r.column, &r.named.report});
   return columns;
 }
 

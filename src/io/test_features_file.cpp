@@ -1,6 +1,7 @@
 #include "qme/io/test_features_file.hpp"
 
 #include <filesystem>
+#include <utility>
 
 #include "qme/core/error.hpp"
 #include "qme/io/hdf5_file.hpp"
@@ -19,18 +20,15 @@ std::vector<int64_t> read_ids(const H5Reader& reader, const std::string& name) {
   return ids;
 }
 
-std::vector<float> read_features(const H5Reader& reader, const std::string& name, int64_t* rows,
-                                 int64_t* cols) {
-  Shape shape;
-  auto values = reader.read_float32(name, &shape);
+/// (rows, cols) of a 2-D feature dataset, from its shape alone.
+std::pair<int64_t, int64_t> feature_shape(const H5Reader& reader, const std::string& name) {
+  const Shape shape = reader.shape(name);
   if (shape.size() != 2) {
     throw InputError(reader.path(), name,
-                     "must be a 2-D (rows, feature dimension) matrix, got " +
-                         std::to_string(shape.size()) + " dimensions");
+                     "must be a 2-D (rows, feature dimension) matrix, got " + std::to_string(shape.size()) +
+                         " dimensions");
   }
-  *rows = static_cast<int64_t>(shape[0]);
-  *cols = static_cast<int64_t>(shape[1]);
-  return values;
+  return {static_cast<int64_t>(shape[0]), static_cast<int64_t>(shape[1])};
 }
 
 void check_side(const IdentityLabels& labels, int64_t rows, const char* prefix, const char* features,
@@ -65,25 +63,50 @@ void validate_test_features(const TestFeatures& f, const std::string& source) {
   check_side(f.gallery_labels, g, "g", "gf", source);
 }
 
-TestFeatures read_test_features(const std::string& path) {
-  const H5Reader reader(path);
-  TestFeatures f;
-  int64_t q_rows = 0, q_cols = 0, g_rows = 0, g_cols = 0;
-  f.query = read_features(reader, "qf", &q_rows, &q_cols);
-  f.gallery = read_features(reader, "gf", &g_rows, &g_cols);
+namespace {
+
+TestFeaturesHeader read_header(const H5Reader& reader) {
+  const auto& path = reader.path();
+  const auto [q_rows, q_cols] = feature_shape(reader, "qf");
+  const auto [g_rows, g_cols] = feature_shape(reader, "gf");
   if (q_cols != g_cols) {
     throw InputError(path, "gf",
                      "has " + std::to_string(g_cols) + " feature columns but 'qf' has " +
                          std::to_string(q_cols) + ": query and gallery come from different models");
   }
   if (q_cols == 0) throw InputError(path, "qf", "has no feature columns");
-  f.dim = q_cols;
-  f.query_labels.pids = read_ids(reader, "q_pids");
-  f.query_labels.camids = read_ids(reader, "q_camids");
-  f.query_labels.clothes_ids = read_ids(reader, "q_clothes_ids");
-  f.gallery_labels.pids = read_ids(reader, "g_pids");
-  f.gallery_labels.camids = read_ids(reader, "g_camids");
-  f.gallery_labels.clothes_ids = read_ids(reader, "g_clothes_ids");
+  if (q_rows == 0) throw InputError(path, "qf", "is empty: the file holds no query features");
+  if (g_rows == 0) throw InputError(path, "gf", "is empty: the file holds no gallery features");
+  TestFeaturesHeader h;
+  h.dim = q_cols;
+  h.num_query = q_rows;
+  h.num_gallery = g_rows;
+  h.query_labels.pids = read_ids(reader, "q_pids");
+  h.query_labels.camids = read_ids(reader, "q_camids");
+  h.query_labels.clothes_ids = read_ids(reader, "q_clothes_ids");
+  h.gallery_labels.pids = read_ids(reader, "g_pids");
+  h.gallery_labels.camids = read_ids(reader, "g_camids");
+  h.gallery_labels.clothes_ids = read_ids(reader, "g_clothes_ids");
+  check_side(h.query_labels, q_rows, "q", "qf", path);
+  check_side(h.gallery_labels, g_rows, "g", "gf", path);
+  return h;
+}
+
+}  // namespace
+
+TestFeaturesHeader read_test_features_header(const std::string& path) {
+  return read_header(H5Reader(path));
+}
+
+TestFeatures read_test_features(const std::string& path) {
+  const H5Reader reader(path);
+  auto header = read_header(reader);
+  TestFeatures f;
+  f.dim = header.dim;
+  f.query_labels = std::move(header.query_labels);
+  f.gallery_labels = std::move(header.gallery_labels);
+  f.query = reader.read_float32("qf");
+  f.gallery = reader.read_float32("gf");
   validate_test_features(f, path);
   return f;
 }
@@ -109,8 +132,7 @@ void write_test_features(const std::string& path, const TestFeatures& f) {
   writer.commit();
 }
 
-std::string test_features_path(const std::string& dir, const std::string& model,
-                               const std::string& dataset) {
+std::string test_features_path(const std::string& dir, const std::string& model, const std::string& dataset) {
   return (std::filesystem::path(dir) / (model + "_" + dataset + "_test.h5")).string();
 }
 

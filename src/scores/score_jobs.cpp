@@ -46,15 +46,16 @@ void require_same_ids(const std::vector<int64_t>& ours, const std::vector<int64_
   }
 }
 
-void require_same_labels(const io::TestFeatures& f, const TestLabels& reference, const std::string& path,
+void require_same_labels(const IdentityLabels& query, const IdentityLabels& gallery,
+                         const TestLabels& reference, const std::string& path,
                          const std::string& reference_path) {
   const auto check = [&](const IdentityLabels& ours, const IdentityLabels& theirs, const std::string& side) {
     require_same_ids(ours.pids, theirs.pids, path, reference_path, side + "_pids");
     require_same_ids(ours.camids, theirs.camids, path, reference_path, side + "_camids");
     require_same_ids(ours.clothes_ids, theirs.clothes_ids, path, reference_path, side + "_clothes_ids");
   };
-  check(f.query_labels, reference.query, "q");
-  check(f.gallery_labels, reference.gallery, "g");
+  check(query, reference.query, "q");
+  check(gallery, reference.gallery, "g");
 }
 
 }  // namespace
@@ -73,21 +74,32 @@ GatherResult run_gather(const GatherOptions& options) {
   }
 
   GatherResult result;
-  result.path = options.output.empty() ? io::score_matrix_path(options.feats_dir, options.dataset) : options.output;
+  result.path =
+      options.output.empty() ? io::score_matrix_path(options.feats_dir, options.dataset) : options.output;
   result.models = options.models;
+  std::vector<std::string> paths;
+  for (const auto& model : options.models) {
+    paths.push_back(io::test_features_path(options.feats_dir, model, options.dataset));
+  }
+  // Every file's shapes and ids are checked before any matrix is built.
+  for (size_t k = 0; k < paths.size(); ++k) {
+    const auto header = io::read_test_features_header(paths[k]);
+    check_feature_dim(similarities[k], header.dim, paths[k], "qf");
+    if (k == 0) {
+      result.labels.query = header.query_labels;
+      result.labels.gallery = header.gallery_labels;
+      result.labels.unique_gallery_pids = unique_sorted(header.gallery_labels.pids);
+    } else {
+      require_same_labels(header.query_labels, header.gallery_labels, result.labels, paths[k], paths[0]);
+    }
+  }
   std::vector<std::pair<std::string, ModelScores>> scores;
-  std::string reference_path;
   for (size_t k = 0; k < options.models.size(); ++k) {
     const auto& model = options.models[k];
-    const auto path = io::test_features_path(options.feats_dir, model, options.dataset);
     const auto model_start = Clock::now();
-    const auto features = read_model_features(path, similarities[k]);
-    if (k == 0) {
-      result.labels = test_labels(features);
-      reference_path = path;
-    } else {
-      require_same_labels(features, result.labels, path, reference_path);
-    }
+    const auto features = read_model_features(paths[k], similarities[k]);
+    // The file may have changed since its header was read.
+    require_same_labels(features.query_labels, features.gallery_labels, result.labels, paths[k], paths[0]);
     spdlog::info("{}: {} probes x {} gallery ({} subjects), {}-d {} features", model, features.num_query(),
                  features.num_gallery(), result.labels.unique_gallery_pids.size(), features.dim,
                  to_string(similarities[k]));
@@ -116,12 +128,14 @@ eval::TablesResult run_score(const ScoreJobOptions& options) {
   eval_options.num_threads = options.num_threads;
   eval_options.context = options.model;
   const auto eval_start = Clock::now();
+  eval::NamedReport named;
+  named.name = options.model;
+  named.report = eval::evaluate(scores.score_mat, scores.merge_score_mat, labels, eval_options);
+  named.seconds = seconds_since(eval_start);
+  spdlog::info("{}: evaluated in {:.1f} ms", options.model, named.seconds * 1e3);
   eval::TablesResult result;
   result.models = {options.model};
-  result.single.push_back(
-      {options.model, eval::evaluate(scores.score_mat, scores.merge_score_mat, labels, eval_options), 0});
-  result.single.back().seconds = seconds_since(eval_start);
-  spdlog::info("{}: evaluated in {:.1f} ms", options.model, result.single.back().seconds * 1e3);
+  result.single.push_back(std::move(named));
   return result;
 }
 

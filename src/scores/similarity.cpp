@@ -11,7 +11,9 @@ namespace {
 // upstream sim_fn tests substrings in this order: cosine families first.
 constexpr std::array<const char*, 6> kCosineFamilies = {"adaface", "arcface", "kprpe", "cal", "agrl", "aim"};
 
-bool contains(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const char* part) {
+  return text.find(part) != std::string::npos;
+}
 
 }  // namespace
 

@@ -1,7 +1,5 @@
 #include "qme/io/test_features_file.hpp"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -11,31 +9,15 @@
 
 #include "qme/core/error.hpp"
 #include "qme/io/hdf5_file.hpp"
+#include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using qme::io::AtomicH5Writer;
 using qme::io::TestFeatures;
+using qme::test::TempDir;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("qme_test_features_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 TestFeatures features() {
   TestFeatures f;
@@ -114,8 +96,7 @@ TEST_CASE("test-features errors name the file and the dataset", "[io]") {
   widths.gf = {1, 0, 0, 1, 0, 0};
   widths.gf_shape = {3, 2};
   widths.write(path);
-  CHECK_THROWS_WITH(qme::io::read_test_features(path),
-                    Contains("'gf' has 2 feature columns but 'qf' has 3"));
+  CHECK_THROWS_WITH(qme::io::read_test_features(path), Contains("'gf' has 2 feature columns but 'qf' has 3"));
 
   RawFile ids;
   ids.g_pids = {1, 2};

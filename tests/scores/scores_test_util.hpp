@@ -1,45 +1,13 @@
 #pragma once
-// Helpers shared by the [scores] tests: a temporary folder and small
-// hand-made feature sets.
-#include <unistd.h>
-
+// Helpers shared by the [scores] tests: small hand-made feature sets (the
+// temporary folder is support/test_support.hpp's).
 #include <cstdint>
-#include <filesystem>
 #include <limits>
-#include <string>
 #include <vector>
 
 #include "qme/io/test_features_file.hpp"
 
 namespace qme_test {
-
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("qme_test_scores_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string str() const { return path_.string(); }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-  /// Names of the entries in the folder (to check that nothing half-written is left).
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
-    return names;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -14,20 +15,26 @@
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/io/test_features_file.hpp"
 #include "scores_test_util.hpp"
+#include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
 using qme::scores::GatherOptions;
-using qme_test::TempDir;
+using qme::test::TempDir;
 
 namespace {
 
+/// The features folder inside a test's temporary folder.
+std::string feats(const TempDir& dir) {
+  return dir.path("feats");
+}
+
 /// adaface (32-d), biggait (64-d) and cal-ltcc (16-d) features with the same ids.
 void write_models(const TempDir& dir, const std::string& dataset) {
-  qme::io::write_test_features(qme::io::test_features_path(dir.str(), "adaface", dataset),
+  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "adaface", dataset),
                                qme_test::small_features(32, 1.0f));
-  qme::io::write_test_features(qme::io::test_features_path(dir.str(), "biggait", dataset),
+  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", dataset),
                                qme_test::small_features(64, 0.5f));
-  qme::io::write_test_features(qme::io::test_features_path(dir.str(), "cal-ltcc", dataset),
+  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "cal-ltcc", dataset),
                                qme_test::small_features(16, 2.0f));
 }
 
@@ -35,13 +42,14 @@ GatherOptions gather_options(const TempDir& dir) {
   GatherOptions options;
   options.models = {"adaface", "biggait", "cal-ltcc"};
   options.dataset = "ltcc";
-  options.feats_dir = dir.str();
+  options.feats_dir = feats(dir);
   return options;
 }
 
+/// True when the features folder holds nothing but the inputs (no output, no temporary file).
 bool only_inputs_left(const TempDir& dir) {
-  for (const auto& name : dir.entries()) {
-    if (name.find("_ltcc_test.h5") == std::string::npos) return false;
+  for (const auto& entry : std::filesystem::directory_iterator(feats(dir))) {
+    if (entry.path().filename().string().find("_ltcc_test.h5") == std::string::npos) return false;
   }
   return true;
 }
@@ -52,7 +60,7 @@ TEST_CASE("gather writes both matrices of every model and the ids in upstream's 
   TempDir dir;
   write_models(dir, "ltcc");
   const auto result = qme::scores::run_gather(gather_options(dir));
-  CHECK(result.path == dir.path("scoremats_ltcc.h5"));
+  CHECK(result.path == dir.path("feats/scoremats_ltcc.h5"));
 
   const qme::io::ScoreMatrixFile file(result.path);
   CHECK(file.models() == std::vector<std::string>{"adaface", "biggait", "cal-ltcc"});
@@ -83,7 +91,7 @@ TEST_CASE("gather names the file, array, index and values of the first mismatchi
   write_models(dir, "ltcc");
   auto other = qme_test::small_features(64, 0.5f);
   other.gallery_labels.camids[4] = 7;
-  qme::io::write_test_features(qme::io::test_features_path(dir.str(), "biggait", "ltcc"), other);
+  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"), other);
   CHECK_THROWS_WITH(qme::scores::run_gather(gather_options(dir)),
                     Contains("biggait_ltcc_test.h5: 'g_camids' differs from") &&
                         Contains("adaface_ltcc_test.h5 at index 4: 7 here, 0 there"));
@@ -92,7 +100,7 @@ TEST_CASE("gather names the file, array, index and values of the first mismatchi
   other = qme_test::small_features(64, 0.5f);
   other.query_labels = {{2, 5, 9}, {0, 1, 0}, {20, 50, 90}};
   other.query.resize(3 * 64);
-  qme::io::write_test_features(qme::io::test_features_path(dir.str(), "biggait", "ltcc"), other);
+  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"), other);
   CHECK_THROWS_WITH(qme::scores::run_gather(gather_options(dir)),
                     Contains("'q_pids' has 3 entries but") && Contains("has 4"));
   CHECK(only_inputs_left(dir));
@@ -110,10 +118,11 @@ TEST_CASE("gather reports a missing features file and writes nothing", "[scores]
 TEST_CASE("gather refuses biggait features that do not split into 16 parts", "[scores]") {
   TempDir dir;
   write_models(dir, "ltcc");
-  qme::io::write_test_features(qme::io::test_features_path(dir.str(), "biggait", "ltcc"),
+  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"),
                                qme_test::small_features(100));
-  CHECK_THROWS_WITH(qme::scores::run_gather(gather_options(dir)),
-                    Contains("biggait_ltcc_test.h5: 'qf' has 100 feature columns") && Contains("multiple of 16"));
+  CHECK_THROWS_WITH(
+      qme::scores::run_gather(gather_options(dir)),
+      Contains("biggait_ltcc_test.h5: 'qf' has 100 feature columns") && Contains("multiple of 16"));
   CHECK(only_inputs_left(dir));
 }
 
@@ -134,7 +143,7 @@ TEST_CASE("score evaluates one model's matrices like qme_tables", "[scores]") {
   qme::scores::ScoreJobOptions options;
   options.model = "cal-ltcc";
   options.dataset = "ltcc";
-  options.feats_dir = dir.str();
+  options.feats_dir = feats(dir);
   const auto result = qme::scores::run_score(options);
   REQUIRE(result.models == std::vector<std::string>{"cal-ltcc"});
   REQUIRE(result.single.size() == 1);
@@ -142,8 +151,8 @@ TEST_CASE("score evaluates one model's matrices like qme_tables", "[scores]") {
 
   const auto features = qme_test::small_features(16, 2.0f);
   const auto scores = qme::scores::build_model_scores(features, qme::scores::Similarity::kCosine);
-  const auto expected = qme::eval::evaluate(scores.score_mat, scores.merge_score_mat,
-                                            qme::scores::test_labels(features));
+  const auto expected =
+      qme::eval::evaluate(scores.score_mat, scores.merge_score_mat, qme::scores::test_labels(features));
   const auto& report = result.single.front().report;
   REQUIRE(report.size() == expected.size());
   for (const auto& [name, value] : expected.entries()) {

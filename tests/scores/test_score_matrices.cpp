@@ -64,8 +64,8 @@ double max_error(const ScoreMatrix& m, const std::vector<float>& probes, const s
     for (int64_t j = 0; j < m.cols; ++j) {
       const float* a = probes.data() + i * dim;
       const float* b = gallery.data() + j * dim;
-      const double expected = similarity == Similarity::kCosine ? cosine_reference(a, b, dim)
-                                                                : biggait_reference(a, b, dim);
+      const double expected =
+          similarity == Similarity::kCosine ? cosine_reference(a, b, dim) : biggait_reference(a, b, dim);
       worst = std::max(worst, std::abs(double{m.at(i, j)} - expected));
     }
   }
@@ -91,15 +91,15 @@ double max_abs_diff(const ScoreMatrix& a, const ScoreMatrix& b) {
 }  // namespace
 
 TEST_CASE("cosine scores of hand-made vectors, zero vectors and NaN rows", "[scores]") {
-  const std::vector<float> probes = {1, 0, 0,  //
-                                     1, 1, 0,  //
-                                     0, 0, 0,  // zero vector: its norm is clamped, every score is 0
+  const std::vector<float> probes = {1,    0,    0,  //
+                                     1,    1,    0,  //
+                                     0,    0,    0,  // zero vector: its norm is clamped, every score is 0
                                      kNaN, kNaN, kNaN};
-  const std::vector<float> gallery = {1, 0, 0,   //
-                                      0, 2, 0,   //
-                                      -3, 0, 0,  //
-                                      0, 0, 0,   //
-                                      2, kNaN, 1};  // one NaN value spoils the whole row
+  const std::vector<float> gallery = {1,  0,    0,   //
+                                      0,  2,    0,   //
+                                      -3, 0,    0,   //
+                                      0,  0,    0,   //
+                                      2,  kNaN, 1};  // one NaN value spoils the whole row
   const auto m = similarity_matrix(rows_of(probes, 3), rows_of(gallery, 3), Similarity::kCosine);
   REQUIRE(m.rows == 4);
   REQUIRE(m.cols == 5);
@@ -120,15 +120,16 @@ TEST_CASE("biggait reads value c*16 + p as channel c of part p", "[scores]") {
   std::vector<float> probes(dim, 0.0f);
   std::vector<float> gallery(3 * dim, 0.0f);
   for (int64_t p = 0; p < 16; ++p) {
-    gallery[static_cast<size_t>(p)] = 3.0f;        // channel 0 of part p
-    gallery[static_cast<size_t>(16 + p)] = 4.0f;   // channel 1 of part p: every part is 5 away
+    gallery[static_cast<size_t>(p)] = 3.0f;       // channel 0 of part p
+    gallery[static_cast<size_t>(16 + p)] = 4.0f;  // channel 1 of part p: every part is 5 away
   }
-  gallery[static_cast<size_t>(dim + 0)] = 3.0f;   // only part 0, at distance 5
+  gallery[static_cast<size_t>(dim + 0)] = 3.0f;  // only part 0, at distance 5
   gallery[static_cast<size_t>(dim + 16)] = 4.0f;
   // Row 2 stays zero: distance 0, score 1.
   const auto m = similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), Similarity::kBigGaitParts);
   CHECK(m.at(0, 0) == Approx(1.0 / (1.0 + 5.0)).epsilon(1e-6));
-  CHECK(m.at(0, 1) == Approx(1.0 / (1.0 + 5.0 / 16.0)).epsilon(1e-6));  // a (16, 2) layout would give 1/(1+7/16)
+  CHECK(m.at(0, 1) ==
+        Approx(1.0 / (1.0 + 5.0 / 16.0)).epsilon(1e-6));  // a (16, 2) layout would give 1/(1+7/16)
   CHECK(m.at(0, 2) == Approx(1.0).epsilon(1e-6));
 }
 
@@ -168,7 +169,8 @@ TEST_CASE("biggait keeps its precision for near-duplicate features far from the 
     INFO("generic kernels: " << generic);
     ScoreOptions options;
     options.generic_kernels = generic;
-    const auto m = similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), Similarity::kBigGaitParts, options);
+    const auto m =
+        similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), Similarity::kBigGaitParts, options);
     CHECK(m.at(0, 0) == 1.0f);
     CHECK(max_error(m, probes, gallery, dim, Similarity::kBigGaitParts) < 1e-6);
   }
@@ -189,13 +191,12 @@ TEST_CASE("blocks of probe rows and the generic (CUDA) path give the same scores
     generic.generic_kernels = true;
     ScoreOptions one_thread;
     one_thread.num_threads = 1;
-    CHECK(max_abs_diff(whole, similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), similarity, blocked)) <
-          1e-6);
-    CHECK(max_abs_diff(whole, similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), similarity, generic)) <
-          1e-6);
-    CHECK(max_abs_diff(whole,
-                       similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), similarity, one_thread)) <
-          1e-6);
+    CHECK(max_abs_diff(whole, similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), similarity,
+                                                blocked)) < 1e-6);
+    CHECK(max_abs_diff(whole, similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), similarity,
+                                                generic)) < 1e-6);
+    CHECK(max_abs_diff(whole, similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), similarity,
+                                                one_thread)) < 1e-6);
     CHECK(max_error(whole, probes, gallery, dim, similarity) < 2e-6);
   }
 }
@@ -210,11 +211,11 @@ TEST_CASE("the same inputs give the same scores bit for bit", "[scores]") {
 }
 
 TEST_CASE("subject templates are NaN-ignoring means of each subject's gallery rows", "[scores]") {
-  const std::vector<float> gallery = {1, kNaN, 0,     // pid 4
-                                      3, 5, 2,        // pid 4
-                                      kNaN, kNaN, kNaN,  // pid 8: no face anywhere
-                                      7, 8, 9,        // pid 1
-                                      -1, 0, kNaN};   // pid 1
+  const std::vector<float> gallery = {1,    kNaN, 0,      // pid 4
+                                      3,    5,    2,      // pid 4
+                                      kNaN, kNaN, kNaN,   // pid 8: no face anywhere
+                                      7,    8,    9,      // pid 1
+                                      -1,   0,    kNaN};  // pid 1
   const std::vector<int64_t> pids = {4, 4, 8, 1, 1};
   const auto t = qme::scores::subject_templates(rows_of(gallery, 3), pids, {1, 4, 8});
   REQUIRE(t.size() == 9);
@@ -248,8 +249,10 @@ TEST_CASE("merge_score_mat scores each probe against the subject templates", "[s
     // Subject 2 = gallery rows 1 and 3, subject 5 = rows 0 and 4.
     std::vector<float> templates(3 * 32, kNaN);
     for (int64_t k = 0; k < 32; ++k) {
-      templates[static_cast<size_t>(k)] = (f.gallery[static_cast<size_t>(32 + k)] + f.gallery[static_cast<size_t>(96 + k)]) / 2;
-      templates[static_cast<size_t>(32 + k)] = (f.gallery[static_cast<size_t>(k)] + f.gallery[static_cast<size_t>(128 + k)]) / 2;
+      templates[static_cast<size_t>(k)] =
+          (f.gallery[static_cast<size_t>(32 + k)] + f.gallery[static_cast<size_t>(96 + k)]) / 2;
+      templates[static_cast<size_t>(32 + k)] =
+          (f.gallery[static_cast<size_t>(k)] + f.gallery[static_cast<size_t>(128 + k)]) / 2;
     }
     CHECK(max_error(scores.merge_score_mat, f.query, templates, 32, similarity) < 2e-6);
     for (int64_t i = 0; i < 4; ++i) CHECK(scores.merge_score_mat.at(i, 2) == 0.0f);
@@ -268,7 +271,9 @@ TEST_CASE("a CUDA device that LibTorch does not have is a usage error", "[scores
   const std::vector<float> a(4, 1.0f);
   ScoreOptions options;
   options.device = "cuda:99";
-  CHECK_THROWS_AS(similarity_matrix(rows_of(a, 2), rows_of(a, 2), Similarity::kCosine, options), qme::UsageError);
+  CHECK_THROWS_AS(similarity_matrix(rows_of(a, 2), rows_of(a, 2), Similarity::kCosine, options),
+                  qme::UsageError);
   options.device = "gpu";
-  CHECK_THROWS_AS(similarity_matrix(rows_of(a, 2), rows_of(a, 2), Similarity::kCosine, options), qme::UsageError);
+  CHECK_THROWS_AS(similarity_matrix(rows_of(a, 2), rows_of(a, 2), Similarity::kCosine, options),
+                  qme::UsageError);
 }

@@ -11,7 +11,7 @@
 
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/scores/score_jobs.hpp"
-#include "scores_test_util.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
@@ -28,7 +28,7 @@ double max_abs_diff(const qme::ScoreMatrix& ours, const qme::ScoreMatrix& upstre
 }
 
 void check_set(const std::string& set) {
-  qme_test::TempDir dir;
+  qme::test::TempDir dir;
   qme::scores::GatherOptions options;
   options.models = {"adaface", "biggait", "cal-ccvid"};
   options.dataset = set;  // reads {model}_{set}_test.h5
@@ -50,7 +50,8 @@ void check_set(const std::string& set) {
     const auto b = upstream.read_model(model);
     const double score_diff = max_abs_diff(a.score_mat, b.score_mat);
     const double merge_diff = max_abs_diff(a.merge_score_mat, b.merge_score_mat);
-    INFO(set << "/" << model << ": max |diff| score_mat " << score_diff << ", merge_score_mat " << merge_diff);
+    INFO(set << "/" << model << ": max |diff| score_mat " << score_diff << ", merge_score_mat "
+             << merge_diff);
     CHECK(score_diff <= 2e-5);
     CHECK(merge_diff <= 2e-5);
     // Faceless probes and gallery entries score exactly 0, as np.nan_to_num makes them.
@@ -62,9 +63,12 @@ void check_set(const std::string& set) {
 
 }  // namespace
 
-TEST_CASE("gathered score matrices match upstream's (small)", "[scores][parity]") { check_set("small"); }
+TEST_CASE("gathered score matrices match upstream's (small)", "[scores][parity]") {
+  check_set("small");
+}
 
-TEST_CASE("gathered score matrices match upstream's with faceless NaN features (small_nan)", "[scores][parity]") {
+TEST_CASE("gathered score matrices match upstream's with faceless NaN features (small_nan)",
+          "[scores][parity]") {
   check_set("small_nan");
 }
 

@@ -10,8 +10,8 @@ using qme::scores::Similarity;
 using qme::scores::similarity_for_model;
 
 TEST_CASE("face and body models are compared by cosine, biggait by its part distance", "[scores]") {
-  for (const std::string model : {"adaface", "arcface", "kprpe", "cal", "cal-ccvid", "cal-ltcc", "cal-mevid",
-                                  "aim", "agrl"}) {
+  for (const std::string model :
+       {"adaface", "arcface", "kprpe", "cal", "cal-ccvid", "cal-ltcc", "cal-mevid", "aim", "agrl"}) {
     INFO(model);
     CHECK(similarity_for_model(model) == Similarity::kCosine);
   }
@@ -22,9 +22,9 @@ TEST_CASE("face and body models are compared by cosine, biggait by its part dist
 
 TEST_CASE("an unknown model name is an error that lists the known families", "[scores]") {
   CHECK_THROWS_AS(similarity_for_model("resnet50"), qme::InputError);
-  CHECK_THROWS_WITH(similarity_for_model("resnet50"),
-                    Contains("model 'resnet50'") && Contains("adaface") && Contains("cal*") &&
-                        Contains("agrl") && Contains("biggait"));
+  CHECK_THROWS_WITH(similarity_for_model("resnet50"), Contains("model 'resnet50'") && Contains("adaface") &&
+                                                          Contains("cal*") && Contains("agrl") &&
+                                                          Contains("biggait"));
 }
 
 TEST_CASE("biggait features must split into 16 parts", "[scores]") {

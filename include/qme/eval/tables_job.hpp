@@ -1,8 +1,9 @@
 #pragma once
 /// What `qme_tables` does, as a library call: read a score-matrix file,
-/// evaluate each model and each classic baseline, and return every report
-/// with its in-process evaluation time.
+/// evaluate each model, each classic baseline and each learned fusion (QME),
+/// and return every report with its in-process evaluation time.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,26 @@
 
 namespace qme::eval {
 
+/// Fused matrices from the evaluated models' matrices (names and matrices in table order) and
+/// the file's labels. Throws InputError when it cannot fuse these models.
+using LearnedFusionFn =
+    std::function<ModelScores(const std::vector<std::string>& models,
+                              const std::vector<const ModelScores*>& scores, const TestLabels& labels)>;
+
+/// A fusion computed outside eval: QME needs LibTorch, which eval must not include, so the
+/// caller (qme_tables, via qme::fusion) supplies it and run_tables evaluates its matrices
+/// exactly like the baselines'.
+struct LearnedFusion {
+  std::string name;    // report key, e.g. "qme"
+  std::string column;  // table column, e.g. "QME"
+  LearnedFusionFn fuse;
+};
+
 struct TablesOptions {
   std::string scoremats;                // scoremats_{ds}.h5
   std::vector<std::string> models;      // empty: every model in the file
   std::vector<FusionMethod> baselines;  // evaluated on `models`, in this order
+  std::vector<LearnedFusion> learned;   // evaluated after the baselines, in this order
   uint32_t seed = 45;
   int num_threads = 0;
 };
@@ -28,23 +45,30 @@ struct NamedReport {
   double seconds = 0;  // in-process time of evaluate()
 };
 
+struct LearnedReport {
+  NamedReport named;   // named.name: the report key, e.g. "qme"
+  std::string column;  // the table column, e.g. "QME"
+};
+
 struct TablesResult {
   std::vector<std::string> models;
   std::vector<NamedReport> single;
   std::vector<NamedReport> fusion;
+  std::vector<LearnedReport> learned;
 };
 
 /// Throws InputError / UsageError on a bad file, an unknown model, etc.
 TablesResult run_tables(const TablesOptions& options);
 
 /// {"models": [...], "single": {m: report}, "fusion": {method: report},
-///  "timing_s": {"single/<m>": s, "fusion/<method>": s}}; NaN -> null.
+///  "<learned>": report (e.g. "qme"),
+///  "timing_s": {"single/<m>": s, "fusion/<method>": s, "<learned>": s}}; NaN -> null.
 nlohmann::json tables_to_json(const TablesResult& result);
 
 /// Every metric of every report: header "metric,<col>,...", full precision.
 std::string tables_to_csv(const TablesResult& result);
 
-/// The paper table's columns: models, then baselines.
+/// The paper table's columns: models, then baselines, then learned fusions.
 std::vector<TableColumn> table_columns(const TablesResult& result);
 
 }  // namespace qme::eval

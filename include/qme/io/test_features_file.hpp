@@ -23,6 +23,20 @@ struct TestFeatures {
   int64_t num_gallery() const { return static_cast<int64_t>(gallery_labels.size()); }
 };
 
+/// What a test-features file holds besides the features themselves.
+struct TestFeaturesHeader {
+  int64_t dim = 0;
+  int64_t num_query = 0;
+  int64_t num_gallery = 0;
+  IdentityLabels query_labels;
+  IdentityLabels gallery_labels;
+};
+
+/// The shapes and ids of a test-features file, without reading the features:
+/// the same checks and errors as read_test_features. Cheap, so that several
+/// files can be checked against each other before any work is done.
+TestFeaturesHeader read_test_features_header(const std::string& path);
+
 /// Reads and validates a test-features file. Throws InputError naming the file
 /// and the dataset when the file or a dataset is missing, qf/gf are not 2-D or
 /// differ in width, an id array's length differs from its feature rows, or the
@@ -38,8 +52,7 @@ void write_test_features(const std::string& path, const TestFeatures& features);
 void validate_test_features(const TestFeatures& features, const std::string& source);
 
 /// "{dir}/{model}_{dataset}_test.h5": where upstream's test.py puts a model's test features.
-std::string test_features_path(const std::string& dir, const std::string& model,
-                               const std::string& dataset);
+std::string test_features_path(const std::string& dir, const std::string& model, const std::string& dataset);
 
 /// "{dir}/scoremats_{dataset}.h5": the gathered score-matrix file.
 std::string score_matrix_path(const std::string& dir, const std::string& dataset);

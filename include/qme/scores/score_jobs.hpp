@@ -12,10 +12,10 @@
 namespace qme::scores {
 
 struct GatherOptions {
-  std::vector<std::string> models;         // in the order they are written
-  std::string dataset;                     // reads {feats_dir}/{model}_{dataset}_test.h5
+  std::vector<std::string> models;  // in the order they are written
+  std::string dataset;              // reads {feats_dir}/{model}_{dataset}_test.h5
   std::string feats_dir = "./test_feats";
-  std::string output;                      // empty: {feats_dir}/scoremats_{dataset}.h5
+  std::string output;  // empty: {feats_dir}/scoremats_{dataset}.h5
   ScoreOptions scores;
 };
 
@@ -39,8 +39,8 @@ struct ScoreJobOptions {
   std::string dataset;
   std::string feats_dir = "./test_feats";
   ScoreOptions scores;
-  uint32_t seed = 45;    // numpy's legacy generator, as upstream's test_score
-  int num_threads = 0;   // evaluation threads (0: QME_NUM_THREADS or all cores)
+  uint32_t seed = 45;   // numpy's legacy generator, as upstream's test_score
+  int num_threads = 0;  // evaluation threads (0: QME_NUM_THREADS or all cores)
 };
 
 /// One model's full evaluation report from its test features (nothing written):

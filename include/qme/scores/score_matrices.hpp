@@ -1,8 +1,8 @@
 #pragma once
 /// Score matrices from features, as upstream's test.py (get_scoremat_from_feats)
-/// builds them, vectorised: one matrix product per block of probes (per part
-/// for BigGait) on the CPU or a CUDA device. Torch-free header; LibTorch stays in
-/// the implementation.
+/// builds them, vectorised: one matrix product per tile of probes x gallery
+/// entries (per part for BigGait) on the CPU (oneDNN) or a CUDA device.
+/// Torch-free header; LibTorch stays in the implementation.
 ///
 /// Semantics (upstream's):
 /// - score_mat(i, j) = similarity(probe i, gallery j);
@@ -31,15 +31,21 @@ struct FeatureRows {
 };
 
 struct ScoreOptions {
-  /// "cpu", "cuda" or "cuda:N": where the matrix products run. CUDA requested
-  /// when LibTorch has none is an error (the executables check this first).
+  /// "cpu", "cuda", "cuda:N" or "auto" (CUDA when LibTorch has it, else the
+  /// CPU): where the matrix products run. CUDA requested when LibTorch has none
+  /// is a UsageError (the executables check this first).
   std::string device = "cpu";
   /// CPU threads for the products (0: QME_NUM_THREADS or all cores); LibTorch's
   /// own setting is restored afterwards.
   int num_threads = 0;
-  /// Bound on the probe x gallery scores computed at once (rows per block =
-  /// this / gallery size, at least 1): keeps memory bounded for large galleries.
-  int64_t block_elements = int64_t{1} << 24;
+  /// Bound on the probe x gallery scores computed at once: the matrices are
+  /// built tile by tile (at most 512 probe rows by this / rows gallery
+  /// columns), so memory beyond the output stays bounded for large galleries.
+  /// The CPU kernels never use tiles above 2^20 scores.
+  int64_t block_elements = int64_t{1} << 26;
+  /// Use the tensor-operation path that CUDA runs on the CPU as well (tests);
+  /// the CPU's own kernels fuse the element-wise steps.
+  bool generic_kernels = false;
 };
 
 /// probes x gallery scores (float32). Throws InputError when the widths differ

@@ -1,0 +1,202 @@
+#include "qme/fusion/qme_inference.hpp"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "qme/core/error.hpp"
+#include "qme/fusion/qme_mixture.hpp"
+#include "qme/io/checkpoint.hpp"
+#include "qme/io/hdf5_file.hpp"
+
+namespace qme::fusion {
+
+namespace {
+
+// Up to this much activation memory the whole matrix goes through in one pass, as upstream's
+// does: the matrix kernels tile rows by the batch size, so other block boundaries can move a
+// fused score by one float32 ulp. Larger matrices (MSMT17-sized) go in blocks of this size.
+constexpr int64_t kBlockBytes = int64_t{1} << 30;
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+/// Probes per forward pass: the activations of one row are about G * (M + 2 * hidden + out)
+/// floats per expert, with room for the copies between layers.
+int64_t rows_per_block(const QmeMixtureOptions& head, int64_t cols, int64_t requested) {
+  if (requested > 0) return requested;
+  const int64_t hidden = head.num_models() * head.mlp_ratio();
+  const int64_t per_row =
+      std::max<int64_t>(1, cols) * (head.num_models() + 2 * hidden + head.out_dim()) * 2 * 4;
+  return std::max<int64_t>(1, kBlockBytes / per_row);
+}
+
+void check_same_shape(const std::vector<const ScoreMatrix*>& matrices) {
+  for (const auto* m : matrices) {
+    if (m->rows != matrices.front()->rows || m->cols != matrices.front()->cols) {
+      throw Error("QME inference: the models' score matrices differ in shape (" + std::to_string(m->rows) +
+                  "x" + std::to_string(m->cols) + " vs " + std::to_string(matrices.front()->rows) + "x" +
+                  std::to_string(matrices.front()->cols) + ")");
+    }
+  }
+}
+
+}  // namespace
+
+struct QmeInference::Impl {
+  std::string path;
+  QmeInferenceOptions options;
+  QmeMixture model{nullptr};
+};
+
+QmeInference::QmeInference(const std::string& checkpoint_path, const QmeInferenceOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->path = checkpoint_path;
+  impl_->options = options;
+  const auto checkpoint = io::read_checkpoint(checkpoint_path);
+  auto head = qme_options_from_state(checkpoint.model_state_dict, checkpoint_path);
+  head.use_qe(options.use_qe).quality_estimator(QualityEstimatorKind::kNone);
+  impl_->model = QmeMixture(head);
+  const auto diff =
+      io::load_state_dict(*impl_->model, checkpoint.model_state_dict, checkpoint_path, /*strict=*/false);
+  // The head's shape came from these very entries, so only foreign keys can differ.
+  for (const auto& key : diff.unexpected) {
+    if (key.rfind("qe.", 0) != 0) {
+      throw InputError(checkpoint_path, "model_state_dict", "does not match a QME head: " + diff.describe());
+    }
+  }
+  if (!diff.missing.empty()) {
+    throw InputError(checkpoint_path, "model_state_dict", "does not match a QME head: " + diff.describe());
+  }
+  if (!diff.unexpected.empty()) {
+    spdlog::debug("{}: {} quality-estimator entries skipped (inference reads precomputed weights)",
+                  checkpoint_path, diff.unexpected.size());
+  }
+  impl_->model->eval();
+}
+
+QmeInference::~QmeInference() = default;
+QmeInference::QmeInference(QmeInference&&) noexcept = default;
+QmeInference& QmeInference::operator=(QmeInference&&) noexcept = default;
+
+const std::string& QmeInference::checkpoint_path() const {
+  return impl_->path;
+}
+
+int64_t QmeInference::num_models() const {
+  return impl_->model->options().num_models();
+}
+
+void QmeInference::check_models(const std::vector<std::string>& models) const {
+  const auto expected = num_models();
+  if (static_cast<int64_t>(models.size()) == expected) return;
+  throw InputError(
+      impl_->path, "experts.0.bn.weight",
+      "has " + std::to_string(expected) + " entries: the QME experts were trained on " +
+          std::to_string(expected) + " models, but " + std::to_string(models.size()) + " are given (" +
+          joined(models) +
+          "); use the model list the checkpoint was trained with (the backbone config's model_list), "
+          "in the same order");
+}
+
+ScoreMatrix QmeInference::fuse(const std::vector<const ScoreMatrix*>& matrices,
+                               const std::vector<float>& quality) const {
+  const auto& head = impl_->model->options();
+  if (static_cast<int64_t>(matrices.size()) != head.num_models()) {
+    throw Error("QME inference: " + std::to_string(matrices.size()) + " score matrices for a head of " +
+                std::to_string(head.num_models()) + " models");
+  }
+  check_same_shape(matrices);
+  const int64_t rows = matrices.front()->rows;
+  const int64_t cols = matrices.front()->cols;
+  if (head.use_qe() && static_cast<int64_t>(quality.size()) != rows) {
+    throw Error("QME inference: " + std::to_string(quality.size()) + " quality weights for " +
+                std::to_string(rows) + " probes");
+  }
+  ScoreMatrix out(rows, cols);
+  const int64_t block = rows_per_block(head, cols, impl_->options.block_rows);
+  c10::InferenceMode no_grad;
+  for (int64_t r0 = 0; r0 < rows; r0 += block) {
+    const int64_t b = std::min(block, rows - r0);
+    std::vector<torch::Tensor> parts;
+    for (const auto* m : matrices) {
+      parts.push_back(torch::from_blob(const_cast<float*>(m->row(r0)), {b, cols}, torch::kFloat32));
+    }
+    const auto scores = torch::stack(parts, 1);  // (b, M, G), as upstream's cat of unsqueeze(1)
+    torch::Tensor q;
+    if (head.use_qe()) q = torch::from_blob(const_cast<float*>(quality.data() + r0), {b, 1}, torch::kFloat32);
+    const auto fused = impl_->model->forward(scores, q).contiguous();
+    std::memcpy(out.row(r0), fused.data_ptr<float>(), static_cast<size_t>(b * cols) * sizeof(float));
+  }
+  return out;
+}
+
+ModelScores QmeInference::fuse(const std::vector<const ModelScores*>& models,
+                               const std::vector<float>& quality) const {
+  std::vector<const ScoreMatrix*> entries;
+  std::vector<const ScoreMatrix*> merged;
+  for (const auto* m : models) {
+    entries.push_back(&m->score_mat);
+    merged.push_back(&m->merge_score_mat);
+  }
+  ModelScores out;
+  out.score_mat = fuse(entries, quality);
+  out.merge_score_mat = fuse(merged, quality);
+  return out;
+}
+
+std::vector<float> read_face_weights(const std::string& path, int64_t num_queries) {
+  const io::H5Reader reader(path);
+  const std::string name = "face_weights";
+  if (!reader.has_dataset(name)) {
+    throw InputError(path, name, "is missing (QME inference needs one quality weight per probe)");
+  }
+  io::Shape shape;
+  auto weights = reader.read_float32(name, &shape);
+  if (shape.empty() || shape.size() > 2 || (shape.size() == 2 && shape[1] != 1)) {
+    throw InputError(path, name, "must be (Q, 1) or (Q,): one weight per probe");
+  }
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (!std::isfinite(weights[i]))
+      throw InputError(path, name, "holds a non-finite weight at row " + std::to_string(i));
+  }
+  if (num_queries >= 0 && static_cast<int64_t>(weights.size()) != num_queries) {
+    throw InputError(path, name,
+                     "has " + std::to_string(weights.size()) + " rows but the score matrices have " +
+                         std::to_string(num_queries) + " probes");
+  }
+  return weights;
+}
+
+eval::LearnedFusion make_qme_table_fusion(const std::string& checkpoint_path,
+                                          const std::string& face_weights_path, bool use_qe) {
+  if (use_qe && face_weights_path.empty()) {
+    throw UsageError("--qme_ckpt needs --face_weights (one quality weight per probe), or --use_qe false");
+  }
+  QmeInferenceOptions options;
+  options.use_qe = use_qe;
+  auto model = std::make_shared<const QmeInference>(checkpoint_path, options);
+  std::vector<float> weights;
+  if (use_qe) weights = read_face_weights(face_weights_path);
+  auto fuse = [model, weights, face_weights_path, use_qe](const std::vector<std::string>& models,
+                                                          const std::vector<const ModelScores*>& scores,
+                                                          const TestLabels& labels) {
+    model->check_models(models);
+    const auto probes = static_cast<int64_t>(labels.query.size());
+    if (use_qe && static_cast<int64_t>(weights.size()) != probes) {
+      throw InputError(face_weights_path, "face_weights",
+                       "has " + std::to_string(weights.size()) + " rows but the score matrices have " +
+                           std::to_string(probes) + " probes");
+    }
+    return model->fuse(scores, weights);
+  };
+  return eval::LearnedFusion{"qme", "QME", fuse};
+}
+
+}  // namespace qme::fusion

@@ -1,0 +1,397 @@
+#include "qme/io/checkpoint.hpp"
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "qme/core/error.hpp"
+#include "qme/io/checkpoint_pickle.hpp"
+
+namespace qme::io {
+
+namespace {
+
+using caffe2::serialize::PyTorchStreamReader;
+using caffe2::serialize::PyTorchStreamWriter;
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+/// Names what the file is when it is not a zip archive, from its first bytes.
+void check_is_zip(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(path)) throw InputError(path, "", "does not exist");
+  if (fs::is_directory(path)) throw InputError(path, "", "is a directory, not a checkpoint file");
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {0, 0, 0, 0};
+  in.read(magic, sizeof magic);
+  if (in.gcount() == 4 && std::memcmp(magic, "PK\x03\x04", 4) == 0) return;
+  if (in.gcount() >= 1 && static_cast<unsigned char>(magic[0]) == 0x80) {
+    throw InputError(path, "",
+                     "is a legacy torch.save file (PyTorch < 1.6, not a zip archive), which qme does not "
+                     "read; re-save it with torch.save from PyTorch >= 1.6");
+  }
+  throw InputError(path, "", "is not a torch.save checkpoint (not a zip archive)");
+}
+
+// --- CRC-32 of every record ----------------------------------------------------------------
+// LibTorch builds miniz without CRC checks, so a flipped bit inside a tensor would load silently.
+// qme reads each record's CRC-32 from the zip's central directory and checks the bytes it got.
+
+uint32_t crc32(const char* data, size_t size) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < size; ++i) c = table[(c ^ static_cast<uint8_t>(data[i])) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+uint64_t little_endian(const std::string& bytes, size_t at, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(bytes[at + static_cast<size_t>(i)]);
+  return v;
+}
+
+/// Record name (after the archive's top folder) -> CRC-32, from the central directory.
+class RecordChecksums {
+ public:
+  explicit RecordChecksums(const std::string& path) : path_(path) {
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<uint64_t>(in.tellg());
+    const auto [offset, length] = find_directory(in, size);
+    if (offset > size || length > size - offset) corrupt("the zip directory lies outside the file");
+    std::string dir(static_cast<size_t>(length), '\0');
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(dir.data(), static_cast<std::streamsize>(length));
+    if (!in) corrupt("the zip directory cannot be read");
+    parse_directory(dir);
+  }
+
+  void verify(const std::string& record, const char* data, size_t size) const {
+    const auto it = crcs_.find(record);
+    if (it == crcs_.end()) corrupt("record '" + record + "' is not in the zip directory");
+    if (crc32(data, size) != it->second) corrupt("record '" + record + "' fails its CRC check");
+  }
+
+ private:
+  [[noreturn]] void corrupt(const std::string& why) const {
+    throw InputError(path_, "", "is corrupt (" + why + ")");
+  }
+
+  std::pair<uint64_t, uint64_t> find_directory(std::ifstream& in, uint64_t size) const {
+    // The end-of-directory record (22 bytes + a comment of up to 64 KiB) closes the file.
+    const uint64_t tail_size = std::min<uint64_t>(size, 22 + 65535 + 20);
+    std::string tail(static_cast<size_t>(tail_size), '\0');
+    in.seekg(static_cast<std::streamoff>(size - tail_size));
+    in.read(tail.data(), static_cast<std::streamsize>(tail_size));
+    for (size_t at = tail.size() >= 22 ? tail.size() - 22 + 1 : 0; at-- > 0;) {
+      if (little_endian(tail, at, 4) != 0x06054b50) continue;
+      uint64_t length = little_endian(tail, at + 12, 4);
+      uint64_t offset = little_endian(tail, at + 16, 4);
+      if ((offset == 0xFFFFFFFFu || length == 0xFFFFFFFFu) && at >= 20 &&
+          little_endian(tail, at - 20, 4) == 0x07064b50) {
+        const uint64_t zip64_end = little_endian(tail, at - 20 + 8, 8);
+        std::string record(56, '\0');
+        in.seekg(static_cast<std::streamoff>(zip64_end));
+        in.read(record.data(), 56);
+        if (!in || little_endian(record, 0, 4) != 0x06064b50) corrupt("bad zip64 end of directory");
+        length = little_endian(record, 40, 8);
+        offset = little_endian(record, 48, 8);
+      }
+      return {offset, length};
+    }
+    corrupt("no end of zip directory");
+  }
+
+  void parse_directory(const std::string& dir) {
+    size_t at = 0;
+    while (at + 46 <= dir.size() && little_endian(dir, at, 4) == 0x02014b50) {
+      const auto crc = static_cast<uint32_t>(little_endian(dir, at + 16, 4));
+      const auto name_length = static_cast<size_t>(little_endian(dir, at + 28, 2));
+      const auto extra_length = static_cast<size_t>(little_endian(dir, at + 30, 2));
+      const auto comment_length = static_cast<size_t>(little_endian(dir, at + 32, 2));
+      if (at + 46 + name_length > dir.size()) corrupt("truncated zip directory");
+      const std::string name = dir.substr(at + 46, name_length);
+      const auto slash = name.find('/');
+      if (slash != std::string::npos) crcs_[name.substr(slash + 1)] = crc;
+      at += 46 + name_length + extra_length + comment_length;
+    }
+  }
+
+  std::string path_;
+  std::map<std::string, uint32_t> crcs_;
+};
+
+std::unique_ptr<PyTorchStreamReader> open_archive(const std::string& path) {
+  check_is_zip(path);
+  try {
+    return std::make_unique<PyTorchStreamReader>(path);
+  } catch (const c10::Error& e) {
+    throw InputError(path, "",
+                     "cannot be read as a torch.save archive, it is truncated or corrupt (" +
+                         first_line(e.what_without_backtrace()) + ")");
+  }
+}
+
+std::string read_record(PyTorchStreamReader& reader, const RecordChecksums& crcs, const std::string& path,
+                        const std::string& name) {
+  if (!reader.hasRecord(name)) throw InputError(path, name, "is missing from the archive");
+  auto [data, size] = reader.getRecord(name);
+  crcs.verify(name, static_cast<const char*>(data.get()), size);
+  return std::string(static_cast<const char*>(data.get()), size);
+}
+
+void check_byte_order(PyTorchStreamReader& reader, const RecordChecksums& crcs, const std::string& path) {
+  // torch >= 2.1 records the writer's byte order; storages are raw machine words.
+  if (!reader.hasRecord("byteorder")) return;
+  const auto order = read_record(reader, crcs, path, "byteorder");
+  if (order != "little")
+    throw InputError(path, "byteorder", "is '" + order + "'; qme reads little-endian files only");
+}
+
+at::Tensor load_storage(PyTorchStreamReader& reader, const RecordChecksums& crcs, const std::string& path,
+                        const std::string& key, c10::ScalarType dtype, int64_t numel) {
+  const std::string name = "data/" + key;
+  if (!reader.hasRecord(name)) throw InputError(path, name, "is missing from the archive");
+  auto [data, size] = reader.getRecord(name);
+  crcs.verify(name, static_cast<const char*>(data.get()), size);
+  const auto item = static_cast<uint64_t>(c10::elementSize(dtype));
+  if (static_cast<uint64_t>(numel) > size / item) {
+    throw InputError(path, name,
+                     "holds " + std::to_string(size) + " bytes, the pickle needs " + std::to_string(numel) +
+                         " elements of " + std::to_string(item) + " bytes");
+  }
+  auto tensor = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
+  if (numel > 0) std::memcpy(tensor.data_ptr(), data.get(), static_cast<size_t>(numel) * item);
+  return tensor;
+}
+
+c10::IValue decode_archive(PyTorchStreamReader& reader, const std::string& path) {
+  if (reader.hasRecord("constants.pkl") || reader.hasRecord("code/__torch__.py")) {
+    throw InputError(path, "", "is a TorchScript archive (torch.jit.save), not a torch.save checkpoint");
+  }
+  const RecordChecksums crcs(path);
+  check_byte_order(reader, crcs, path);
+  const std::string pickle = read_record(reader, crcs, path, "data.pkl");
+  const StorageLoader loader = [&](const std::string& key, c10::ScalarType dtype, int64_t numel) {
+    return load_storage(reader, crcs, path, key, dtype, numel);
+  };
+  return unpickle_restricted(pickle, loader, path);
+}
+
+std::string shape_string(at::IntArrayRef sizes) {
+  std::ostringstream out;
+  out << '[';
+  for (size_t i = 0; i < sizes.size(); ++i) out << (i ? ", " : "") << sizes[i];
+  out << ']';
+  return out.str();
+}
+
+StateDict to_state_dict(const c10::IValue& value, const std::string& path) {
+  if (!value.isGenericDict()) {
+    throw InputError(path, "model_state_dict", "is a " + value.tagKind() + ", not a dict of tensors");
+  }
+  StateDict state;
+  for (const auto& kv : value.toGenericDict()) {
+    if (!kv.key().isString()) throw InputError(path, "model_state_dict", "has a key that is not a string");
+    const auto& name = kv.key().toStringRef();
+    if (!kv.value().isTensor()) {
+      throw InputError(path, "model_state_dict/" + name, "is a " + kv.value().tagKind() + ", not a tensor");
+    }
+    state.insert(name, kv.value().toTensor());
+  }
+  return state;
+}
+
+std::string joined_keys(const c10::Dict<c10::IValue, c10::IValue>& dict) {
+  std::string out;
+  for (const auto& kv : dict) {
+    if (!out.empty()) out += ", ";
+    out += kv.key().isString() ? kv.key().toStringRef() : kv.key().tagKind();
+  }
+  return out.empty() ? "nothing" : out;
+}
+
+std::string temporary_path(const std::string& path) {
+  return path + ".tmp-" + std::to_string(::getpid());
+}
+
+void write_archive(const std::string& path, const std::string& tmp, const std::string& pickle,
+                   const std::vector<PickledStorage>& storages) {
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) throw InputError(path, "", "cannot be written (is its folder missing or read-only?)");
+  {
+    // The sink always reports success: a failure inside the writer would surface from its
+    // destructor. The stream's state is checked once it is closed.
+    PyTorchStreamWriter writer([&](const void* data, size_t size) -> size_t {
+      out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+      return size;
+    });
+    writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+    writer.writeRecord("byteorder", "little", 6);
+    for (const auto& s : storages) writer.writeRecord("data/" + s.key, s.data.data_ptr(), s.data.nbytes());
+    writer.writeEndOfFile();  // adds "version" and the zip directory
+  }
+  out.close();
+  if (!out) throw InputError(path, "", "could not be written completely (disk full?)");
+}
+
+void append_module_state(const torch::nn::Module& module, const std::string& prefix, StateDict* out) {
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) out->insert(prefix + p.key(), p.value());
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) out->insert(prefix + b.key(), b.value());
+  for (const auto& child : module.named_children()) {
+    append_module_state(*child.value(), prefix + child.key() + ".", out);
+  }
+}
+
+std::string list_shortened(const std::vector<std::string>& items) {
+  constexpr size_t kShown = 8;
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < kShown; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > kShown) out += " (and " + std::to_string(items.size() - kShown) + " more)";
+  return out;
+}
+
+}  // namespace
+
+const c10::IValue* Checkpoint::find(const std::string& key) const {
+  for (const auto& [name, value] : entries) {
+    if (name == key) return &value;
+  }
+  return nullptr;
+}
+
+void Checkpoint::set(const std::string& key, c10::IValue value) {
+  for (auto& [name, existing] : entries) {
+    if (name == key) {
+      existing = std::move(value);
+      return;
+    }
+  }
+  entries.emplace_back(key, std::move(value));
+}
+
+c10::IValue read_torch_archive(const std::string& path) {
+  auto reader = open_archive(path);
+  try {
+    return decode_archive(*reader, path);
+  } catch (const c10::Error& e) {
+    throw InputError(path, "", "is corrupt (" + first_line(e.what_without_backtrace()) + ")");
+  }
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  const auto top = read_torch_archive(path);
+  if (!top.isGenericDict())
+    throw InputError(path, "", "holds a " + top.tagKind() + ", not a checkpoint dict");
+  const auto dict = top.toGenericDict();
+  Checkpoint checkpoint;
+  bool have_model = false;
+  for (const auto& kv : dict) {
+    if (!kv.key().isString()) throw InputError(path, "", "has a top-level key that is not a string");
+    const auto& name = kv.key().toStringRef();
+    if (name == "model_state_dict") {
+      checkpoint.model_state_dict = to_state_dict(kv.value(), path);
+      have_model = true;
+    } else {
+      checkpoint.entries.emplace_back(name, kv.value());
+    }
+  }
+  if (!have_model) {
+    throw InputError(path, "model_state_dict", "is missing (the checkpoint has: " + joined_keys(dict) + ")");
+  }
+  return checkpoint;
+}
+
+void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
+  auto model = c10::impl::GenericDict(c10::StringType::get(), c10::TensorType::get());
+  for (const auto& item : checkpoint.model_state_dict) model.insert(item.key(), item.value());
+  const c10::IValue model_value(model);
+  auto top = c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
+  top.insert("model_state_dict", model_value);
+  for (const auto& [name, value] : checkpoint.entries) {
+    if (name == "model_state_dict") throw Error(path + ": 'model_state_dict' given twice");
+    top.insert(name, value);
+  }
+  PickleOptions options;
+  options.ordered_dicts.insert(model_value.internalToPointer());
+  std::vector<PickledStorage> storages;
+  const auto pickle = pickle_for_torch(c10::IValue(top), options, &storages);
+
+  const std::string tmp = temporary_path(path);
+  try {
+    write_archive(path, tmp, pickle, storages);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw InputError(path, "", "cannot be moved into place");
+  }
+}
+
+StateDict state_dict(const torch::nn::Module& module) {
+  StateDict out;
+  append_module_state(module, "", &out);
+  return out;
+}
+
+std::string StateDictDiff::describe() const {
+  std::vector<std::string> parts;
+  if (!missing.empty()) parts.push_back("missing keys: " + list_shortened(missing));
+  if (!unexpected.empty()) parts.push_back("unexpected keys: " + list_shortened(unexpected));
+  if (!mis_shaped.empty()) parts.push_back("mis-shaped: " + list_shortened(mis_shaped));
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
+  return out;
+}
+
+StateDictDiff compare_state_dict(const torch::nn::Module& module, const StateDict& state) {
+  const auto own = state_dict(module);
+  StateDictDiff diff;
+  for (const auto& item : own) {
+    const auto* theirs = state.find(item.key());
+    if (theirs == nullptr) {
+      diff.missing.push_back(item.key());
+    } else if (theirs->sizes() != item.value().sizes()) {
+      diff.mis_shaped.push_back(item.key() + " is " + shape_string(theirs->sizes()) +
+                                " in the file, the model expects " + shape_string(item.value().sizes()));
+    }
+  }
+  for (const auto& item : state) {
+    if (!own.contains(item.key())) diff.unexpected.push_back(item.key());
+  }
+  return diff;
+}
+
+StateDictDiff load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& source,
+                              bool strict) {
+  auto diff = compare_state_dict(module, state);
+  const bool fatal = !diff.mis_shaped.empty() || (strict && !diff.empty());
+  if (fatal) throw InputError(source, "model_state_dict", "does not match the model: " + diff.describe());
+  torch::NoGradGuard no_grad;
+  for (auto& item : state_dict(module)) {
+    if (const auto* value = state.find(item.key())) item.value().copy_(*value);
+  }
+  return diff;
+}
+
+}  // namespace qme::io
