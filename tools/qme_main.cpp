@@ -10,6 +10,7 @@
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/train/device.hpp"
+#include "common_flags.hpp"
 #include "tool_main.hpp"
 
 namespace {
@@ -48,14 +49,12 @@ void add_flags(CLI::App& app, Options& o) {
                  "mod_qe: train the face quality estimator; score_loss: train the QME fusion head")
       ->check(CLI::IsMember({"mod_qe", "score_loss"}))
       ->capture_default_str();
-  app.add_option("--dataset", o.dataset, "ccvid, mevid or ltcc")
-      ->check(CLI::IsMember(qme::config::known_datasets()))
-      ->capture_default_str();
+  qme::tools::add_dataset_flag(app, o.dataset);
   app.add_option("--backbone_cfg", o.backbone_cfg,
                  "backbone config (default: configs/backbone_cfg-{dataset}.yaml)");
   app.add_option("--train_cfg", o.train_cfg,
                  "training config (default: configs/train_cfg-{dataset}.yaml)");
-  app.add_option("--root", o.root, "root folder of the datasets")->capture_default_str();
+  qme::tools::add_root_flag(app, o.root);
   app.add_option("--epoch", o.epoch, "training epochs")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -76,15 +75,14 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--rank_threshold", o.rank_threshold, "rank below which a probe counts as good")
       ->check(CLI::Range(2, 1 << 30))
       ->capture_default_str();
-  app.add_option("--device", o.device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
+  qme::tools::add_device_flag(app, o.device);
   app.add_option("--log_prefix", o.log_prefix, "first part of checkpoint names")
       ->check(kFileNamePart)
       ->capture_default_str();
   app.add_option("--run_name", o.run_name, "run name in QE checkpoint and weight file names")
       ->check(kFileNamePart)
       ->capture_default_str();
-  app.add_option("--log_level", o.log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str();
+  qme::tools::add_log_level_flag(app, o.log_level);
 }
 
 int run(const Options& o) {

@@ -9,6 +9,7 @@
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/train/device.hpp"
+#include "common_flags.hpp"
 #include "tool_main.hpp"
 
 namespace {
@@ -29,13 +30,11 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--mode", o.mode, "the model whose centers are computed")
       ->check(CLI::IsMember(qme::config::known_models()))
       ->capture_default_str();
-  app.add_option("--dataset", o.dataset, "ccvid, mevid or ltcc")
-      ->check(CLI::IsMember(qme::config::known_datasets()))
-      ->capture_default_str();
+  qme::tools::add_dataset_flag(app, o.dataset);
   app.add_option("--backbone_cfg", o.backbone_cfg,
                  "backbone config for the model's weights (default: "
                  "configs/backbone_cfg-{dataset}.yaml; its model_list is replaced by --mode)");
-  app.add_option("--root", o.root, "root folder of the datasets")->capture_default_str();
+  qme::tools::add_root_flag(app, o.root);
   app.add_option("--save_path", o.save_path, "folder for the center files")->capture_default_str();
   app.add_option("--train_batch", o.train_batch, "samples per batch")
       ->check(CLI::PositiveNumber)
@@ -43,9 +42,8 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--num_sample", o.num_sample, "frames per training sample (dense sampling step)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--device", o.device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--log_level", o.log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str();
+  qme::tools::add_device_flag(app, o.device);
+  qme::tools::add_log_level_flag(app, o.log_level);
 }
 
 int run(const Options& o) {

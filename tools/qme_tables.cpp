@@ -3,34 +3,17 @@
 // in qme::eval::run_tables; the QME matrices come from qme::fusion.
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/eval/tables_job.hpp"
+#include "qme/io/text_file.hpp"
+#include "common_flags.hpp"
 #include "tool_main.hpp"
 #ifdef QME_TABLES_WITH_QME
 #include "qme/fusion/qme_inference.hpp"
 #endif
-
-namespace {
-
-void write_text_file(const std::string& path, const std::string& text) {
-  // Small outputs: write next to the target, then rename, so a reader never
-  // sees half a file.
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw qme::InputError(path, "", "cannot be written");
-    out << text;
-    if (!out) throw qme::InputError(path, "", "cannot be written");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw qme::InputError(path, "", "cannot be moved into place");
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -64,7 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--use_qe", use_qe, "mix the experts by the face weights (false: fixed 0.5)")
       ->default_str("true");
 #endif
-  app.add_option("--log_level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+  qme::tools::add_log_level_flag(app, log_level);
 
   return qme::tools::run_tool(app, argc, argv, [&] {
     qme::setup_logging(log_level);
@@ -80,8 +63,8 @@ int main(int argc, char** argv) {
 #endif
     const auto result = qme::eval::run_tables(options);
     std::fputs(qme::eval::format_paper_table(qme::eval::table_columns(result), markdown).c_str(), stdout);
-    if (!json_path.empty()) write_text_file(json_path, qme::eval::tables_to_json(result).dump(1) + "\n");
-    if (!csv_path.empty()) write_text_file(csv_path, qme::eval::tables_to_csv(result));
+    if (!json_path.empty()) qme::io::write_text_file(json_path, qme::eval::tables_to_json(result).dump(1) + "\n");
+    if (!csv_path.empty()) qme::io::write_text_file(csv_path, qme::eval::tables_to_csv(result));
     return qme::kExitOk;
   });
 }

@@ -20,6 +20,7 @@
 #include "qme/io/text_file.hpp"
 #include "qme/scores/score_jobs.hpp"
 #include "qme/train/device.hpp"
+#include "common_flags.hpp"
 #include "tool_main.hpp"
 
 namespace {
@@ -61,9 +62,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--mode", o.mode, "model name; for gather, comma-separated model names")
       ->check(kModelList)
       ->capture_default_str();
-  app.add_option("--dataset", o.dataset, "ccvid, mevid or ltcc")
-      ->check(CLI::IsMember(qme::config::known_datasets()))
-      ->capture_default_str();
+  qme::tools::add_dataset_flag(app, o.dataset);
   app.add_option("--eval_mode", o.eval_mode,
                  "feat: extract test features and report; score: report from a features file; "
                  "gather: score-matrix file for the --mode models")
@@ -72,15 +71,14 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--backbone_cfg", o.backbone_cfg,
                  "backbone config for the model's weights, read by feat (default: "
                  "configs/backbone_cfg-{dataset}.yaml)");
-  app.add_option("--root", o.root, "root folder of the datasets")->capture_default_str();
+  qme::tools::add_root_flag(app, o.root);
   app.add_option("--feats_dir", o.feats_dir, "folder of features and score-matrix files")
       ->capture_default_str();
-  app.add_option("--device", o.device,
-                 "auto (CUDA when available), cpu, cuda or cuda:N: where features are extracted "
-                 "(feat) and the score matrices' products run (score, gather)")
-      ->capture_default_str();
+  qme::tools::add_device_flag(app, o.device,
+                             ": where features are extracted (feat) and the score matrices' products run "
+                             "(score, gather)");
   app.add_option("--json", o.json, "score: write the model's full evaluation report as JSON");
-  app.add_option("--log_level", o.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  qme::tools::add_log_level_flag(app, o.log_level);
 }
 
 /// Every metric of a report, one per line ("nan": a value upstream cannot define).

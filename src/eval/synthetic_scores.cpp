@@ -32,11 +32,11 @@ struct ModelBehaviour {
 
 ModelBehaviour behaviour_of(const std::string& model, size_t index) {
   if (model.rfind("adaface", 0) == 0 || model == "arcface" || model == "kprpe") {
-    return {0.05, 0.08, 0.55, 1.0, 0.0};  // strong when the face is good, useless otherwise
+    return {0.05, 0.08, 0.40, 1.0, 0.0};  // strong when the face is good, useless otherwise
   }
-  if (model == "biggait") return {0.18, 0.015, 0.045, 0.0, 0.2};  // 1/(1+d): narrow range
+  if (model == "biggait") return {0.18, 0.015, 0.028, 0.0, 0.2};  // 1/(1+d): narrow range
   // body re-id: decent, hurt by outfit changes; offsets differ per model
-  return {0.30 + 0.05 * static_cast<double>(index % 3), 0.06, 0.22, 0.0, 0.6};
+  return {0.30 + 0.05 * static_cast<double>(index % 3), 0.06, 0.14, 0.0, 0.6};
 }
 
 IdentityLabels make_side(const SyntheticScoreSpec& spec, int64_t per_subject, int64_t camera_offset) {

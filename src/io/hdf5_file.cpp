@@ -149,6 +149,15 @@ std::vector<int64_t> H5Reader::read_int64(const std::string& name, Shape* shape)
   return ids;
 }
 
+std::vector<int64_t> H5Reader::read_ids(const std::string& name) const {
+  Shape shape;
+  auto ids = read_int64(name, &shape);
+  size_t non_unit = 0;
+  for (auto d : shape) non_unit += d != 1;
+  if (non_unit > 1) throw InputError(path_, name, "must be one-dimensional");
+  return ids;
+}
+
 // ---------------------------------------------------------------------------
 
 AtomicH5Writer::AtomicH5Writer(const std::string& path)

@@ -6,22 +6,11 @@ namespace qme::io {
 
 namespace {
 
-std::vector<int64_t> read_ids(const H5Reader& reader, const std::string& name) {
-  Shape shape;
-  auto ids = reader.read_int64(name, &shape);
-  // Upstream sometimes stores ids as (n,1); anything with more than one
-  // non-unit axis is not an id array.
-  size_t non_unit = 0;
-  for (auto d : shape) non_unit += d != 1;
-  if (non_unit > 1) throw InputError(reader.path(), name, "must be one-dimensional");
-  return ids;
-}
-
 IdentityLabels read_side(const H5Reader& reader, const std::string& prefix) {
   IdentityLabels side;
-  side.pids = read_ids(reader, prefix + "_pids");
-  side.camids = read_ids(reader, prefix + "_camids");
-  side.clothes_ids = read_ids(reader, prefix + "_clothes_ids");
+  side.pids = reader.read_ids(prefix + "_pids");
+  side.camids = reader.read_ids(prefix + "_camids");
+  side.clothes_ids = reader.read_ids(prefix + "_clothes_ids");
   return side;
 }
 
@@ -34,7 +23,7 @@ std::vector<float> ids_as_float32(const std::vector<int64_t>& ids) {
 ScoreMatrixFile::ScoreMatrixFile(const std::string& path) : reader_(path) {
   labels_.query = read_side(reader_, "q");
   labels_.gallery = read_side(reader_, "g");
-  labels_.unique_gallery_pids = read_ids(reader_, "unique_g_pids");
+  labels_.unique_gallery_pids = reader_.read_ids("unique_g_pids");
   validate_labels(labels_, path);
 }
 

@@ -10,16 +10,6 @@ namespace qme::io {
 
 namespace {
 
-std::vector<int64_t> read_ids(const H5Reader& reader, const std::string& name) {
-  Shape shape;
-  auto ids = reader.read_int64(name, &shape);
-  // Upstream's ids are 1-D; (n,1) and (1,n) are accepted as the same thing.
-  size_t non_unit = 0;
-  for (auto d : shape) non_unit += d != 1;
-  if (non_unit > 1) throw InputError(reader.path(), name, "must be one-dimensional");
-  return ids;
-}
-
 /// (rows, cols) of a 2-D feature dataset, from its shape alone.
 std::pair<int64_t, int64_t> feature_shape(const H5Reader& reader, const std::string& name) {
   const Shape shape = reader.shape(name);
@@ -81,12 +71,12 @@ TestFeaturesHeader read_header(const H5Reader& reader) {
   h.dim = q_cols;
   h.num_query = q_rows;
   h.num_gallery = g_rows;
-  h.query_labels.pids = read_ids(reader, "q_pids");
-  h.query_labels.camids = read_ids(reader, "q_camids");
-  h.query_labels.clothes_ids = read_ids(reader, "q_clothes_ids");
-  h.gallery_labels.pids = read_ids(reader, "g_pids");
-  h.gallery_labels.camids = read_ids(reader, "g_camids");
-  h.gallery_labels.clothes_ids = read_ids(reader, "g_clothes_ids");
+  h.query_labels.pids = reader.read_ids("q_pids");
+  h.query_labels.camids = reader.read_ids("q_camids");
+  h.query_labels.clothes_ids = reader.read_ids("q_clothes_ids");
+  h.gallery_labels.pids = reader.read_ids("g_pids");
+  h.gallery_labels.camids = reader.read_ids("g_camids");
+  h.gallery_labels.clothes_ids = reader.read_ids("g_clothes_ids");
   check_side(h.query_labels, q_rows, "q", "qf", path);
   check_side(h.gallery_labels, g_rows, "g", "gf", path);
   return h;
