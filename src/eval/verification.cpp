@@ -164,23 +164,32 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
   const uint32_t lowest_key = static_cast<uint32_t>(lowest_bin) << kBinBits;
   // NaN (key 0) is gathered with the lowest number's bin when that is wanted
   const uint32_t nan_stand_in = wanted[nan_bin] ? (nan_bin << kBinBits) : 0;
-  const uint8_t* want = wanted.data();
   parallel_for(
       scores.rows,
       [&](int64_t begin, int64_t end, int worker) {
         auto& out = partial[static_cast<size_t>(worker)];
         const int64_t cols = scores.cols;
-        std::vector<uint32_t> keys(static_cast<size_t>(cols));
+        const uint32_t low = lowest_key, stand_in = nan_stand_in;
+        const uint8_t* want = wanted.data();
+        std::vector<uint32_t> key_buffer(static_cast<size_t>(cols));
+        std::vector<int64_t> candidate_buffer(static_cast<size_t>(cols));
+        uint32_t* keys = key_buffer.data();
+        int64_t* candidates = candidate_buffer.data();
         for (int64_t i = begin; i < end; ++i) {
-          score_keys(scores.row(i), cols, keys.data());
+          score_keys(scores.row(i), cols, keys);
+          // Branch-free compaction of the few scores at or above the lowest window.
+          int64_t n = 0;
           for (int64_t j = 0; j < cols; ++j) {
-            const uint32_t key = keys[static_cast<size_t>(j)];
-            const uint32_t placed = key == 0 ? nan_stand_in : key;
-            if (placed < lowest_key) continue;
+            const uint32_t placed = keys[j] == 0 ? stand_in : keys[j];
+            candidates[n] = j;
+            n += placed >= low;
+          }
+          for (int64_t c = 0; c < n; ++c) {
+            const int64_t j = candidates[c];
+            const uint32_t placed = keys[j] == 0 ? stand_in : keys[j];
             const uint8_t mask = want[placed >> kBinBits];
-            if (mask == 0) continue;
             for (size_t k = 0; k < windows.size(); ++k) {
-              if (mask & (1u << k)) out[k].emplace_back(key, qp[i] == gp[j]);
+              if (mask & (1u << k)) out[k].emplace_back(keys[j], qp[i] == gp[j]);
             }
           }
         }
