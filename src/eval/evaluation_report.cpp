@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -148,7 +149,12 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, 
   const std::string context = options.context.empty() ? "evaluation" : options.context;
   check_shapes(scores, merged, labels, context);
   EvaluationReport report;
-  ScoreKeyHistogram histogram;  // filled by the retrieval scan, used by TAR@FAR
+  // Filled by the retrieval scan, used by TAR@FAR: the key histogram and the
+  // scores above a sampled estimate of the highest FAR target's threshold.
+  ScoreKeyHistogram histogram;
+  double highest_far = 0;
+  for (double far : options.fars) highest_far = std::max(highest_far, far);
+  histogram.tail_key = ScoreKeyHistogram::estimate_tail_key(scores, highest_far);
   const auto retrieval = evaluate_retrieval(scores, labels, options.num_threads, &histogram);
   add_ranking(report, "GR", retrieval.general);
   add_ranking(report, "SC", retrieval.same_clothes);

@@ -56,7 +56,8 @@ class EntryBuckets {
   /// Finer buckets list fewer scores for comparison but cost more per row:
   /// about sqrt(2 * cols * entries) buckets balances the two (measured).
   void build(const std::vector<uint64_t>& ascending, int64_t cols) {
-    const auto target = static_cast<int64_t>(std::sqrt(2.0 * static_cast<double>(cols) * static_cast<double>(ascending.size())));
+    const auto target = static_cast<int64_t>(
+        std::sqrt(2.0 * static_cast<double>(cols) * static_cast<double>(ascending.size())));
     const int64_t max_buckets = std::clamp<int64_t>(target, 16, 8192);
     lo_ = score_part(ascending.front());
     const uint32_t span = score_part(ascending.back()) - lo_;
@@ -119,7 +120,19 @@ struct RowScratch {
 /// Sorts `entries` by rank and fills others_before with one pass over the
 /// row, counting instead of sorting. Ties are ordered by index here and the
 /// tied scores remembered, for fix_ties_like_numpy.
-void count_others_before(const float* row, int64_t cols, RowScratch& s, uint32_t* key_bins) {
+/// Bins every key of a row into `key_bins` and keeps those at or above
+/// `histogram->tail_key` in `tail` (the histogram TAR@FAR uses).
+/// `key_bins` has two lanes of kBins counters (even / odd j), for the same
+/// reason as the bucket counts.
+void histogram_row(const uint32_t* keys, int64_t cols, int64_t row, uint32_t* key_bins, uint32_t tail_key,
+                   std::vector<ScoreKeyHistogram::TailScore>& tail) {
+  for (int64_t j = 0; j < cols; ++j) {
+    ++key_bins[ScoreKeyHistogram::bin(keys[j]) + (static_cast<uint32_t>(j) & 1u) * ScoreKeyHistogram::kBins];
+    if (keys[j] >= tail_key) tail.push_back({keys[j], static_cast<uint32_t>(row), static_cast<uint32_t>(j)});
+  }
+}
+
+void count_others_before(const float* row, int64_t cols, RowScratch& s) {
   auto& entries = s.entries;
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.key > b.key; });
   const auto m = entries.size();
@@ -132,7 +145,9 @@ void count_others_before(const float* row, int64_t cols, RowScratch& s, uint32_t
 
   // Pass 1, branch-free: count every score by bucket and list the few that
   // share a bucket with a same-identity entry.
-  s.bucket_counts.assign(s.buckets.count(), 0);
+  // Two lanes (even / odd j): neighbouring scores often share a bucket, and a
+  // single counter would chain every increment through memory.
+  s.bucket_counts.assign(2 * s.buckets.count(), 0);
   s.in_occupied.resize(static_cast<size_t>(cols));
   uint32_t* counts = s.bucket_counts.data();
   int64_t* listed = s.in_occupied.data();
@@ -145,9 +160,8 @@ void count_others_before(const float* row, int64_t cols, RowScratch& s, uint32_t
   score_keys(row, cols, keys);
   s.buckets.buckets_of(keys, cols, bucket_of);
   for (int64_t j = 0; j < cols; ++j) {
-    ++key_bins[ScoreKeyHistogram::bin(keys[j])];
     const uint32_t b = bucket_of[j];
-    ++counts[b];
+    ++counts[2 * b + (static_cast<uint32_t>(j) & 1u)];
     listed[num_listed] = j;
     num_listed += occupied[b];
   }
@@ -155,7 +169,7 @@ void count_others_before(const float* row, int64_t cols, RowScratch& s, uint32_t
   s.histogram.assign(m + 1, 0);
   int64_t* histogram = s.histogram.data();
   for (size_t b = 0; b < s.buckets.count(); ++b) {
-    if (!occupied[b]) histogram[m - first[b]] += counts[b];
+    if (!occupied[b]) histogram[m - first[b]] += counts[2 * b] + counts[2 * b + 1];
   }
   // Pass 2: compare the listed scores with the entries of their bucket.
   s.tied_scores.clear();
@@ -286,34 +300,48 @@ RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels&
   std::vector<QueryOutcomes> outcomes(static_cast<size_t>(scores.rows));
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
   std::vector<ScoreKeyHistogram> partial(histogram ? static_cast<size_t>(workers) : 0);
+  const uint32_t tail_key = histogram ? histogram->tail_key : 0xffffffffu;
   parallel_for(
       scores.rows,
       [&](int64_t begin, int64_t end, int worker) {
         RowScratch scratch;
-        std::vector<uint32_t> key_bins(ScoreKeyHistogram::kBins, 0);
+        std::vector<uint32_t> key_bins(histogram ? 2 * ScoreKeyHistogram::kBins : 0, 0);
+        std::vector<ScoreKeyHistogram::TailScore> tail;
         for (int64_t i = begin; i < end; ++i) {
           const float* row = scores.row(i);
           const auto found = gallery_by_pid.find(labels.query.pids[i]);
           if (found == gallery_by_pid.end()) {  // no ground truth: only histogram it
-            scratch.keys.resize(static_cast<size_t>(scores.cols));
-            score_keys(row, scores.cols, scratch.keys.data());
-            for (auto key : scratch.keys) ++key_bins[ScoreKeyHistogram::bin(key)];
+            if (histogram) {
+              scratch.keys.resize(static_cast<size_t>(scores.cols));
+              score_keys(row, scores.cols, scratch.keys.data());
+              histogram_row(scratch.keys.data(), scores.cols, i, key_bins.data(), tail_key, tail);
+            }
             continue;
           }
           scratch.entries.clear();
           for (auto j : found->second) scratch.entries.push_back({rank_key(row[j], j), j});
-          count_others_before(row, scores.cols, scratch, key_bins.data());
+          count_others_before(row, scores.cols, scratch);
+          if (histogram) histogram_row(scratch.keys.data(), scores.cols, i, key_bins.data(), tail_key, tail);
           if (!scratch.tied_scores.empty()) fix_ties_like_numpy(row, scores.cols, scratch);
           for (int p = 0; p < kProtocols; ++p) {
             outcomes[i][static_cast<size_t>(p)] = score_protocol(p, scratch.entries, labels, i);
           }
         }
-        if (histogram) partial[static_cast<size_t>(worker)].flush(key_bins.data());
+        if (histogram) {
+          auto& mine = partial[static_cast<size_t>(worker)];
+          mine.flush(key_bins.data());
+          mine.flush(key_bins.data() + ScoreKeyHistogram::kBins);
+          mine.tail.insert(mine.tail.end(), tail.begin(), tail.end());
+        }
       },
       workers);
   if (histogram) {
     *histogram = ScoreKeyHistogram();
-    for (const auto& h : partial) histogram->merge(h);
+    histogram->tail_key = tail_key;
+    for (const auto& h : partial) {
+      histogram->merge(h);
+      histogram->tail.insert(histogram->tail.end(), h.tail.begin(), h.tail.end());
+    }
   }
   RetrievalMetrics metrics;
   metrics.general = summarise(outcomes, 0, scores.cols);

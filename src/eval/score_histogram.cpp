@@ -50,4 +50,25 @@ ScoreKeyHistogram ScoreKeyHistogram::of(const ScoreMatrix& scores, int num_threa
   return std::move(partial[0]);
 }
 
+uint32_t ScoreKeyHistogram::estimate_tail_key(const ScoreMatrix& scores, double rate) {
+  constexpr int64_t kRowStride = 8;
+  std::vector<int64_t> sample(kBins, 0);
+  std::vector<uint32_t> keys(static_cast<size_t>(scores.cols));
+  int64_t total = 0;
+  for (int64_t i = 0; i < scores.rows; i += kRowStride) {
+    score_keys(scores.row(i), scores.cols, keys.data());
+    for (auto key : keys) ++sample[bin(key)];
+    total += scores.cols;
+  }
+  // Three times the rate and a few hundred scores more: the tail must hold the
+  // windows TAR@FAR gathers around its targets, or it is not used.
+  const auto wanted = static_cast<int64_t>(3.0 * rate * static_cast<double>(total)) + 256;
+  int64_t above = 0;
+  for (int b = kBins - 1; b > 0; --b) {
+    above += sample[static_cast<size_t>(b)];
+    if (above >= wanted) return static_cast<uint32_t>(b > 1 ? b - 1 : 1) << kBinBits;
+  }
+  return 1u << kBinBits;  // everything but NaN
+}
+
 }  // namespace qme::eval

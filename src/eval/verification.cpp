@@ -202,6 +202,29 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
   }
 }
 
+/// Fills the windows from the scores the retrieval scan kept. False when the
+/// kept tail does not reach down to every window (or NaN would be needed).
+bool windows_from_tail(const ScoreKeyHistogram& tail_source, const std::vector<int64_t>& qp,
+                       const std::vector<int64_t>& gp, uint32_t nan_bin, std::vector<Window*>& windows) {
+  if (tail_source.tail_key == 0xffffffffu) return false;
+  const uint32_t tail_bin = ScoreKeyHistogram::bin(tail_source.tail_key);
+  for (auto* w : windows) {
+    // The tail holds whole bins from tail_bin up; NaN (key 0) is never in it.
+    if (static_cast<uint32_t>(w->lo) < tail_bin ||
+        (static_cast<uint32_t>(w->lo) <= nan_bin && nan_bin <= static_cast<uint32_t>(w->hi))) {
+      return false;
+    }
+  }
+  for (auto* w : windows) w->items.clear();
+  for (const auto& t : tail_source.tail) {
+    const auto bin = static_cast<int>(ScoreKeyHistogram::bin(t.key));
+    for (auto* w : windows) {
+      if (bin >= w->lo && bin <= w->hi) w->items.emplace_back(t.key, qp[t.row] == gp[t.col]);
+    }
+  }
+  return true;
+}
+
 /// NaN items (key 0) take `nan_key`, or, when it is 0, the lowest key of
 /// the window: the window holds the lowest number's whole bin.
 void replace_nan_keys(Window& w, uint32_t nan_key) {
@@ -309,7 +332,9 @@ std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::
                                           const std::vector<double>& fars, int num_threads,
                                           const ScoreKeyHistogram* precomputed) {
   check_inputs(scores, query_pids, gallery_pids, fars);
-  const auto all = precomputed ? *precomputed : ScoreKeyHistogram::of(scores, num_threads);
+  ScoreKeyHistogram own;
+  if (!precomputed) own = ScoreKeyHistogram::of(scores, num_threads);
+  const ScoreKeyHistogram& all = precomputed ? *precomputed : own;
   if (all.total() != static_cast<int64_t>(scores.size())) {
     throw Error("tar_at_far: the score histogram does not cover the score matrix");
   }
@@ -351,8 +376,11 @@ std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::
   std::vector<Window*> pending;
   for (auto& w : windows) pending.push_back(&w);
   while (!pending.empty()) {
-    // The bin table holds 8 windows per byte: gather them 8 at a time.
-    for (size_t start = 0; start < pending.size(); start += 8) {
+    // The scores the retrieval scan kept, else one more pass over the matrix;
+    // the bin table holds 8 windows per byte: gather them 8 at a time.
+    const bool from_tail = precomputed && windows_from_tail(*precomputed, query_pids, gallery_pids,
+                                                            static_cast<uint32_t>(nan_bin), pending);
+    for (size_t start = 0; !from_tail && start < pending.size(); start += 8) {
       std::vector<Window*> group(
           pending.begin() + static_cast<std::ptrdiff_t>(start),
           pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + 8, pending.size())));

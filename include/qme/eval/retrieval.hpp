@@ -27,7 +27,8 @@ struct RetrievalMetrics {
 /// Streams row by row (O(G) memory per thread), never sorting a whole row:
 /// the rank of each same-identity entry is counted against the others.
 /// When `histogram` is given it receives ScoreKeyHistogram::of(scores),
-/// counted on the way (TAR@FAR uses it).
+/// counted on the way, and keeps every score at or above its tail_key (set
+/// before the call) in its tail: TAR@FAR then reads the matrix no second time.
 RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads = 0,
                                     ScoreKeyHistogram* histogram = nullptr);
 

@@ -30,6 +30,19 @@ class ScoreKeyHistogram {
   /// The histogram of a whole matrix on its own (multi-threaded).
   static ScoreKeyHistogram of(const ScoreMatrix& scores, int num_threads = 0);
 
+  /// The scores at or above `tail_key`, kept by whoever fills the histogram
+  /// so that TAR@FAR need not read the matrix a second time.
+  struct TailScore {
+    uint32_t key;
+    uint32_t row, col;
+  };
+  uint32_t tail_key = 0xffffffffu;  // nothing kept
+  std::vector<TailScore> tail;
+
+  /// A score key above which, judging by every 8th row, no more than about
+  /// `rate` (plus a margin) of the scores lie: where a tail worth keeping starts.
+  static uint32_t estimate_tail_key(const ScoreMatrix& scores, double rate);
+
  private:
   std::vector<int64_t> counts_;
 };
