@@ -135,6 +135,10 @@ std::vector<double> H5Reader::read_float64(const std::string& name, Shape* shape
   return read_numeric<double>(*file_, path_, name, H5::PredType::NATIVE_DOUBLE, shape);
 }
 
+std::vector<uint8_t> H5Reader::read_uint8(const std::string& name, Shape* shape) const {
+  return read_numeric<uint8_t>(*file_, path_, name, H5::PredType::NATIVE_UINT8, shape);
+}
+
 std::vector<int64_t> H5Reader::read_int64(const std::string& name, Shape* shape) const {
   const auto values = read_float64(name, shape);
   std::vector<int64_t> ids(values.size());

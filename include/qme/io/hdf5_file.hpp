@@ -41,6 +41,8 @@ class H5Reader {
   std::vector<double> read_float64(const std::string& name, Shape* shape = nullptr) const;
   /// Integer ids; a float value that is not a whole number is an InputError.
   std::vector<int64_t> read_int64(const std::string& name, Shape* shape = nullptr) const;
+  /// Raw 8-bit pixels (dataset images: (H,W,3) RGB); other dtypes are converted.
+  std::vector<uint8_t> read_uint8(const std::string& name, Shape* shape = nullptr) const;
   /// An id array (pids, camids, ...): whole numbers, one-dimensional; upstream's
   /// (n,1) and (1,n) shapes are accepted as the same thing.
   std::vector<int64_t> read_ids(const std::string& name) const;
