@@ -148,6 +148,21 @@ struct Processed {
   ClothesMap clothes2label;
 };
 
+/// Moves the processed video splits into `out` (test_clothes2label already set).
+void take_video_splits(DatasetSplits& out, Processed train, Processed query, Processed gallery) {
+  out.train = std::move(train.tracklets);
+  out.query = std::move(query.tracklets);
+  out.gallery = std::move(gallery.tracklets);
+  out.train_counts = train.counts;
+  out.query_counts = query.counts;
+  out.gallery_counts = gallery.counts;
+  out.num_train_pids = train.counts.num_pids;
+  out.num_train_clothes = train.counts.num_clothes;
+  out.pid2clothes = std::move(train.pid2clothes);
+  out.train_clothes2label = std::move(train.clothes2label);
+  out.num_test_clothes = static_cast<int64_t>(out.test_clothes2label.size());
+}
+
 Processed process_ccvid(const io::H5Reader& body, const std::vector<CcvidLine>& lines, bool relabel,
                         const ClothesMap* test_clothes) {
   std::set<std::string> pids, clothes;
@@ -380,17 +395,7 @@ DatasetSplits read_ccvid(const std::string& root) {
   auto query = process_ccvid(body, query_lines, false, &out.test_clothes2label);
   auto gallery = process_ccvid(body, gallery_lines, false, &out.test_clothes2label);
 
-  out.train = std::move(train.tracklets);
-  out.query = std::move(query.tracklets);
-  out.gallery = std::move(gallery.tracklets);
-  out.train_counts = train.counts;
-  out.query_counts = query.counts;
-  out.gallery_counts = gallery.counts;
-  out.num_train_pids = train.counts.num_pids;
-  out.num_train_clothes = train.counts.num_clothes;
-  out.pid2clothes = std::move(train.pid2clothes);
-  out.train_clothes2label = std::move(train.clothes2label);
-  out.num_test_clothes = static_cast<int64_t>(out.test_clothes2label.size());
+  take_video_splits(out, std::move(train), std::move(query), std::move(gallery));
   return out;
 }
 
@@ -427,17 +432,7 @@ DatasetSplits read_mevid(const std::string& root) {
   auto gallery = process_mevid(body, test_names, test_names_path, gallery_rows, "bbox_test", false,
                                &out.test_clothes2label);
 
-  out.train = std::move(train.tracklets);
-  out.query = std::move(query.tracklets);
-  out.gallery = std::move(gallery.tracklets);
-  out.train_counts = train.counts;
-  out.query_counts = query.counts;
-  out.gallery_counts = gallery.counts;
-  out.num_train_pids = train.counts.num_pids;
-  out.num_train_clothes = train.counts.num_clothes;
-  out.pid2clothes = std::move(train.pid2clothes);
-  out.train_clothes2label = std::move(train.clothes2label);
-  out.num_test_clothes = static_cast<int64_t>(out.test_clothes2label.size());
+  take_video_splits(out, std::move(train), std::move(query), std::move(gallery));
   return out;
 }
 

@@ -126,8 +126,8 @@ void resample_horizontal(const uint8_t* src, int64_t src_width, int64_t row0, in
 
 /// `src` (any rows x width) resampled vertically into `dst` (out_height x
 /// width); `axis.first` is shifted by -row_offset (the rows `src` starts at).
-void resample_vertical(const uint8_t* src, int64_t width, int64_t row_offset, uint8_t* dst, int64_t out_height,
-                       const AxisWeights& axis) {
+void resample_vertical(const uint8_t* src, int64_t width, int64_t row_offset, uint8_t* dst,
+                       int64_t out_height, const AxisWeights& axis) {
   const int64_t stride = width * kChannels;
   std::vector<int64_t> acc(static_cast<size_t>(stride));
   for (int64_t y = 0; y < out_height; ++y) {
@@ -153,8 +153,8 @@ void pillow_resize(const uint8_t* src, int64_t src_height, int64_t src_width, ui
                    int64_t width, ResizeFilter filter) {
   if (src_height <= 0 || src_width <= 0 || height <= 0 || width <= 0) {
     throw InputError("pillow_resize: cannot resize " + std::to_string(src_height) + "x" +
-                     std::to_string(src_width) + " to " + std::to_string(height) + "x" + std::to_string(width) +
-                     " (sizes must be positive)");
+                     std::to_string(src_width) + " to " + std::to_string(height) + "x" +
+                     std::to_string(width) + " (sizes must be positive)");
   }
   const bool need_horizontal = width != src_width;
   const bool need_vertical = height != src_height;
@@ -189,8 +189,8 @@ RgbImage pillow_resize(const RgbImage& image, int64_t height, int64_t width, Res
                      " values");
   }
   if (height <= 0 || width <= 0) {
-    throw InputError("pillow_resize: cannot resize to " + std::to_string(height) + "x" + std::to_string(width) +
-                     " (sizes must be positive)");
+    throw InputError("pillow_resize: cannot resize to " + std::to_string(height) + "x" +
+                     std::to_string(width) + " (sizes must be positive)");
   }
   RgbImage out(height, width);
   pillow_resize(image.pixels.data(), image.height, image.width, out.pixels.data(), height, width, filter);

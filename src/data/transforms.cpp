@@ -29,8 +29,8 @@ TestTransform make(const std::string& model, int64_t height, int64_t width, Resi
 }  // namespace
 
 const std::vector<std::string>& test_transform_models() {
-  static const std::vector<std::string> models{"adaface",  "biggait",   "cal-ccvid", "cal-ltcc",
-                                               "aim",      "cal-mevid", "agrl"};
+  static const std::vector<std::string> models{"adaface", "biggait",   "cal-ccvid", "cal-ltcc",
+                                               "aim",     "cal-mevid", "agrl"};
   return models;
 }
 
@@ -42,7 +42,8 @@ TestTransform test_transform(const std::string& model) {
   // The video CAL models go through upstream's spatial_transforms.Scale (bicubic);
   // the image-set models (LTCC) through torchvision's Resize (bilinear).
   if (model == "cal-ccvid") return make(model, 384, 192, F::kBicubic, kImageNetMean, kImageNetStd);
-  if (model == "cal-ltcc" || model == "aim") return make(model, 384, 192, F::kBilinear, kImageNetMean, kImageNetStd);
+  if (model == "cal-ltcc" || model == "aim")
+    return make(model, 384, 192, F::kBilinear, kImageNetMean, kImageNetStd);
   if (model == "cal-mevid") return make(model, 256, 128, F::kBicubic, kImageNetMean, kImageNetStd);
   if (model == "agrl") return make(model, 256, 128, F::kBilinear, kImageNetMean, kImageNetStd);
   std::string known;
@@ -50,8 +51,8 @@ TestTransform test_transform(const std::string& model) {
   throw InputError("test transforms", model, "is not a known model (known: " + known + ")");
 }
 
-void normalize_to_chw(const RgbImage& image, const std::array<double, 3>& mean, const std::array<double, 3>& std_dev,
-                      NormalizePrecision precision, float* out) {
+void normalize_to_chw(const RgbImage& image, const std::array<double, 3>& mean,
+                      const std::array<double, 3>& std_dev, NormalizePrecision precision, float* out) {
   const int64_t plane = image.height * image.width;
   if (image.pixels.size() != static_cast<size_t>(plane * 3)) {
     throw InputError("normalize_to_chw: the image is " + std::to_string(image.height) + "x" +

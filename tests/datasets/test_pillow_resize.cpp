@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "datasets/image_fixture.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -14,22 +16,12 @@
 
 namespace {
 
+using qme::test::kTransformsFixture;
+using qme::test::read_image;
+
 using qme::data::pillow_resize;
 using qme::data::ResizeFilter;
 using qme::data::RgbImage;
-
-const std::string kTransformsFixture = std::string(QME_FIXTURES_DIR) + "/data/transforms_expected.h5";
-
-/// A (H, W, 3) uint8 dataset of the fixture file.
-RgbImage read_image(const qme::io::H5Reader& reader, const std::string& name) {
-  qme::io::Shape shape;
-  const auto values = reader.read_int64(name, &shape);
-  REQUIRE(shape.size() == 3);
-  REQUIRE(shape[2] == 3);
-  RgbImage image(static_cast<int64_t>(shape[0]), static_cast<int64_t>(shape[1]));
-  for (size_t i = 0; i < values.size(); ++i) image.pixels[i] = static_cast<uint8_t>(values[i]);
-  return image;
-}
 
 /// A grey image whose every channel holds `values` (row-major, h x w).
 RgbImage grey(int64_t h, int64_t w, const std::vector<int>& values) {
@@ -92,7 +84,8 @@ TEST_CASE("bicubic overshoot at a step is clamped to 0..255", "[data]") {
 
 TEST_CASE("a constant image stays constant under every resize", "[data]") {
   RgbImage image(7, 9);
-  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i % 3 == 0 ? 200 : 13);
+  for (size_t i = 0; i < image.pixels.size(); ++i)
+    image.pixels[i] = static_cast<uint8_t>(i % 3 == 0 ? 200 : 13);
   for (auto filter : {ResizeFilter::kBilinear, ResizeFilter::kBicubic}) {
     for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 1}, {3, 20}, {15, 4}, {30, 30}}) {
       const RgbImage out = pillow_resize(image, h, w, filter);

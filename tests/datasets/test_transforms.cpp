@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "datasets/image_fixture.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -15,22 +17,13 @@
 
 namespace {
 
+using qme::test::kTransformsFixture;
+using qme::test::read_image;
+
 using qme::data::NormalizePrecision;
 using qme::data::ResizeFilter;
 using qme::data::RgbImage;
 using qme::data::test_transform;
-
-const std::string kTransformsFixture = std::string(QME_FIXTURES_DIR) + "/data/transforms_expected.h5";
-
-RgbImage read_image(const qme::io::H5Reader& reader, const std::string& name) {
-  qme::io::Shape shape;
-  const auto values = reader.read_int64(name, &shape);
-  REQUIRE(shape.size() == 3);
-  REQUIRE(shape[2] == 3);
-  RgbImage image(static_cast<int64_t>(shape[0]), static_cast<int64_t>(shape[1]));
-  for (size_t i = 0; i < values.size(); ++i) image.pixels[i] = static_cast<uint8_t>(values[i]);
-  return image;
-}
 
 struct Comparison {
   double max_abs = 0.0;
@@ -86,7 +79,8 @@ TEST_CASE("an unknown model's transform is an error naming the known models", "[
 TEST_CASE("normalisation is ToTensor then Normalize, channel planes first", "[data]") {
   RgbImage image(1, 2, {0, 51, 255, 255, 102, 0});
   std::vector<float> out(6);
-  qme::data::normalize_to_chw(image, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, NormalizePrecision::kFloat32, out.data());
+  qme::data::normalize_to_chw(image, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, NormalizePrecision::kFloat32,
+                              out.data());
   // (v / 255 - 0.5) / 0.5 per value, laid out (C, H, W).
   CHECK(out[0] == -1.0f);
   CHECK(out[1] == 1.0f);
@@ -116,17 +110,19 @@ TEST_CASE("the test transforms reproduce upstream's tensors for every model", "[
       INFO(path);
       qme::io::Shape shape;
       const auto expected = reader.read_float32(path, &shape);
-      REQUIRE(shape == qme::io::Shape{3, static_cast<uint64_t>(transform.height), static_cast<uint64_t>(transform.width)});
+      REQUIRE(shape == qme::io::Shape{3, static_cast<uint64_t>(transform.height),
+                                      static_cast<uint64_t>(transform.width)});
 
       // The pipeline normalises the image Pillow resized with this model's filter.
-      const std::string resized_path =
-          "resized/" + filter + "/" + std::to_string(transform.height) + "x" + std::to_string(transform.width) + "/" + name;
+      const std::string resized_path = "resized/" + filter + "/" + std::to_string(transform.height) + "x" +
+                                       std::to_string(transform.width) + "/" + name;
       REQUIRE(reader.has_dataset(resized_path));
       std::vector<float> normalised(expected.size());
       qme::data::normalize_to_chw(read_image(reader, resized_path), transform.mean, transform.std_dev,
                                   transform.precision, normalised.data());
       const Comparison from_resized = compare(normalised, expected);
-      INFO("normalising Pillow's image: max |diff| " << from_resized.max_abs << ", unequal " << from_resized.unequal);
+      INFO("normalising Pillow's image: max |diff| " << from_resized.max_abs << ", unequal "
+                                                     << from_resized.unequal);
       CHECK(from_resized.max_abs <= 1e-6);
 
       const Comparison full = compare(transform.apply(read_image(reader, "inputs/" + name)), expected);

@@ -34,7 +34,8 @@ struct RgbImage {
 
   RgbImage() = default;
   RgbImage(int64_t h, int64_t w) : height(h), width(w), pixels(static_cast<size_t>(h * w * 3)) {}
-  RgbImage(int64_t h, int64_t w, std::vector<uint8_t> values) : height(h), width(w), pixels(std::move(values)) {}
+  RgbImage(int64_t h, int64_t w, std::vector<uint8_t> values)
+      : height(h), width(w), pixels(std::move(values)) {}
 };
 
 /// `Image.resize((width, height), filter)` of `image`. The same size gives a

@@ -55,7 +55,7 @@ TestTransform test_transform(const std::string& model);
 
 /// ToTensor + Normalize of an already resized image: `image` (H, W, 3) uint8
 /// -> `out` float32 (3, H, W).
-void normalize_to_chw(const RgbImage& image, const std::array<double, 3>& mean, const std::array<double, 3>& std_dev,
-                      NormalizePrecision precision, float* out);
+void normalize_to_chw(const RgbImage& image, const std::array<double, 3>& mean,
+                      const std::array<double, 3>& std_dev, NormalizePrecision precision, float* out);
 
 }  // namespace qme::data
