@@ -184,15 +184,9 @@ ModelScores fuse_scores(FusionMethod method, const std::vector<const ModelScores
     default:
       break;
   }
-  std::vector<const ScoreMatrix*> scores, merged;
-  for (const auto* m : models) {
-    scores.push_back(&m->score_mat);
-    merged.push_back(&m->merge_score_mat);
-  }
-  ModelScores out;
-  out.score_mat = elementwise(method, scores);
-  out.merge_score_mat = elementwise(method, merged);
-  return out;
+  return fuse_each_kind(models, [method](const std::vector<const ScoreMatrix*>& matrices) {
+    return elementwise(method, matrices);
+  });
 }
 
 }  // namespace qme::eval

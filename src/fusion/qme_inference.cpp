@@ -139,16 +139,8 @@ ScoreMatrix QmeInference::fuse(const std::vector<const ScoreMatrix*>& matrices,
 
 ModelScores QmeInference::fuse(const std::vector<const ModelScores*>& models,
                                const std::vector<float>& quality) const {
-  std::vector<const ScoreMatrix*> entries;
-  std::vector<const ScoreMatrix*> merged;
-  for (const auto* m : models) {
-    entries.push_back(&m->score_mat);
-    merged.push_back(&m->merge_score_mat);
-  }
-  ModelScores out;
-  out.score_mat = fuse(entries, quality);
-  out.merge_score_mat = fuse(merged, quality);
-  return out;
+  return fuse_each_kind(
+      models, [&](const std::vector<const ScoreMatrix*>& matrices) { return fuse(matrices, quality); });
 }
 
 std::vector<float> read_face_weights(const std::string& path, int64_t num_queries) {

@@ -14,6 +14,7 @@
 #include "qme/data/datasets.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "support/log_capture.hpp"
+#include "support/report_parity.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -24,9 +25,7 @@ namespace {
 const std::string kData = std::string(QME_FIXTURES_DIR) + "/data";
 
 json load_json(const std::string& name) {
-  std::ifstream in(kData + "/" + name);
-  REQUIRE(in.good());
-  return json::parse(in);
+  return qme::test::load_json(kData + "/" + name);
 }
 
 /// Upstream samples: {"paths": [...]} (video) or {"path": "..."} (image).

@@ -2,7 +2,6 @@
 // scikit-learn 1.2) on synthetic score matrices: ../shared/fixtures.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -10,36 +9,14 @@
 #include "qme/eval/classic_fusion.hpp"
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "support/report_parity.hpp"
 
 namespace {
 
 const std::string kFixtures = QME_FIXTURES_DIR;
 
-nlohmann::json load_json(const std::string& path) {
-  std::ifstream in(path);
-  INFO("fixture " << path);
-  REQUIRE(in.good());
-  return nlohmann::json::parse(in);
-}
-
-/// Every metric upstream reports, to 1e-9 (counts exactly); null means NaN.
-void require_report_matches(const qme::eval::EvaluationReport& ours, const nlohmann::json& expected,
-                            const std::string& what) {
-  REQUIRE(ours.size() == expected.size());
-  for (const auto& [name, value] : expected.items()) {
-    INFO(what << ": " << name);
-    const auto mine = ours.find(name);
-    REQUIRE(mine.has_value());
-    if (value.is_null()) {
-      CHECK(std::isnan(*mine));
-    } else {
-      CHECK(std::abs(*mine - value.get<double>()) <= 1e-9);
-    }
-  }
-}
-
 void check_fixture_set(const std::string& name) {
-  const auto expected = load_json(kFixtures + "/eval/" + name + "_expected.json");
+  const auto expected = qme::test::load_json(kFixtures + "/eval/" + name + "_expected.json");
   const qme::io::ScoreMatrixFile file(kFixtures + "/eval/scoremats_" + name + ".h5");
   const auto models = expected.at("models").get<std::vector<std::string>>();
   std::vector<qme::ModelScores> scores;
@@ -49,14 +26,15 @@ void check_fixture_set(const std::string& name) {
   for (size_t k = 0; k < models.size(); ++k) {
     const auto report =
         qme::eval::evaluate(scores[k].score_mat, scores[k].merge_score_mat, file.labels(), options);
-    require_report_matches(report, expected.at("single").at(models[k]), name + " single/" + models[k]);
+    qme::test::check_report_matches(report, expected.at("single").at(models[k]),
+                                    name + " single/" + models[k], 1e-9);
   }
   std::vector<const qme::ModelScores*> inputs;
   for (const auto& s : scores) inputs.push_back(&s);
   for (const auto& [method, report_json] : expected.at("fusion").items()) {
     const auto fused = qme::eval::fuse_scores(qme::eval::parse_fusion_method(method), inputs, file.labels());
     const auto report = qme::eval::evaluate(fused.score_mat, fused.merge_score_mat, file.labels(), options);
-    require_report_matches(report, report_json, name + " fusion/" + method);
+    qme::test::check_report_matches(report, report_json, name + " fusion/" + method, 1e-9);
   }
 }
 
@@ -71,7 +49,7 @@ TEST_CASE("single-model and classic-fusion reports match upstream on the medium 
 }
 
 TEST_CASE("numpy legacy choice draws match numpy", "[parity][core]") {
-  const auto expected = load_json(kFixtures + "/rng/rng_expected.json");
+  const auto expected = qme::test::load_json(kFixtures + "/rng/rng_expected.json");
   for (const auto& c : expected.at("choice_cases")) {
     const auto population = c.at("population").get<std::vector<int64_t>>();
     const auto size = c.at("size").get<int64_t>();

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -15,6 +14,7 @@
 #include "qme/fusion/quality_estimator.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
+#include "support/report_parity.hpp"
 
 namespace {
 
@@ -42,13 +42,6 @@ qme::fusion::QmeMixture load_upstream_head() {
   qme::io::load_state_dict(*head, checkpoint.model_state_dict, path);  // strict: every key matches
   head->eval();
   return head;
-}
-
-nlohmann::json load_json(const std::string& path) {
-  std::ifstream in(path);
-  INFO("fixture " << path);
-  REQUIRE(in.good());
-  return nlohmann::json::parse(in);
 }
 
 }  // namespace
@@ -134,7 +127,7 @@ TEST_CASE("the body QE with upstream's weights reproduces upstream's weights", "
 TEST_CASE("the qme report of the upstream checkpoint matches upstream on the small and medium sets",
           "[parity][fusion][eval]") {
   for (const std::string name : {"small", "medium"}) {
-    const auto expected = load_json(kFixtures + "/eval/" + name + "_expected.json");
+    const auto expected = qme::test::load_json(kFixtures + "/eval/" + name + "_expected.json");
     qme::eval::TablesOptions options;
     options.scoremats = kFixtures + "/eval/scoremats_" + name + ".h5";
     options.models = expected.at("models").get<std::vector<std::string>>();
@@ -144,20 +137,7 @@ TEST_CASE("the qme report of the upstream checkpoint matches upstream on the sma
     REQUIRE(result.learned.size() == 1);
     const auto& ours = result.learned[0].named.report;
     const auto& theirs = expected.at("qme");
-    REQUIRE(ours.size() == theirs.size());
-    double worst = 0;
-    for (const auto& [metric, value] : theirs.items()) {
-      INFO(name << " qme: " << metric);
-      const auto mine = ours.find(metric);
-      REQUIRE(mine.has_value());
-      if (value.is_null()) {
-        CHECK(std::isnan(*mine));
-      } else {
-        const double d = std::abs(*mine - value.get<double>());
-        worst = std::max(worst, d);
-        CHECK(d <= 1e-9);
-      }
-    }
+    const double worst = qme::test::check_report_matches(ours, theirs, name + " qme", 1e-9);
     INFO(name << ": largest |diff| over " << theirs.size() << " metrics: " << worst);
     CHECK(worst <= 1e-9);
   }

@@ -28,4 +28,19 @@ struct ModelScores {
   ScoreMatrix merge_score_mat;  // (Q, U), columns ordered like unique_g_pids
 };
 
+/// Fuses several models' matrices: `fuse` (matrices -> matrix) runs once on
+/// their score_mats and once on their merge_score_mats.
+template <typename Fuse>
+ModelScores fuse_each_kind(const std::vector<const ModelScores*>& models, Fuse&& fuse) {
+  std::vector<const ScoreMatrix*> entries, subjects;
+  for (const auto* m : models) {
+    entries.push_back(&m->score_mat);
+    subjects.push_back(&m->merge_score_mat);
+  }
+  ModelScores out;
+  out.score_mat = fuse(entries);
+  out.merge_score_mat = fuse(subjects);
+  return out;
+}
+
 }  // namespace qme
