@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -162,6 +163,58 @@ std::vector<int64_t> H5Reader::read_ids(const std::string& name) const {
   return ids;
 }
 
+std::vector<std::string> H5Reader::read_strings(const std::string& name) const {
+  if (!has_dataset(name)) throw InputError(path_, name, "dataset is missing");
+  try {
+    H5::DataSet dataset = file_->openDataSet(name);
+    if (dataset.getTypeClass() != H5T_STRING) throw InputError(path_, name, "must hold strings");
+    H5::DataSpace space = dataset.getSpace();
+    const int rank = space.getSimpleExtentNdims();
+    if (rank != 1) {
+      throw InputError(path_, name, "must be one-dimensional, got " + std::to_string(rank) + " dimensions");
+    }
+    hsize_t count = 0;
+    space.getSimpleExtentDims(&count);
+    std::vector<std::string> values(static_cast<size_t>(count));
+    if (count == 0) return values;
+    const H5::StrType file_type = dataset.getStrType();
+    if (file_type.isVariableStr()) {
+      H5::StrType memory_type(H5::PredType::C_S1, H5T_VARIABLE);
+      memory_type.setCset(file_type.getCset());
+      std::vector<char*> raw(static_cast<size_t>(count), nullptr);
+      dataset.read(raw.data(), memory_type);
+      for (size_t i = 0; i < raw.size(); ++i) values[i] = raw[i] ? raw[i] : "";
+      H5Dvlen_reclaim(memory_type.getId(), space.getId(), H5P_DEFAULT, raw.data());
+    } else {
+      const size_t width = file_type.getSize();
+      std::vector<char> raw(static_cast<size_t>(count) * width);
+      dataset.read(raw.data(), file_type);
+      for (size_t i = 0; i < values.size(); ++i) {
+        const char* s = raw.data() + i * width;
+        values[i].assign(s, strnlen(s, width));
+      }
+    }
+    return values;
+  } catch (const H5::Exception& e) {
+    throw InputError(path_, name, "cannot be read (" + e.getDetailMsg() + ")");
+  }
+}
+
+std::optional<int64_t> H5Reader::read_int_attribute(const std::string& name) const {
+  try {
+    if (H5Aexists(file_->getId(), name.c_str()) <= 0) return std::nullopt;
+    H5::Attribute attr = file_->openAttribute(name);
+    if (attr.getTypeClass() != H5T_INTEGER || attr.getSpace().getSimpleExtentNpoints() != 1) {
+      throw InputError(path_, name, "attribute must be a single integer");
+    }
+    int64_t value = 0;
+    attr.read(H5::PredType::NATIVE_INT64, &value);
+    return value;
+  } catch (const H5::Exception& e) {
+    throw InputError(path_, name, "attribute cannot be read (" + e.getDetailMsg() + ")");
+  }
+}
+
 // ---------------------------------------------------------------------------
 
 AtomicH5Writer::AtomicH5Writer(const std::string& path)
@@ -223,6 +276,27 @@ void AtomicH5Writer::write_float32(const std::string& name, const float* data, c
 
 void AtomicH5Writer::write_int64(const std::string& name, const int64_t* data, const Shape& shape) {
   write_dataset(*file_, path_, name, data, shape, H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64);
+}
+
+void AtomicH5Writer::write_uint8(const std::string& name, const uint8_t* data, const Shape& shape) {
+  write_dataset(*file_, path_, name, data, shape, H5::PredType::STD_U8LE, H5::PredType::NATIVE_UINT8);
+}
+
+void AtomicH5Writer::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  try {
+    ensure_parent_groups(*file_, name);
+    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    type.setCset(H5T_CSET_UTF8);
+    const hsize_t count = values.size();
+    H5::DataSpace space(1, &count);
+    H5::DataSet dataset = file_->createDataSet(name, type, space);
+    std::vector<const char*> raw(values.size());
+    for (size_t i = 0; i < values.size(); ++i) raw[i] = values[i].c_str();
+    if (!raw.empty()) dataset.write(raw.data(), type);
+  } catch (const H5::Exception& e) {
+    throw Error(path_ + ": cannot write '" + name + "' (" + std::to_string(values.size()) +
+                " strings): " + e.getDetailMsg());
+  }
 }
 
 void AtomicH5Writer::write_string_attribute(const std::string& name, const std::string& value) {

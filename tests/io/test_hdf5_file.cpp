@@ -190,3 +190,27 @@ TEST_CASE("H5Reader can be moved", "[io]") {
   CHECK(b.path() == path);
   CHECK(b.read_float32("x") == std::vector<float>{3.0f});
 }
+
+TEST_CASE("string datasets, uint8 datasets and integer attributes round-trip", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("strings.h5");
+  {
+    AtomicH5Writer w(path);
+    w.write_strings("keys", {"session1/001_01/00001", "", "ü"});
+    w.write_strings("group/none", {});
+    const std::vector<uint8_t> flags{0, 1, 1};
+    w.write_uint8("flags", flags.data(), {3});
+    w.write_int_attribute("qme_format", 1);
+    w.write_string_attribute("note", "text");
+    w.commit();
+  }
+  const H5Reader r(path);
+  CHECK(r.read_strings("keys") == std::vector<std::string>{"session1/001_01/00001", "", "ü"});
+  CHECK(r.read_strings("group/none").empty());
+  CHECK(r.read_uint8("flags") == std::vector<uint8_t>{0, 1, 1});
+  CHECK(r.read_int_attribute("qme_format") == 1);
+  CHECK_FALSE(r.read_int_attribute("absent"));
+  CHECK_THROWS_WITH(r.read_int_attribute("note"), Contains(path) && Contains("note"));
+  CHECK_THROWS_WITH(r.read_strings("flags"), Contains(path) && Contains("flags") && Contains("strings"));
+  CHECK_THROWS_WITH(r.read_strings("absent"), Contains("absent"));
+}

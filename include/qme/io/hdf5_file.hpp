@@ -5,6 +5,7 @@
 /// renamed into place only when complete.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,13 @@ class H5Reader {
   /// An id array (pids, camids, ...): whole numbers, one-dimensional; upstream's
   /// (n,1) and (1,n) shapes are accepted as the same thing.
   std::vector<int64_t> read_ids(const std::string& name) const;
+  /// A one-dimensional string dataset (variable- or fixed-length, as h5py
+  /// writes a list of str); fixed-length values lose their trailing NULs.
+  std::vector<std::string> read_strings(const std::string& name) const;
+
+  /// An integer attribute of the root group; nullopt when there is none.
+  /// Throws InputError when it exists but is not a single integer.
+  std::optional<int64_t> read_int_attribute(const std::string& name) const;
 
  private:
   std::string path_;
@@ -65,6 +73,10 @@ class AtomicH5Writer {
   /// Creates missing parent groups of `name`.
   void write_float32(const std::string& name, const float* data, const Shape& shape);
   void write_int64(const std::string& name, const int64_t* data, const Shape& shape);
+  void write_uint8(const std::string& name, const uint8_t* data, const Shape& shape);
+  /// A one-dimensional variable-length UTF-8 string dataset (h5py reads it as
+  /// an object array; `.asstr()` gives str).
+  void write_strings(const std::string& name, const std::vector<std::string>& values);
   void write_string_attribute(const std::string& name, const std::string& value);
   void write_int_attribute(const std::string& name, int64_t value);
 

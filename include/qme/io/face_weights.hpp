@@ -1,0 +1,16 @@
+#pragma once
+/// The quality-weights file that QE evaluation writes (`mod_qe_{run}_{ds}_{step}.h5`): dataset
+/// `face_weights`, one weight per probe in score-matrix order. QME inference mixes its experts
+/// by it; qme_tables' quality plot splits it by the face model's rank-1 outcome.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qme::io {
+
+/// Reads dataset "face_weights" ((Q, 1) or (Q,), any float type) of an HDF5 file. Throws
+/// InputError naming the file and dataset when it is missing, mis-shaped, holds a non-finite
+/// value, or (with num_queries >= 0) has a different number of rows.
+std::vector<float> read_face_weights(const std::string& path, int64_t num_queries = -1);
+
+}  // namespace qme::io
