@@ -11,6 +11,14 @@
 // evaluated as written: this file is compiled with -ffp-contract=off (no fused
 // multiply-add), as Pillow's own build is on x86-64.
 
+// x86-64 builds target the SSE2 baseline; the row kernel is worth an AVX2 copy,
+// picked when the program loads (GCC function multiversioning).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define QME_RESAMPLE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define QME_RESAMPLE_CLONES
+#endif
+
 namespace qme::data {
 
 namespace {
@@ -90,61 +98,97 @@ AxisWeights precompute_weights(int64_t in_size, int64_t out_size, ResizeFilter f
   return axis;
 }
 
-inline uint8_t clip8(int64_t accumulated) {
+constexpr int32_t kRoundingHalf = int32_t{1} << (kPrecisionBits - 1);
+
+inline uint8_t clip8(int32_t accumulated) {
   // Arithmetic shift, as Pillow's signed int: negative sums clamp to 0.
-  const int64_t value = accumulated >> kPrecisionBits;
-  if (value < 0) return 0;
-  if (value > 255) return 255;
-  return static_cast<uint8_t>(value);
+  const int32_t value = accumulated >> kPrecisionBits;
+  return static_cast<uint8_t>(value < 0 ? 0 : (value > 255 ? 255 : value));
 }
 
-constexpr int64_t kRoundingHalf = int64_t{1} << (kPrecisionBits - 1);
+/// `dst[c]` = clip8(sum_j src_rows[j][c] * k[j] + half) for c < n: one output
+/// row of a pass along rows. 32-bit sums as Pillow's (PRECISION_BITS leaves two
+/// bits of headroom, so no partial sum overflows), computed in blocks of
+/// kBlock values that stay in vector registers over all taps.
+QME_RESAMPLE_CLONES
+void resample_row(const uint8_t* src, int64_t stride, const int32_t* k, int64_t taps, uint8_t* dst,
+                  int64_t n) {
+  constexpr int64_t kBlock = 32;
+  int64_t c0 = 0;
+  for (; c0 + kBlock <= n; c0 += kBlock) {
+    int32_t sum[kBlock];
+    for (int64_t i = 0; i < kBlock; ++i) sum[i] = kRoundingHalf;
+    for (int64_t j = 0; j < taps; ++j) {
+      const uint8_t* row = src + j * stride + c0;
+      const int32_t weight = k[j];
+      for (int64_t i = 0; i < kBlock; ++i) sum[i] += static_cast<int32_t>(row[i]) * weight;
+    }
+    for (int64_t i = 0; i < kBlock; ++i) dst[c0 + i] = clip8(sum[i]);
+  }
+  for (int64_t c = c0; c < n; ++c) {
+    int32_t sum = kRoundingHalf;
+    for (int64_t j = 0; j < taps; ++j) sum += static_cast<int32_t>(src[j * stride + c]) * k[j];
+    dst[c] = clip8(sum);
+  }
+}
 
-/// Rows [row0, row0 + rows) of `src` (src_width wide) resampled horizontally
-/// into `dst` (rows x out_width).
-void resample_horizontal(const uint8_t* src, int64_t src_width, int64_t row0, int64_t rows, uint8_t* dst,
-                         int64_t out_width, const AxisWeights& axis) {
-  for (int64_t y = 0; y < rows; ++y) {
-    const uint8_t* in_row = src + (row0 + y) * src_width * kChannels;
-    uint8_t* out_row = dst + y * out_width * kChannels;
-    for (int64_t x = 0; x < out_width; ++x) {
-      const int32_t* k = axis.weights.data() + x * axis.ksize;
-      const uint8_t* in = in_row + axis.first[static_cast<size_t>(x)] * kChannels;
-      const int64_t n = axis.count[static_cast<size_t>(x)];
-      int64_t s0 = kRoundingHalf, s1 = kRoundingHalf, s2 = kRoundingHalf;
-      for (int64_t j = 0; j < n; ++j) {
-        s0 += int64_t{in[j * kChannels + 0]} * k[j];
-        s1 += int64_t{in[j * kChannels + 1]} * k[j];
-        s2 += int64_t{in[j * kChannels + 2]} * k[j];
+/// `src` (any rows x `row_values` uint8) resampled along its rows into `dst`
+/// (out_rows x row_values); `axis.first` is shifted by -row_offset (the row
+/// `src` starts at).
+void resample_rows(const uint8_t* src, int64_t row_values, int64_t row_offset, uint8_t* dst, int64_t out_rows,
+                   const AxisWeights& axis) {
+  for (int64_t y = 0; y < out_rows; ++y) {
+    resample_row(src + (axis.first[static_cast<size_t>(y)] - row_offset) * row_values, row_values,
+                 axis.weights.data() + y * axis.ksize, axis.count[static_cast<size_t>(y)],
+                 dst + y * row_values, row_values);
+  }
+}
+
+/// (rows, cols, 3) -> (cols, rows, 3), in tiles that stay in cache.
+void transpose_pixels(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
+  constexpr int64_t kTile = 16;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    const int64_t r1 = std::min(rows, r0 + kTile);
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t c1 = std::min(cols, c0 + kTile);
+      for (int64_t c = c0; c < c1; ++c) {
+        uint8_t* out = dst + (c * rows + r0) * kChannels;
+        const uint8_t* in = src + (r0 * cols + c) * kChannels;
+        for (int64_t r = r0; r < r1; ++r, out += kChannels, in += cols * kChannels) {
+          std::memcpy(out, in, kChannels);
+        }
       }
-      out_row[x * kChannels + 0] = clip8(s0);
-      out_row[x * kChannels + 1] = clip8(s1);
-      out_row[x * kChannels + 2] = clip8(s2);
     }
   }
+}
+
+/// Scratch buffers of the calling thread, reused from call to call (no page
+/// faults from fresh allocations of every frame).
+std::vector<uint8_t>& scratch(int which, size_t size) {
+  thread_local std::vector<uint8_t> buffers[3];
+  auto& buffer = buffers[which];
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer;
+}
+
+/// Rows [row0, row0 + rows) of `src` (src_width wide) resampled horizontally
+/// into `dst` (rows x out_width): the image is transposed so that the
+/// horizontal pass runs as a vertical one over whole rows (the same integer
+/// sums per output pixel, so the same values), then transposed back.
+void resample_horizontal(const uint8_t* src, int64_t src_width, int64_t row0, int64_t rows, uint8_t* dst,
+                         int64_t out_width, const AxisWeights& axis) {
+  auto& columns = scratch(0, static_cast<size_t>(src_width * rows * kChannels));
+  transpose_pixels(src + row0 * src_width * kChannels, rows, src_width, columns.data());
+  auto& resampled = scratch(1, static_cast<size_t>(out_width * rows * kChannels));
+  resample_rows(columns.data(), rows * kChannels, 0, resampled.data(), out_width, axis);
+  transpose_pixels(resampled.data(), out_width, rows, dst);
 }
 
 /// `src` (any rows x width) resampled vertically into `dst` (out_height x
 /// width); `axis.first` is shifted by -row_offset (the rows `src` starts at).
 void resample_vertical(const uint8_t* src, int64_t width, int64_t row_offset, uint8_t* dst,
                        int64_t out_height, const AxisWeights& axis) {
-  const int64_t stride = width * kChannels;
-  std::vector<int64_t> acc(static_cast<size_t>(stride));
-  for (int64_t y = 0; y < out_height; ++y) {
-    const int32_t* k = axis.weights.data() + y * axis.ksize;
-    const uint8_t* in = src + (axis.first[static_cast<size_t>(y)] - row_offset) * stride;
-    const int64_t n = axis.count[static_cast<size_t>(y)];
-    std::fill(acc.begin(), acc.end(), kRoundingHalf);
-    // Row by row over the kernel: the same integer sums as Pillow's
-    // column-wise loop (integer addition is associative), cache-friendly.
-    for (int64_t j = 0; j < n; ++j) {
-      const uint8_t* row = in + j * stride;
-      const int64_t weight = k[j];
-      for (int64_t c = 0; c < stride; ++c) acc[static_cast<size_t>(c)] += int64_t{row[c]} * weight;
-    }
-    uint8_t* out = dst + y * stride;
-    for (int64_t c = 0; c < stride; ++c) out[c] = clip8(acc[static_cast<size_t>(c)]);
-  }
+  resample_rows(src, width * kChannels, row_offset, dst, out_height, axis);
 }
 
 }  // namespace
@@ -176,7 +220,7 @@ void pillow_resize(const uint8_t* src, int64_t src_height, int64_t src_width, ui
   const AxisWeights vertical = precompute_weights(src_height, height, filter);
   const int64_t row_first = vertical.first.front();
   const int64_t row_last = vertical.first.back() + vertical.count.back();
-  std::vector<uint8_t> temp(static_cast<size_t>((row_last - row_first) * width * kChannels));
+  auto& temp = scratch(2, static_cast<size_t>((row_last - row_first) * width * kChannels));
   resample_horizontal(src, src_width, row_first, row_last - row_first, temp.data(), width, horizontal);
   resample_vertical(temp.data(), width, row_first, dst, height, vertical);
 }

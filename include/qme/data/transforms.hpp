@@ -44,6 +44,9 @@ struct TestTransform {
   /// The same, written to `out` (output_size() floats), e.g. one frame's
   /// slot of a batch tensor.
   void apply(const RgbImage& image, float* out) const;
+  /// The same with the three channel planes `channel_stride` floats apart: one
+  /// frame of a (3, T, H, W) clip has channel_stride = T * H * W.
+  void apply(const RgbImage& image, float* out, int64_t channel_stride) const;
 };
 
 /// The names test_transform() knows, in DESIGN §7.2's order.
@@ -57,5 +60,9 @@ TestTransform test_transform(const std::string& model);
 /// -> `out` float32 (3, H, W).
 void normalize_to_chw(const RgbImage& image, const std::array<double, 3>& mean,
                       const std::array<double, 3>& std_dev, NormalizePrecision precision, float* out);
+/// The same with the channel planes `channel_stride` floats apart (>= H * W).
+void normalize_to_chw(const RgbImage& image, const std::array<double, 3>& mean,
+                      const std::array<double, 3>& std_dev, NormalizePrecision precision, float* out,
+                      int64_t channel_stride);
 
 }  // namespace qme::data
