@@ -23,6 +23,7 @@ const PathKind kPathKinds[] = {
     {"_backbone_path", &ModelPaths::backbone_path},
     {"_config_path", &ModelPaths::config_path},
     {"_cfg_path", &ModelPaths::config_path},
+    {"_torchscript_path", &ModelPaths::torchscript_path},  // qme extension
 };
 
 std::string join(const std::vector<std::string>& items) {
@@ -102,9 +103,8 @@ std::string default_backbone_config_path(const std::string& dataset) {
 }
 
 const std::vector<std::string>& known_models() {
-  static const std::vector<std::string> kModels = {"adaface",   "arcface",   "kprpe",
-                                                   "biggait",   "cal-ccvid", "cal-ltcc",
-                                                   "cal-mevid", "aim",       "agrl"};
+  static const std::vector<std::string> kModels = {"adaface",  "arcface",   "kprpe", "biggait", "cal-ccvid",
+                                                   "cal-ltcc", "cal-mevid", "aim",   "agrl"};
   return kModels;
 }
 
@@ -119,12 +119,10 @@ std::optional<std::string> quality_face_model(const BackboneConfig& config) {
   return std::nullopt;
 }
 
-void check_model_name(const std::string& model, const std::string& source,
-                      const std::string& field) {
+void check_model_name(const std::string& model, const std::string& source, const std::string& field) {
   const auto& known = known_models();
   if (std::find(known.begin(), known.end(), model) == known.end()) {
-    throw InputError(source, field,
-                     "has unknown model '" + model + "' (known models: " + join(known) + ")");
+    throw InputError(source, field, "has unknown model '" + model + "' (known models: " + join(known) + ")");
   }
 }
 
@@ -149,6 +147,9 @@ std::string to_yaml(const BackboneConfig& config) {
     }
     if (!paths.config_path.empty()) {
       out += model + config_suffix + ": " + quoted(paths.config_path) + "\n";
+    }
+    if (!paths.torchscript_path.empty()) {
+      out += model + "_torchscript_path: " + quoted(paths.torchscript_path) + "\n";
     }
   }
   out += "qe_ckpt_path: " + quoted(config.qe_ckpt_path) + "\n";

@@ -64,12 +64,9 @@ TEST_CASE("shipped backbone configs keep upstream's paths", "[config]") {
   CHECK(ccvid.model_paths.at("biggait").backbone_path ==
         "./checkpoints/BigGait/BigGait__Dinov2_Gaitbase_Frame30-40000.pt");
   CHECK(ccvid.model_paths.at("biggait").config_path == "./WBModules/BigGait/configs/BigGait.yaml");
-  CHECK(ccvid.model_paths.at("cal-ccvid").backbone_path ==
-        "./checkpoints/CAL/ltcc-checkpoint.pth.tar");
-  CHECK(ccvid.model_paths.at("cal-mevid").config_path ==
-        "./WBModules/CAL/configs/c2dres50_ce_cal.yaml");
-  CHECK(ccvid.model_paths.at("aim").config_path ==
-        "./WBModules/AIM_CCReID/configs/res50_cels_cal.yaml");
+  CHECK(ccvid.model_paths.at("cal-ccvid").backbone_path == "./checkpoints/CAL/ltcc-checkpoint.pth.tar");
+  CHECK(ccvid.model_paths.at("cal-mevid").config_path == "./WBModules/CAL/configs/c2dres50_ce_cal.yaml");
+  CHECK(ccvid.model_paths.at("aim").config_path == "./WBModules/AIM_CCReID/configs/res50_cels_cal.yaml");
   CHECK(ccvid.model_paths.at("agrl").backbone_path == "./checkpoints/AGRL/AGRL_best_model.pth.tar");
   CHECK(ccvid.model_paths.at("agrl").config_path.empty());
   CHECK(ccvid.qe_ckpt_path == "checkpoints/QME/fgb_mod_qe-adaface-t1r3-0.00-3.pth");
@@ -112,14 +109,12 @@ TEST_CASE("an unknown model name is refused with the known names", "[config]") {
 
 TEST_CASE("an empty or repetitive model_list is refused", "[config]") {
   CHECK_THAT(load_error("model_list: []\n"), Contains("'model_list' must name at least one"));
-  CHECK_THAT(load_error("model_list: [aim, adaface, aim]\n"),
-             Contains("'model_list' names 'aim' twice"));
+  CHECK_THAT(load_error("model_list: [aim, adaface, aim]\n"), Contains("'model_list' names 'aim' twice"));
 }
 
 TEST_CASE("a path key of the wrong type names the key and its line", "[config]") {
   std::string file;
-  const std::string message =
-      load_error("model_list: [aim]\naim_backbone_path:\n  - a\n  - b\n", &file);
+  const std::string message = load_error("model_list: [aim]\naim_backbone_path:\n  - a\n  - b\n", &file);
   CHECK_THAT(message, Contains(file + ":3"));
   CHECK_THAT(message, Contains("'aim_backbone_path' must be a string, got '[a, b]'"));
 }
@@ -193,4 +188,17 @@ TEST_CASE("a backbone config survives to_yaml, less its token", "[config]") {
   }
   CHECK(copy.hf_token.empty());
   CHECK_THAT(to_yaml(original), !Contains("YOUR_HF_TOKEN"));
+}
+
+TEST_CASE("the torchscript path key is read and written back", "[config]") {
+  const auto config = qme::config::parse_backbone_config(
+      "model_list: [adaface, biggait]\nadaface_torchscript_path: ts/adaface.pt\n"
+      "biggait_backbone_path: b.pt\nbiggait_torchscript_path: 'ts/big gait.pt'\n",
+      "ts.yaml");
+  CHECK(config.model_paths.at("adaface").torchscript_path == "ts/adaface.pt");
+  CHECK(config.model_paths.at("biggait").torchscript_path == "ts/big gait.pt");
+  CHECK(config.model_paths.at("biggait").backbone_path == "b.pt");
+  const auto copy = qme::config::parse_backbone_config(to_yaml(config), "copy");
+  CHECK(copy.model_paths.at("adaface").torchscript_path == "ts/adaface.pt");
+  CHECK(copy.model_paths.at("biggait").torchscript_path == "ts/big gait.pt");
 }

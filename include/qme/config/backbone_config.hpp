@@ -15,12 +15,16 @@ struct ModelPaths {
   std::string cache_path;     ///< {model}_cache_path: face models' download folder
   std::string backbone_path;  ///< {model}_backbone_path: upstream checkpoint
   std::string config_path;    ///< {model}_config_path (biggait: biggait_cfg_path)
+  /// qme extension, {model}_torchscript_path: the TorchScript export of the model
+  /// (tools/export/) that qme_test --eval_mode feat and qme_precompute_center run. Relative
+  /// paths are relative to the working directory, as upstream's paths are.
+  std::string torchscript_path;
 };
 
 struct BackboneConfig {
-  std::string source;                   ///< the file it was loaded from
-  std::vector<std::string> model_list;  ///< fused models, in score-matrix order
-  std::string hf_token;                 ///< HF_TOKEN (upstream downloads face models with it)
+  std::string source;                             ///< the file it was loaded from
+  std::vector<std::string> model_list;            ///< fused models, in score-matrix order
+  std::string hf_token;                           ///< HF_TOKEN (upstream downloads face models with it)
   std::map<std::string, ModelPaths> model_paths;  ///< per known model with any *_path key
   std::string qe_ckpt_path;  ///< trained quality estimator that QME training loads; may be empty
   /// qme extension: HDF5 file with dataset 'face_weights' (one per probe) that QME evaluation
@@ -47,8 +51,7 @@ std::optional<std::string> quality_face_model(const BackboneConfig& config);
 
 /// Throws InputError naming `source` and `field` unless `model` is a known model; the message
 /// lists the known names.
-void check_model_name(const std::string& model, const std::string& source,
-                      const std::string& field);
+void check_model_name(const std::string& model, const std::string& source, const std::string& field);
 
 /// Loads and validates a backbone config: model_list is required, non-empty, without duplicates
 /// and made of known models; every other key is optional. Unknown keys are logged as warnings.
