@@ -47,6 +47,29 @@ torch::Tensor FaceQualityEstimatorImpl::frame_weights(const torch::Tensor& stati
   return torch::sigmoid(weight_assigner_->forward(f_style_mlp_(statistics)));
 }
 
+torch::Tensor FaceQualityEstimatorImpl::statistics(const torch::Tensor& intermediates) {
+  if (intermediates.dim() != 5) {
+    throw UsageError("face QE statistics need (B, T, K, P, C) features, got " + shape_of(intermediates));
+  }
+  const int64_t b = intermediates.size(0);
+  const int64_t t = intermediates.size(1);
+  const auto frames =
+      intermediates.reshape({b * t, intermediates.size(2), intermediates.size(3), intermediates.size(4)});
+  return style_statistics(frames).reshape({b, t, -1});
+}
+
+torch::Tensor FaceQualityEstimatorImpl::forward_statistics(const torch::Tensor& statistics) {
+  const int64_t s = 2 * options_.num_blocks() * options_.patch_dim();
+  if (statistics.dim() != 3 || statistics.size(2) != s) {
+    throw UsageError("the face QE takes (B, T, " + std::to_string(s) + ") statistics, got " +
+                     shape_of(statistics));
+  }
+  const int64_t b = statistics.size(0);
+  const int64_t t = statistics.size(1);
+  // One row per frame, as the token path feeds the MLP, so both give the same bits.
+  return frame_weights(statistics.reshape({b * t, s})).reshape({b, t, 1}).mean(1);
+}
+
 torch::Tensor FaceQualityEstimatorImpl::forward(const torch::Tensor& intermediates) {
   if (intermediates.dim() == 4) {
     // One probe's frames: upstream returns the per-frame weights, not their mean.
@@ -56,11 +79,7 @@ torch::Tensor FaceQualityEstimatorImpl::forward(const torch::Tensor& intermediat
     throw UsageError("the face QE takes (B, T, K, P, C) or (T, K, P, C) features, got " +
                      shape_of(intermediates));
   }
-  const int64_t b = intermediates.size(0);
-  const int64_t t = intermediates.size(1);
-  const auto frames =
-      intermediates.reshape({b * t, intermediates.size(2), intermediates.size(3), intermediates.size(4)});
-  return frame_weights(style_statistics(frames)).reshape({b, t, 1}).mean(1);
+  return forward_statistics(statistics(intermediates));
 }
 
 BodyQualityEstimatorImpl::BodyQualityEstimatorImpl(const BodyQualityEstimatorOptions& options)
@@ -90,8 +109,73 @@ torch::Tensor BodyQualityEstimatorImpl::frame_weights(const torch::Tensor& stati
   return torch::sigmoid(weight_assigner_->forward(style_mlp_(statistics)));
 }
 
+torch::Tensor BodyQualityEstimatorImpl::forward_statistics(const torch::Tensor& statistics) {
+  const int64_t s = style_mlp_->options().in_features();
+  if (statistics.dim() != 3 || statistics.size(2) != s) {
+    throw UsageError("the body QE takes (B, T, " + std::to_string(s) + ") statistics, got " +
+                     shape_of(statistics));
+  }
+  return frame_weights(statistics).mean(1);
+}
+
 torch::Tensor BodyQualityEstimatorImpl::forward(const std::vector<torch::Tensor>& maps) {
-  return frame_weights(style_statistics(maps)).mean(1);
+  return forward_statistics(style_statistics(maps));
+}
+
+FrozenQualityEstimator::FrozenQualityEstimator(const FaceQualityEstimator& qe) {
+  if (!qe) throw UsageError("FrozenQualityEstimator: no quality estimator");
+  init(*qe, "f_style_mlp");
+}
+
+FrozenQualityEstimator::FrozenQualityEstimator(const BodyQualityEstimator& qe) {
+  if (!qe) throw UsageError("FrozenQualityEstimator: no quality estimator");
+  init(*qe, "style_mlp");
+}
+
+void FrozenQualityEstimator::init(const torch::nn::Module& qe, const std::string& mlp) {
+  const auto params = qe.named_parameters();
+  const auto get = [&](const std::string& name) { return params[name].detach().clone(); };
+  w1_ = get(mlp + ".fc1.weight");
+  b1_ = get(mlp + ".fc1.bias");
+  w2_ = get(mlp + ".fc2.weight");
+  b2_ = get(mlp + ".fc2.bias");
+  w3_ = get("weight_assigner.0.weight");
+  b3_ = get("weight_assigner.0.bias");
+  width_ = w1_.size(1);
+  onednn_ = w1_.is_cpu() && w1_.scalar_type() == torch::kFloat32 && at::hasMKLDNN();
+  if (onednn_) {
+    // The weights are oneDNN's source operand, converted once; the frames are its (small)
+    // "weight" operand, so each call re-packs only the frames.
+    w1_ = w1_.to_mkldnn();
+    w2_ = w2_.to_mkldnn();
+  }
+}
+
+torch::Tensor FrozenQualityEstimator::frame_weights(const torch::Tensor& statistics) const {
+  if (statistics.dim() < 1 || statistics.size(-1) != width_) {
+    throw UsageError("the quality estimator takes (..., " + std::to_string(width_) + ") statistics, got " +
+                     shape_of(statistics));
+  }
+  torch::NoGradGuard no_grad;
+  auto sizes = statistics.sizes().vec();
+  const auto x = statistics.reshape({-1, width_}).to(b1_.device(), torch::kFloat32).contiguous();
+  torch::Tensor h;
+  if (onednn_) {
+    // (out, N) = W x^T; bias per row, then back to (N, out) for the next product.
+    const auto h1 = torch::relu(torch::mkldnn_linear(w1_, x, {}).to_dense().add_(b1_.unsqueeze(1)));
+    h = torch::mkldnn_linear(w2_, h1.t().contiguous(), {}).to_dense().add_(b2_.unsqueeze(1)).t();
+  } else {
+    h = torch::linear(torch::relu(torch::linear(x, w1_, b1_)), w2_, b2_);
+  }
+  sizes.back() = 1;
+  return torch::sigmoid(torch::linear(h, w3_, b3_)).reshape(sizes);
+}
+
+torch::Tensor FrozenQualityEstimator::forward_statistics(const torch::Tensor& statistics) const {
+  if (statistics.dim() != 3) {
+    throw UsageError("the quality estimator takes (B, T, S) statistics, got " + shape_of(statistics));
+  }
+  return frame_weights(statistics).mean(1);
 }
 
 }  // namespace qme::fusion

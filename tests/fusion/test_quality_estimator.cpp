@@ -70,3 +70,34 @@ TEST_CASE("the body QE interleaves (channel, stat) over its maps and averages ov
   CHECK(torch::allclose(
       w, qe->frame_weights(qme::fusion::BodyQualityEstimatorImpl::style_statistics(maps)).mean(1)));
 }
+
+TEST_CASE("the face QE on cached statistics equals the QE on tokens, bit for bit", "[fusion]") {
+  torch::manual_seed(7);
+  FaceQualityEstimator qe;
+  qe->eval();
+  const auto tokens = torch::randn({3, 4, 2, 6, 512});
+  torch::NoGradGuard no_grad;
+  const auto stats = qme::fusion::FaceQualityEstimatorImpl::statistics(tokens);
+  REQUIRE(stats.sizes() == torch::IntArrayRef({3, 4, 2048}));
+  // Frame (1, 2) of the cache is that frame's style_statistics row.
+  const auto frame = qme::fusion::FaceQualityEstimatorImpl::style_statistics(tokens[1][2].unsqueeze(0));
+  CHECK(torch::equal(stats[1][2], frame[0]));
+  const auto from_stats = qe->forward_statistics(stats);
+  REQUIRE(from_stats.sizes() == torch::IntArrayRef({3, 1}));
+  CHECK(torch::equal(from_stats, qe(tokens)));
+  CHECK_THROWS_AS(qe->forward_statistics(torch::zeros({3, 4, 2047})), qme::UsageError);
+  CHECK_THROWS_AS(qme::fusion::FaceQualityEstimatorImpl::statistics(torch::zeros({4, 2, 6, 512})),
+                  qme::UsageError);
+}
+
+TEST_CASE("the body QE on cached statistics equals the QE on feature maps, bit for bit", "[fusion]") {
+  torch::manual_seed(8);
+  BodyQualityEstimator qe;
+  qe->eval();
+  const std::vector<torch::Tensor> maps{torch::randn({2, 3, 512, 4, 2}), torch::randn({2, 3, 1024, 2, 2})};
+  torch::NoGradGuard no_grad;
+  const auto stats = qme::fusion::BodyQualityEstimatorImpl::style_statistics(maps);
+  REQUIRE(stats.sizes() == torch::IntArrayRef({2, 3, 3072}));
+  CHECK(torch::equal(qe->forward_statistics(stats), qe(maps)));
+  CHECK_THROWS_AS(qe->forward_statistics(torch::zeros({2, 3, 2048})), qme::UsageError);
+}

@@ -12,6 +12,7 @@
 
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/tables_job.hpp"
+#include "qme/io/face_weights.hpp"
 
 namespace qme::fusion {
 
@@ -53,10 +54,8 @@ class QmeInference {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Reads dataset "face_weights" ((Q, 1) or (Q,), any float type) of an HDF5 file. Throws
-/// InputError naming the file and dataset when it is missing, mis-shaped, holds a non-finite
-/// value, or (with num_queries >= 0) has a different number of rows.
-std::vector<float> read_face_weights(const std::string& path, int64_t num_queries = -1);
+/// The quality-weights reader lives in qme_base (torch-free), where qme_tables' plots use it too.
+using io::read_face_weights;
 
 /// The "qme" report / "QME" column of qme_tables: loads the checkpoint (and, with use_qe, the
 /// face weights) now, so a bad file fails before any evaluation, and fuses when run_tables

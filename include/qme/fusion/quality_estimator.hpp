@@ -8,6 +8,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "qme/fusion/mlp.hpp"
@@ -31,8 +32,14 @@ class FaceQualityEstimatorImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& intermediates);
   /// (N, K, P, C) -> (N, K*2*C): per block, the mean and unbiased std over the P tokens.
   static torch::Tensor style_statistics(const torch::Tensor& frames);
+  /// (B, T, K, P, C) -> (B, T, K*2*C): style_statistics of every frame, the per-frame numbers
+  /// qme caches (DESIGN 2.3) so training never needs the tokens.
+  static torch::Tensor statistics(const torch::Tensor& intermediates);
   /// (N, K*2*C) -> (N, 1) weights in (0, 1): the QE on precomputed statistics.
   torch::Tensor frame_weights(const torch::Tensor& statistics);
+  /// (B, T, K*2*C) cached statistics -> (B, 1), the mean over T of each frame's weight:
+  /// forward(x) == forward_statistics(statistics(x)), bit for bit.
+  torch::Tensor forward_statistics(const torch::Tensor& statistics);
   const FaceQualityEstimatorOptions& options() const { return options_; }
 
  private:
@@ -59,6 +66,9 @@ class BodyQualityEstimatorImpl : public torch::nn::Module {
   static torch::Tensor style_statistics(const std::vector<torch::Tensor>& maps);
   /// (..., 2*S) -> (..., 1) weights in (0, 1).
   torch::Tensor frame_weights(const torch::Tensor& statistics);
+  /// (B, T, 2*S) cached statistics -> (B, 1), the mean over T of each frame's weight:
+  /// forward(maps) == forward_statistics(style_statistics(maps)), bit for bit.
+  torch::Tensor forward_statistics(const torch::Tensor& statistics);
   const BodyQualityEstimatorOptions& options() const { return options_; }
 
  private:
@@ -67,5 +77,34 @@ class BodyQualityEstimatorImpl : public torch::nn::Module {
   torch::nn::Sequential weight_assigner_{nullptr};
 };
 TORCH_MODULE(BodyQualityEstimator);
+
+/// A quality estimator's weights frozen for inference over many frames (the QE is frozen
+/// during QME training, and its weights are computed for every cached frame): on the CPU, when
+/// LibTorch has oneDNN, the weight matrices are laid out for oneDNN once and each call is two
+/// oneDNN inner products (LibTorch's own CPU products go through the system BLAS, which on
+/// Debian is the ~30x slower reference BLAS); elsewhere the module's own layers. Always eval
+/// mode (no dropout), no gradients. Equals the module's frame_weights / forward_statistics up
+/// to float32 round-off (~1e-7), and its results may differ in the last bit between calls with
+/// other row counts. A snapshot: build a new one after the weights change.
+class FrozenQualityEstimator {
+ public:
+  explicit FrozenQualityEstimator(const FaceQualityEstimator& qe);
+  explicit FrozenQualityEstimator(const BodyQualityEstimator& qe);
+
+  /// (..., S) statistics -> (..., 1) per-frame weights in (0, 1).
+  torch::Tensor frame_weights(const torch::Tensor& statistics) const;
+  /// (B, T, S) -> (B, 1), the mean over T of the frame weights.
+  torch::Tensor forward_statistics(const torch::Tensor& statistics) const;
+  /// S, the statistics per frame (2048 face, 3072 body).
+  int64_t statistics_width() const { return width_; }
+
+ private:
+  void init(const torch::nn::Module& qe, const std::string& mlp);
+
+  int64_t width_ = 0;
+  bool onednn_ = false;
+  /// fc1, fc2, weight_assigner.0 (w1_, w2_ in oneDNN's layout when onednn_)
+  torch::Tensor w1_, b1_, w2_, b2_, w3_, b3_;
+};
 
 }  // namespace qme::fusion
