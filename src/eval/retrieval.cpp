@@ -289,10 +289,9 @@ RankingMetrics summarise(const std::vector<QueryOutcomes>& outcomes, int protoco
   return m;
 }
 
-}  // namespace
-
-RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads,
-                                    ScoreKeyHistogram* histogram) {
+/// Every query's outcome in the three protocols, filling `histogram` on the way when given.
+std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLabels& labels, int num_threads,
+                                        ScoreKeyHistogram* histogram) {
   std::unordered_map<int64_t, std::vector<int64_t>> gallery_by_pid;
   for (size_t j = 0; j < labels.gallery.pids.size(); ++j) {
     gallery_by_pid[labels.gallery.pids[j]].push_back(static_cast<int64_t>(j));
@@ -343,6 +342,14 @@ RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels&
       histogram->tail.insert(histogram->tail.end(), h.tail.begin(), h.tail.end());
     }
   }
+  return outcomes;
+}
+
+}  // namespace
+
+RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads,
+                                    ScoreKeyHistogram* histogram) {
+  const auto outcomes = scan_queries(scores, labels, num_threads, histogram);
   RetrievalMetrics metrics;
   metrics.general = summarise(outcomes, 0, scores.cols);
   metrics.same_clothes = summarise(outcomes, 1, scores.cols);
@@ -353,6 +360,15 @@ RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels&
     metrics.general = {nan, nan, nan, nan, nan, 0};
   }
   return metrics;
+}
+
+std::vector<int64_t> general_first_good_positions(const ScoreMatrix& scores, const TestLabels& labels,
+                                                  int num_threads) {
+  const auto outcomes = scan_queries(scores, labels, num_threads, nullptr);
+  std::vector<int64_t> positions;
+  positions.reserve(outcomes.size());
+  for (const auto& q : outcomes) positions.push_back(q[0].valid ? q[0].first_good_position : -1);
+  return positions;
 }
 
 }  // namespace qme::eval

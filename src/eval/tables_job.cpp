@@ -55,12 +55,14 @@ TablesResult run_tables(const TablesOptions& options) {
   for (const auto& model : result.models) scores.push_back(file.read_model(model));
   for (size_t k = 0; k < scores.size(); ++k) {
     result.single.push_back(timed_report(result.models[k], scores[k], file.labels(), options));
+    if (options.on_scores) options.on_scores(result.models[k], ColumnKind::kModel, scores[k], file.labels());
   }
   std::vector<const ModelScores*> inputs;
   for (const auto& s : scores) inputs.push_back(&s);
   for (auto method : options.baselines) {
     const auto fused = fuse_scores(method, inputs, file.labels());
     auto named = timed_report(to_string(method), fused, file.labels(), options);
+    if (options.on_scores) options.on_scores(named.name, ColumnKind::kBaseline, fused, file.labels());
     result.fusion.push_back(std::move(named));
   }
   for (const auto& learned : options.learned) {
@@ -69,6 +71,7 @@ TablesResult run_tables(const TablesOptions& options) {
     spdlog::info("{}: fused in {:.1f} ms", learned.name,
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     result.learned.push_back({timed_report(learned.name, fused, file.labels(), options), learned.column});
+    if (options.on_scores) options.on_scores(learned.column, ColumnKind::kLearned, fused, file.labels());
   }
   return result;
 }

@@ -3,6 +3,7 @@
 /// for the general, same-clothes and clothes-changing protocols, in one pass.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
@@ -31,5 +32,11 @@ struct RetrievalMetrics {
 /// before the call) in its tail: TAR@FAR then reads the matrix no second time.
 RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads = 0,
                                     ScoreKeyHistogram* histogram = nullptr);
+
+/// Each query's 0-based position of its first good entry in the general protocol (junk
+/// removed, ties ranked as evaluate_retrieval ranks them), or -1 without a good entry:
+/// the whole CMC curve, of which GR_top{1,5,10,20} are four points.
+std::vector<int64_t> general_first_good_positions(const ScoreMatrix& scores, const TestLabels& labels,
+                                                  int num_threads = 0);
 
 }  // namespace qme::eval

@@ -30,6 +30,14 @@ struct LearnedFusion {
   LearnedFusionFn fuse;
 };
 
+/// Which part of the table a column belongs to.
+enum class ColumnKind { kModel, kBaseline, kLearned };
+
+/// Sees each evaluated column's matrices while they are still in memory (the plots' curves are
+/// computed from them): the column name, its kind, its matrices and the file's labels.
+using ScoresObserver = std::function<void(const std::string& column, ColumnKind kind,
+                                          const ModelScores& scores, const TestLabels& labels)>;
+
 struct TablesOptions {
   std::string scoremats;                // scoremats_{ds}.h5
   std::vector<std::string> models;      // empty: every model in the file
@@ -37,6 +45,7 @@ struct TablesOptions {
   std::vector<LearnedFusion> learned;   // evaluated after the baselines, in this order
   uint32_t seed = 45;
   int num_threads = 0;
+  ScoresObserver on_scores;  // optional; called after each column's evaluation, in table order
 };
 
 struct NamedReport {
