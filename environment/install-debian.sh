@@ -14,7 +14,9 @@ PACKAGES=(
   libfmt-dev
   nlohmann-json3-dev
   catch2
+  libplplot-dev plplot-driver-cairo  # qme_tables --plots (PLplot, PNG/SVG via cairo)
   python3-torch  # tests only: checkpoints qme writes load with torch.load, and back
+  python3-torchvision python3-pil python3-h5py  # bench/bench_loader_upstream.py only (upstream's data path)
 )
 
 missing=()

@@ -2,9 +2,11 @@
 /// Flags several executables share, spelled, documented and checked the same
 /// way everywhere (names as upstream's argparse flags).
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <string>
 
 #include "qme/config/backbone_config.hpp"
+#include "qme/core/error.hpp"
 
 namespace qme::tools {
 
@@ -24,7 +26,36 @@ inline CLI::Option* add_device_flag(CLI::App& app, std::string& device, const st
 }
 
 inline CLI::Option* add_log_level_flag(CLI::App& app, std::string& level) {
-  return app.add_option("--log_level", level, "trace, debug, info, warn, error or off")->capture_default_str();
+  return app.add_option("--log_level", level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+}
+
+/// --num_shards / --shard_index: one shard of an extraction (e.g. a Slurm array task).
+inline void add_shard_flags(CLI::App& app, int64_t& num_shards, int64_t& shard_index) {
+  app.add_option("--num_shards", num_shards,
+                 "split the extraction by video into this many shards (one per job), then merge them")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--shard_index", shard_index,
+                 "the shard this run extracts, 0 .. num_shards-1 (e.g. $SLURM_ARRAY_TASK_ID)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
+/// UsageError unless the shard flags fit the mode: an index below the count, sharding only when
+/// extracting (`extract_name`), and a merge (`merge_name`) of at least two shards.
+inline void check_shard_flags(int64_t num_shards, int64_t shard_index, bool extracting, bool merging,
+                              const std::string& extract_name, const std::string& merge_name) {
+  if (shard_index >= num_shards) {
+    throw UsageError("--shard_index " + std::to_string(shard_index) + " must be below --num_shards " +
+                     std::to_string(num_shards));
+  }
+  if (merging && num_shards < 2) {
+    throw UsageError(merge_name + " needs --num_shards N (N >= 2), the shard count of the runs to merge");
+  }
+  if (!extracting && !merging && (num_shards > 1 || shard_index > 0)) {
+    throw UsageError("--num_shards and --shard_index apply to " + extract_name + " and " + merge_name);
+  }
 }
 
 }  // namespace qme::tools

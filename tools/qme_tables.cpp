@@ -1,18 +1,23 @@
 // qme_tables: the paper table (single models + classic fusion baselines, and the
-// QME fusion head given a checkpoint) from a score-matrix file. All work happens
-// in qme::eval::run_tables; the QME matrices come from qme::fusion.
+// QME fusion head given a checkpoint) from a score-matrix file, and its plots. All
+// work happens in qme::eval::run_tables; the QME matrices come from qme::fusion, the
+// plots' curves from qme::eval::TablesCurves and their drawing from qme::plot.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "common_flags.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/eval/tables_job.hpp"
 #include "qme/io/text_file.hpp"
-#include "common_flags.hpp"
 #include "tool_main.hpp"
 #ifdef QME_TABLES_WITH_QME
 #include "qme/fusion/qme_inference.hpp"
+#endif
+#ifdef QME_TABLES_WITH_PLOTS
+#include "qme/plot/tables_plots.hpp"
 #endif
 
 int main(int argc, char** argv) {
@@ -21,7 +26,7 @@ int main(int argc, char** argv) {
       "qme_tables"};
   qme::eval::TablesOptions options;
   std::vector<std::string> baselines = {"zscore", "minmax", "rhe", "min", "mean", "max"};
-  std::string json_path, csv_path, log_level = "info";
+  std::string json_path, csv_path, plots_dir, face_weights, log_level = "info";
   bool markdown = false;
   app.add_option("--scoremats", options.scoremats, "score-matrix file (scoremats_{ds}.h5)")->required();
   app.add_option("--models", options.models, "models to evaluate, in order (default: all in the file)")
@@ -37,13 +42,16 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write every report in full as JSON");
   app.add_option("--csv", csv_path, "write every metric of every report as CSV");
   app.add_flag("--markdown", markdown, "print the table as Markdown");
+  app.add_option("--plots", plots_dir,
+                 "write the ROC, DET, CMC, score-density (and quality-weight) plots into this folder "
+                 "(PNG, SVG and CSV each)");
+  app.add_option("--face_weights", face_weights,
+                 "HDF5 file with dataset 'face_weights', one quality weight per probe: mixes QME's experts "
+                 "(--qme_ckpt, needed with --use_qe true) and adds the quality plot (--plots)");
+  std::string qme_ckpt;
 #ifdef QME_TABLES_WITH_QME
-  std::string qme_ckpt, face_weights;
   bool use_qe = true;
   app.add_option("--qme_ckpt", qme_ckpt, "QME checkpoint (.pth): adds the 'qme' report and a QME column");
-  app.add_option(
-      "--face_weights", face_weights,
-      "HDF5 file with dataset 'face_weights', one quality weight per probe (needed with --use_qe true)");
   app.add_option("--use_qe", use_qe, "mix the experts by the face weights (false: fixed 0.5)")
       ->default_str("true");
 #endif
@@ -54,17 +62,34 @@ int main(int argc, char** argv) {
     for (const auto& b : baselines) {
       if (b != "none") options.baselines.push_back(qme::eval::parse_fusion_method(b));
     }
+    if (!face_weights.empty() && qme_ckpt.empty() && plots_dir.empty()) {
+      throw qme::UsageError("--face_weights is only used with --qme_ckpt or --plots");
+    }
 #ifdef QME_TABLES_WITH_QME
     if (!qme_ckpt.empty()) {
       options.learned.push_back(qme::fusion::make_qme_table_fusion(qme_ckpt, face_weights, use_qe));
-    } else if (!face_weights.empty()) {
-      throw qme::UsageError("--face_weights is only used with --qme_ckpt");
+    }
+#endif
+#ifdef QME_TABLES_WITH_PLOTS
+    std::optional<qme::plot::TablesPlotter> plots;
+    if (!plots_dir.empty()) {
+      plots.emplace(qme::plot::TablesPlotsOptions{plots_dir, face_weights, {}});
+      options.on_scores = plots->observer();
+    }
+#else
+    if (!plots_dir.empty()) {
+      throw qme::UsageError("--plots: this qme_tables was built without plotting (configured with "
+                            "QME_WITH_PLOTS=OFF; PLplot is needed)");
     }
 #endif
     const auto result = qme::eval::run_tables(options);
     std::fputs(qme::eval::format_paper_table(qme::eval::table_columns(result), markdown).c_str(), stdout);
-    if (!json_path.empty()) qme::io::write_text_file(json_path, qme::eval::tables_to_json(result).dump(1) + "\n");
+    if (!json_path.empty())
+      qme::io::write_text_file(json_path, qme::eval::tables_to_json(result).dump(1) + "\n");
     if (!csv_path.empty()) qme::io::write_text_file(csv_path, qme::eval::tables_to_csv(result));
+#ifdef QME_TABLES_WITH_PLOTS
+    if (plots) plots->write();
+#endif
     return qme::kExitOk;
   });
 }

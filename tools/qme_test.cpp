@@ -1,6 +1,7 @@
-/// qme_test: test-set features (--eval_mode feat), the evaluation report of one model (score),
-/// or the score-matrix file of several models (gather), as upstream's test.py. Flags keep
-/// upstream's names and defaults.
+/// qme_test: test-set features (--eval_mode feat, sharded with --num_shards/--shard_index and
+/// assembled with --eval_mode merge), the evaluation report of one model (score), or the
+/// score-matrix file of several models (gather), as upstream's test.py. Flags keep upstream's
+/// names and defaults.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "common_flags.hpp"
+#include "qme/backbone/extraction.hpp"
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
@@ -20,7 +23,6 @@
 #include "qme/io/text_file.hpp"
 #include "qme/scores/score_jobs.hpp"
 #include "qme/train/device.hpp"
-#include "common_flags.hpp"
 #include "tool_main.hpp"
 
 namespace {
@@ -35,6 +37,12 @@ struct Options {
   std::string device = "auto";
   std::string json;  // score: the full report as JSON
   std::string log_level = "info";
+  // feat / merge
+  int64_t batch_frames = 32;
+  int num_workers = 1;
+  int64_t num_shards = 1;
+  int64_t shard_index = 0;
+  uint64_t seed = 1;
 };
 
 std::vector<std::string> split_models(const std::string& text) {
@@ -64,9 +72,9 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   qme::tools::add_dataset_flag(app, o.dataset);
   app.add_option("--eval_mode", o.eval_mode,
-                 "feat: extract test features and report; score: report from a features file; "
-                 "gather: score-matrix file for the --mode models")
-      ->check(CLI::IsMember({"feat", "score", "gather"}))
+                 "feat: extract test features and report; merge: assemble the --num_shards parts of "
+                 "feat; score: report from a features file; gather: score-matrix file for the --mode models")
+      ->check(CLI::IsMember({"feat", "merge", "score", "gather"}))
       ->capture_default_str();
   app.add_option("--backbone_cfg", o.backbone_cfg,
                  "backbone config for the model's weights, read by feat (default: "
@@ -75,9 +83,19 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--feats_dir", o.feats_dir, "folder of features and score-matrix files")
       ->capture_default_str();
   qme::tools::add_device_flag(app, o.device,
-                             ": where features are extracted (feat) and the score matrices' products run "
-                             "(score, gather)");
-  app.add_option("--json", o.json, "score: write the model's full evaluation report as JSON");
+                              ": where features are extracted (feat) and the score matrices' products run "
+                              "(score, gather)");
+  app.add_option("--json", o.json, "score, feat, merge: write the model's full evaluation report as JSON");
+  app.add_option("--batch_frames", o.batch_frames,
+                 "feat: frames per forward pass (clips of 8 frames: this / 8)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--num_workers", o.num_workers, "feat: threads reading and resizing frames")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  qme::tools::add_shard_flags(app, o.num_shards, o.shard_index);
+  app.add_option("--seed", o.seed, "feat: seed of the face-crop choice (frames with several faces)")
+      ->capture_default_str();
   qme::tools::add_log_level_flag(app, o.log_level);
 }
 
@@ -92,39 +110,8 @@ std::string format_report(const qme::eval::EvaluationReport& report) {
   return text;
 }
 
-int run(const Options& o) {
-  qme::setup_logging(o.log_level);
-  const bool extracts = o.eval_mode == "feat";
-  if (o.eval_mode != "gather" && split_models(o.mode).size() != 1) {
-    throw qme::UsageError("--eval_mode " + o.eval_mode + " takes one model in --mode, got '" + o.mode + "'");
-  }
-  if (o.eval_mode == "gather" && !o.json.empty()) {
-    throw qme::UsageError("--json applies to --eval_mode score and feat (gather writes a score-matrix file)");
-  }
-  // Only feature extraction needs weights; score and gather read --feats_dir alone, so a
-  // missing default config must not stop them.
-  if (extracts || !o.backbone_cfg.empty()) {
-    const auto backbone = qme::config::load_backbone_config(
-        o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.dataset) : o.backbone_cfg);
-    spdlog::debug("weights from {}", backbone.source);
-  }
-  const auto device = qme::train::resolve_device(o.device);
-  spdlog::debug("{} for {} on {} ({})", o.eval_mode, o.mode, o.dataset, device.str());
-  if (extracts) {
-    throw qme::UsageError("the feat evaluation stage is not available in this build yet");
-  }
-  qme::scores::ScoreOptions score_options;
-  score_options.device = device.str();
-  if (o.eval_mode == "gather") {
-    qme::scores::GatherOptions options;
-    options.models = split_models(o.mode);
-    options.dataset = o.dataset;
-    options.feats_dir = o.feats_dir;
-    options.scores = score_options;
-    const auto result = qme::scores::run_gather(options);
-    std::printf("%s\n", result.path.c_str());
-    return qme::kExitOk;
-  }
+/// Prints one model's report from its features file, as --eval_mode score does.
+int report(const Options& o, const qme::scores::ScoreOptions& score_options) {
   qme::scores::ScoreJobOptions options;
   options.model = o.mode;
   options.dataset = o.dataset;
@@ -135,6 +122,73 @@ int run(const Options& o) {
   std::printf("\nfull report (%s):\n%s", o.mode.c_str(), format_report(result.single.front().report).c_str());
   if (!o.json.empty()) qme::io::write_text_file(o.json, qme::eval::tables_to_json(result).dump(1) + "\n");
   return qme::kExitOk;
+}
+
+/// --eval_mode feat: extract (one shard of) the test features; a whole run also reports.
+int extract(const Options& o, const qme::config::BackboneConfig& backbone, const std::string& device,
+            const qme::scores::ScoreOptions& score_options) {
+  qme::backbone::TestExtractionOptions options;
+  options.model = o.mode;
+  options.dataset = o.dataset;
+  options.root = o.root;
+  options.backbone = backbone;
+  options.device = device;
+  options.batch_frames = o.batch_frames;
+  options.num_workers = o.num_workers;
+  options.seed = o.seed;
+  options.shard = {o.num_shards, o.shard_index};
+  options.feats_dir = o.feats_dir;
+  const auto result = qme::backbone::extract_test_features(options);
+  if (options.shard.sharded()) {
+    std::printf("%s\n", result.features_path.c_str());
+    spdlog::info(
+        "shard {} of {} done; once every shard is, assemble them with --eval_mode merge "
+        "--num_shards {}",
+        o.shard_index, o.num_shards, o.num_shards);
+    return qme::kExitOk;
+  }
+  return report(o, score_options);
+}
+
+int run(const Options& o) {
+  qme::setup_logging(o.log_level);
+  const bool extracts = o.eval_mode == "feat";
+  if (o.eval_mode != "gather" && split_models(o.mode).size() != 1) {
+    throw qme::UsageError("--eval_mode " + o.eval_mode + " takes one model in --mode, got '" + o.mode + "'");
+  }
+  if (o.eval_mode == "gather" && !o.json.empty()) {
+    throw qme::UsageError("--json applies to --eval_mode score and feat (gather writes a score-matrix file)");
+  }
+  qme::tools::check_shard_flags(o.num_shards, o.shard_index, extracts, o.eval_mode == "merge",
+                                "--eval_mode feat", "--eval_mode merge");
+  // Only feature extraction needs weights; score and gather read --feats_dir alone, so a
+  // missing default config must not stop them.
+  qme::config::BackboneConfig backbone;
+  if (extracts || !o.backbone_cfg.empty()) {
+    backbone = qme::config::load_backbone_config(
+        o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.dataset) : o.backbone_cfg);
+    spdlog::debug("weights from {}", backbone.source);
+  }
+  const auto device = qme::train::resolve_device(o.device);
+  spdlog::debug("{} for {} on {} ({})", o.eval_mode, o.mode, o.dataset, device.str());
+  qme::scores::ScoreOptions score_options;
+  score_options.device = device.str();
+  if (extracts) return extract(o, backbone, device.str(), score_options);
+  if (o.eval_mode == "merge") {
+    qme::backbone::merge_test_shards(o.feats_dir, o.mode, o.dataset, o.num_shards);
+    return report(o, score_options);
+  }
+  if (o.eval_mode == "gather") {
+    qme::scores::GatherOptions options;
+    options.models = split_models(o.mode);
+    options.dataset = o.dataset;
+    options.feats_dir = o.feats_dir;
+    options.scores = score_options;
+    const auto result = qme::scores::run_gather(options);
+    std::printf("%s\n", result.path.c_str());
+    return qme::kExitOk;
+  }
+  return report(o, score_options);
 }
 
 }  // namespace
