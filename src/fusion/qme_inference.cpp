@@ -105,9 +105,10 @@ void QmeInference::check_models(const std::vector<std::string>& models) const {
           "in the same order");
 }
 
-ScoreMatrix QmeInference::fuse(const std::vector<const ScoreMatrix*>& matrices,
-                               const std::vector<float>& quality) const {
-  const auto& head = impl_->model->options();
+ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const ScoreMatrix*>& matrices,
+                                const std::vector<float>& quality, int64_t block_rows,
+                                const torch::Device& device) {
+  const auto& head = model->options();
   if (static_cast<int64_t>(matrices.size()) != head.num_models()) {
     throw Error("QME inference: " + std::to_string(matrices.size()) + " score matrices for a head of " +
                 std::to_string(head.num_models()) + " models");
@@ -120,7 +121,8 @@ ScoreMatrix QmeInference::fuse(const std::vector<const ScoreMatrix*>& matrices,
                 std::to_string(rows) + " probes");
   }
   ScoreMatrix out(rows, cols);
-  const int64_t block = rows_per_block(head, cols, impl_->options.block_rows);
+  const int64_t block = rows_per_block(head, cols, block_rows);
+  model->eval();
   c10::InferenceMode no_grad;
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t b = std::min(block, rows - r0);
@@ -128,13 +130,20 @@ ScoreMatrix QmeInference::fuse(const std::vector<const ScoreMatrix*>& matrices,
     for (const auto* m : matrices) {
       parts.push_back(torch::from_blob(const_cast<float*>(m->row(r0)), {b, cols}, torch::kFloat32));
     }
-    const auto scores = torch::stack(parts, 1);  // (b, M, G), as upstream's cat of unsqueeze(1)
+    const auto scores = torch::stack(parts, 1).to(device);  // (b, M, G), as upstream's cat of unsqueeze(1)
     torch::Tensor q;
-    if (head.use_qe()) q = torch::from_blob(const_cast<float*>(quality.data() + r0), {b, 1}, torch::kFloat32);
-    const auto fused = impl_->model->forward(scores, q).contiguous();
+    if (head.use_qe()) {
+      q = torch::from_blob(const_cast<float*>(quality.data() + r0), {b, 1}, torch::kFloat32).to(device);
+    }
+    const auto fused = model->forward(scores, q).to(torch::kCPU).contiguous();
     std::memcpy(out.row(r0), fused.data_ptr<float>(), static_cast<size_t>(b * cols) * sizeof(float));
   }
   return out;
+}
+
+ScoreMatrix QmeInference::fuse(const std::vector<const ScoreMatrix*>& matrices,
+                               const std::vector<float>& quality) const {
+  return fuse_score_matrices(impl_->model, matrices, quality, impl_->options.block_rows);
 }
 
 ModelScores QmeInference::fuse(const std::vector<const ModelScores*>& models,

@@ -223,7 +223,9 @@ AtomicH5Writer::AtomicH5Writer(const std::string& path)
   std::error_code ec;
   if (!parent.empty()) fs::create_directories(parent, ec);
   try {
-    file_ = std::make_unique<H5::H5File>(tmp_path_, H5F_ACC_TRUNC);
+    H5::FileCreatPropList fcpl;  // the root group, untimed like every object below it
+    H5Pset_obj_track_times(fcpl.getId(), false);
+    file_ = std::make_unique<H5::H5File>(tmp_path_, H5F_ACC_TRUNC, fcpl);
   } catch (const H5::Exception& e) {
     throw InputError(path, "", "cannot be created (" + e.getDetailMsg() + ")");
   }
@@ -240,6 +242,23 @@ AtomicH5Writer::~AtomicH5Writer() {
 
 namespace {
 
+// Objects are created without modification times, so the same data gives the same bytes (a
+// rerun or a resumed run reproduces its files exactly).
+H5::DSetCreatPropList untimed_dataset() {
+  H5::DSetCreatPropList plist;
+  H5Pset_obj_track_times(plist.getId(), false);
+  return plist;
+}
+
+void create_untimed_group(H5::H5File& file, const std::string& name) {
+  const hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_obj_track_times(gcpl, false);
+  const hid_t group = H5Gcreate2(file.getId(), name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  H5Pclose(gcpl);
+  if (group < 0) throw H5::GroupIException("create_untimed_group", "cannot create group " + name);
+  H5Gclose(group);
+}
+
 void ensure_parent_groups(H5::H5File& file, const std::string& name) {
   std::string prefix;
   std::stringstream parts(name);
@@ -250,7 +269,7 @@ void ensure_parent_groups(H5::H5File& file, const std::string& name) {
   }
   for (size_t i = 0; i + 1 < components.size(); ++i) {
     prefix += "/" + components[i];
-    if (H5Lexists(file.getId(), prefix.c_str(), H5P_DEFAULT) <= 0) file.createGroup(prefix);
+    if (H5Lexists(file.getId(), prefix.c_str(), H5P_DEFAULT) <= 0) create_untimed_group(file, prefix);
   }
 }
 
@@ -261,7 +280,7 @@ void write_dataset(H5::H5File& file, const std::string& path, const std::string&
     ensure_parent_groups(file, name);
     std::vector<hsize_t> dims(shape.begin(), shape.end());
     H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
-    H5::DataSet dataset = file.createDataSet(name, file_type, space);
+    H5::DataSet dataset = file.createDataSet(name, file_type, space, untimed_dataset());
     dataset.write(data, memory_type);
   } catch (const H5::Exception& e) {
     throw Error(path + ": cannot write '" + name + "' (" + shape_text(shape) + "): " + e.getDetailMsg());
@@ -289,7 +308,7 @@ void AtomicH5Writer::write_strings(const std::string& name, const std::vector<st
     type.setCset(H5T_CSET_UTF8);
     const hsize_t count = values.size();
     H5::DataSpace space(1, &count);
-    H5::DataSet dataset = file_->createDataSet(name, type, space);
+    H5::DataSet dataset = file_->createDataSet(name, type, space, untimed_dataset());
     std::vector<const char*> raw(values.size());
     for (size_t i = 0; i < values.size(); ++i) raw[i] = values[i].c_str();
     if (!raw.empty()) dataset.write(raw.data(), type);

@@ -209,38 +209,6 @@ class QualityStage : public Stage {
 // --------------------------------------------------------------------------------------------
 // --mode score_loss
 
-/// Fuses the models' matrices with the head in eval mode, as upstream's inference (and
-/// fusion::QmeInference, so a written checkpoint reproduces the figures): the whole matrix in
-/// one pass when its activations fit in 1 GiB, else blocks of rows.
-ScoreMatrix fuse(fusion::QmeMixture& model, const std::vector<const ScoreMatrix*>& matrices,
-                 const std::vector<float>& quality, const torch::Device& device) {
-  const int64_t rows = matrices.front()->rows;
-  const int64_t cols = matrices.front()->cols;
-  const auto& head = model->options();
-  const int64_t per_row = std::max<int64_t>(1, cols) *
-                          (head.num_models() + 2 * head.num_models() * head.mlp_ratio() + head.out_dim()) *
-                          2 * 4;
-  const int64_t block = std::max<int64_t>(1, (int64_t{1} << 30) / per_row);
-  ScoreMatrix out(rows, cols);
-  model->eval();
-  c10::InferenceMode no_grad;
-  for (int64_t r0 = 0; r0 < rows; r0 += block) {
-    const int64_t b = std::min(block, rows - r0);
-    std::vector<torch::Tensor> parts;
-    for (const auto* m : matrices) {
-      parts.push_back(torch::from_blob(const_cast<float*>(m->row(r0)), {b, cols}, torch::kFloat32));
-    }
-    const auto scores = torch::stack(parts, 1).to(device);
-    torch::Tensor q;
-    if (head.use_qe()) {
-      q = torch::from_blob(const_cast<float*>(quality.data() + r0), {b, 1}, torch::kFloat32).to(device);
-    }
-    const auto fused = model->forward(scores, q).to(torch::kCPU).contiguous();
-    std::memcpy(out.row(r0), fused.data_ptr<float>(), static_cast<size_t>(b * cols) * sizeof(float));
-  }
-  return out;
-}
-
 nlohmann::json report_json(const eval::EvaluationReport& report) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, value] : report.entries()) {
@@ -292,8 +260,8 @@ class ScoreLossStage : public Stage {
       subjects.push_back(&s.merge_score_mat);
     }
     auto& model = trainer_->model();
-    const auto fused_entries = fuse(model, entries, quality_, device_);
-    const auto fused_subjects = fuse(model, subjects, quality_, device_);
+    const auto fused_entries = fusion::fuse_score_matrices(model, entries, quality_, 0, device_);
+    const auto fused_subjects = fusion::fuse_score_matrices(model, subjects, quality_, 0, device_);
     eval::EvalOptions options;
     options.context = "qme";
     const auto report = eval::evaluate(fused_entries, fused_subjects, test_file_.labels(), options);

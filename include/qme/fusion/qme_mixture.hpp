@@ -9,9 +9,11 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "qme/config/backbone_config.hpp"
 #include "qme/config/train_config.hpp"
+#include "qme/core/score_matrix.hpp"
 #include "qme/fusion/lsn_expert.hpp"
 #include "qme/fusion/quality_estimator.hpp"
 #include "qme/io/checkpoint.hpp"
@@ -56,6 +58,16 @@ class QmeMixtureImpl : public torch::nn::Module {
   BodyQualityEstimator body_qe_{nullptr};
 };
 TORCH_MODULE(QmeMixture);
+
+/// Fuses the models' (Q, N) score matrices (training order) with `model` in eval mode without
+/// gradients, as upstream's inference: q = `quality[probe]` (one weight per probe; unused when
+/// the head has use_qe false). Rows go through in one pass when the activations fit in 1 GiB
+/// (upstream's single pass, bit for bit), else in blocks of `block_rows` (0: as many as fit).
+/// Throws Error on mismatched shapes or weight counts. Inputs and the result stay on the CPU;
+/// the forward passes run on `device`.
+ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const ScoreMatrix*>& matrices,
+                                const std::vector<float>& quality, int64_t block_rows = 0,
+                                const torch::Device& device = torch::kCPU);
 
 /// The head a training run builds: num_models = the backbone config's model_list length,
 /// num_experts / mlp_ratio / out_dim / dropout_rate from the training config, and the face QE
