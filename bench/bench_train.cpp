@@ -6,7 +6,8 @@
 // backward, Adam, warm-restart schedule. Upstream's Python: ~465 ms per step (QE on raw
 // tokens). A second variant precomputes each cached frame's QE weight once (the QE is frozen
 // in this mode, so the weights never change) and averages them per step; a third also
-// precomputes every sample's scores (valid when a sample's frames are fixed). Besides
+// precomputes every sample's scores (valid when a sample's frames are fixed; qme_main does this:
+// its samples draw their frame slots once per run). Besides
 // wall-clock rates it reports steps per CPU second of the (single) working thread, which stay
 // meaningful on a shared, busy machine.
 #include <torch/torch.h>
@@ -163,7 +164,7 @@ int main(int argc, char** argv) {
                           "per step: score the averaged features; QE weights precomputed once per cached "
                           "frame (the QE is frozen)",
                           "per step: nothing but the step; sample scores and QE weights precomputed (fixed "
-                          "frame sets per sample)"};
+                          "frame sets per sample: what qme_main --mode score_loss does)"};
   for (int variant = 0; variant < 3; ++variant) {
     qme::train::ScoreLossTrainerOptions options;  // upstream's: Adam, T_0 300, T_mult 2
     options.optimisation.steps_per_epoch = 100;

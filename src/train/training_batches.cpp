@@ -44,7 +44,8 @@ torch::Tensor stats_of(const TrainingSamples& samples, const std::vector<int64_t
 
 }  // namespace
 
-ScoreLossBatch score_loss_batch(const TrainingSamples& samples, const std::vector<int64_t>& batch) {
+ScoreLossBatch score_loss_batch(const TrainingSamples& samples, const std::vector<int64_t>& batch,
+                                bool with_quality_stats) {
   check_indices(samples, batch);
   const int64_t m = samples.num_models();
   const int64_t c = samples.num_centers();
@@ -55,7 +56,7 @@ ScoreLossBatch score_loss_batch(const TrainingSamples& samples, const std::vecto
     std::copy_n(samples.scores.data() + batch[i] * m * c, m * c, dst + static_cast<int64_t>(i) * m * c);
   }
   out.labels = labels_of(samples, batch);
-  if (!samples.quality_model.empty()) out.quality_stats = stats_of(samples, batch);
+  if (with_quality_stats && !samples.quality_model.empty()) out.quality_stats = stats_of(samples, batch);
   return out;
 }
 

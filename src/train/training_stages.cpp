@@ -233,7 +233,10 @@ class ScoreLossStage : public Stage {
     auto options = score_loss_trainer_options(o.train, schedule_.steps_per_epoch());
     options.device = device;
     trainer_ = std::make_unique<ScoreLossTrainer>(model, labels_tensor(samples_.center_labels), options);
-    if (o.use_qe) resolve_test_quality();
+    if (o.use_qe) {
+      resolve_test_quality();
+      sample_quality_ = precompute_sample_quality();
+    }
   }
 
   void prepare_run_dir(const std::string& dir) override {
@@ -250,7 +253,13 @@ class ScoreLossStage : public Stage {
   std::string test_face_weights() const override { return quality_path_; }
 
   StepResult step() override {
-    return trainer_->step(score_loss_batch(samples_, schedule_.batch(trainer_->steps_done())));
+    const auto rows = schedule_.batch(trainer_->steps_done());
+    auto batch = score_loss_batch(samples_, rows, /*with_quality_stats=*/!sample_quality_.defined());
+    if (sample_quality_.defined()) {
+      const auto index = torch::tensor(rows, torch::kInt64).to(sample_quality_.device());
+      batch.quality = sample_quality_.index_select(0, index);
+    }
+    return trainer_->step(batch);
   }
 
   Evaluation evaluate(int64_t /*step*/) override {
@@ -287,6 +296,28 @@ class ScoreLossStage : public Stage {
   void write_model(const std::string& path) const override { trainer_->write_checkpoint(path); }
 
  private:
+  /// (N, 1): every training sample's quality weight, the mean of the frozen QE's weights of its
+  /// slots (a slot without a face: the weight of zero statistics), as step() would compute it
+  /// from quality_stats each time (up to float32 round-off). The QE never changes in this mode
+  /// and the slots are fixed, so once per run is enough; per step it costs more than the rest.
+  torch::Tensor precompute_sample_quality() {
+    const auto& stats = samples_.quality_stats;
+    const int64_t t = samples_.frames_per_sample;
+    const int64_t chunk = 4096;
+    std::vector<torch::Tensor> parts;
+    for (int64_t r0 = 0; r0 < stats.rows; r0 += chunk) {
+      const int64_t n = std::min(chunk, stats.rows - r0);
+      const auto rows = torch::from_blob(const_cast<float*>(stats.row(r0)), {n, stats.cols}, torch::kFloat32);
+      parts.push_back(trainer_->frame_quality(rows).to(torch::kCPU));
+    }
+    parts.push_back(trainer_->frame_quality(torch::zeros({1, stats.cols})).to(torch::kCPU));
+    const auto frame = torch::cat(parts);  // (R + 1,): the last one is the zero-statistics weight
+    auto slots = torch::tensor(samples_.quality_rows, torch::kInt64);
+    slots = torch::where(slots >= 0, slots, torch::full_like(slots, stats.rows));
+    const auto per_slot = frame.index_select(0, slots).reshape({samples_.size(), t, 1});
+    return per_slot.mean(1).to(device_);
+  }
+
   static io::ScoreMatrixFile open_scoremats(const TrainingRunOptions& o) {
     const auto path = scoremats_path(o);
     if (!fs::exists(path)) {
@@ -366,6 +397,7 @@ class ScoreLossStage : public Stage {
   std::string quality_path_;
   bool computed_quality_ = false;
   std::unique_ptr<ScoreLossTrainer> trainer_;
+  torch::Tensor sample_quality_;  ///< (N, 1) on the device; undefined without the QE
 };
 
 }  // namespace
