@@ -35,11 +35,15 @@ int main(int argc, char** argv) {
   int repeats = 3;
   std::vector<int64_t> batches = {8, 32};
   int workers = 1;
+  bool unoptimised = false;
   app.add_option("--data", data, "what bench/make_backbone_bench.py wrote")->capture_default_str();
   app.add_option("--repeats", repeats, "runs per setting (median reported)")->capture_default_str();
   app.add_option("--batch_frames", batches, "frames per forward pass, one setting each")
       ->capture_default_str();
   app.add_option("--num_workers", workers, "threads reading and resizing frames")->capture_default_str();
+  app.add_flag("--unoptimised", unoptimised,
+               "also time the module as exported (no optimize_for_inference; about 20x slower on a CPU "
+               "LibTorch linked with the reference BLAS)");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line per setting, as it is measured
@@ -54,6 +58,7 @@ int main(int argc, char** argv) {
   std::printf("bench_backbone: cal-ltcc (ResNet-50, 384x192) on %s, %d torch threads, %d reader thread(s)\n",
               data.c_str(), torch::get_num_threads(), workers);
   for (const bool optimize : {false, true}) {
+    if (!optimize && !unoptimised) continue;
     for (const int64_t batch : batches) {
       options.optimize = optimize;
       options.batch_frames = batch;
