@@ -19,6 +19,7 @@
 #include "qme/core/progress.hpp"
 #include "qme/data/datasets.hpp"
 #include "qme/io/hdf5_file.hpp"
+#include "qme/io/output_directory.hpp"
 
 namespace qme::backbone {
 
@@ -300,7 +301,7 @@ CenterExtractionResult extract_centers(const CenterExtractionOptions& options) {
   }
   CenterExtractionResult result;
   result.num_samples = work.sample_end - work.sample_first;
-  std::filesystem::create_directories(options.save_path);
+  io::ensure_output_directory(options.save_path);
   if (options.shard.sharded()) {
     result.frames_path = center_shard_path(options.save_path, options.model, options.dataset,
                                            options.num_sample, options.shard);

@@ -15,6 +15,7 @@
 #include "qme/core/progress.hpp"
 #include "qme/data/datasets.hpp"
 #include "qme/io/hdf5_file.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/test_features_file.hpp"
 
 namespace qme::backbone {
@@ -278,7 +279,7 @@ TestExtractionResult extract_test_features(const TestExtractionOptions& options)
 
   TestExtractionResult result;
   result.num_clips = clips;
-  std::filesystem::create_directories(options.feats_dir);
+  io::ensure_output_directory(options.feats_dir);
   if (options.shard.sharded()) {
     result.features_path = test_shard_path(options.feats_dir, options.model, options.dataset, options.shard);
     write_part(result.features_path, options.shard, part);

@@ -13,6 +13,7 @@
 #include "qme/cache/training_frames.hpp"
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/io/test_features_file.hpp"
 
@@ -388,8 +389,8 @@ SyntheticCacheFiles write_synthetic_caches(const std::string& dir, const Synthet
   SyntheticCacheFiles out;
   out.center_dir = dir + "/mod_center_feat";
   out.test_dir = dir + "/test_feats";
-  std::filesystem::create_directories(out.center_dir);
-  std::filesystem::create_directories(out.test_dir);
+  io::ensure_output_directory(out.center_dir);
+  io::ensure_output_directory(out.test_dir);
   TestLabels labels;
   labels.query = labels_of(truth.probes);
   labels.gallery = labels_of(truth.gallery);

@@ -11,6 +11,7 @@
 #include "qme/backbone/backbone_spec.hpp"
 #include "qme/core/error.hpp"
 #include "qme/demo/synth_world.hpp"
+#include "qme/io/output_directory.hpp"
 
 namespace qme::demo {
 
@@ -175,7 +176,7 @@ void save_atomically(torch::jit::Module module, const std::string& path) {
 }  // namespace
 
 std::map<std::string, std::string> write_demo_backbones(const std::string& dir) {
-  fs::create_directories(dir);
+  io::ensure_output_directory(dir);
   std::map<std::string, std::string> paths;
   for (const std::string model : kDemoModels) {
     const auto module = model == "adaface"   ? face_backbone()

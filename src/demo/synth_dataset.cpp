@@ -12,6 +12,7 @@
 
 #include "qme/core/error.hpp"
 #include "qme/core/parallel.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
 
 namespace qme::demo {
@@ -131,7 +132,7 @@ void write_split_files(const World& w, const std::string& dir) {
 SynthDatasetFiles write_synth_dataset(const World& world, const std::string& root, int threads) {
   SynthDatasetFiles files;
   files.dir = root + "/CCVID";
-  fs::create_directories(files.dir);
+  io::ensure_output_directory(files.dir);
   files.body_file = files.dir + "/ccvid.h5";
   files.face_file = files.dir + "/ccvid_face.h5";
   ReproducibleH5 body(files.body_file), faces(files.face_file);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "qme/demo/synth_backbones.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
 
 namespace qme::demo {
@@ -51,7 +52,7 @@ std::string demo_train_config(uint64_t seed) {
 }
 
 SynthDemoFiles write_synth_demo(const std::string& out, const SynthSpec& spec, int threads) {
-  std::filesystem::create_directories(out);
+  io::ensure_output_directory(out);
   SynthDemoFiles files;
   files.root = out;
   files.backbones = write_demo_backbones(out + "/backbones");

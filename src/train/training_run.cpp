@@ -13,6 +13,7 @@
 
 #include "qme/core/error.hpp"
 #include "qme/core/progress.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
 #include "qme/train/device.hpp"
 #include "qme/train/run_log.hpp"
@@ -129,7 +130,7 @@ RunState check_run_dir(const TrainingRunOptions& o, const std::string& dir, cons
 
 /// A fresh run's folder: the resolved configs and the settings.
 void write_run_dir(const TrainingRunOptions& o, const std::string& dir, const nlohmann::json& settings) {
-  fs::create_directories(dir);
+  io::ensure_output_directory(dir);
   io::write_text_file(in_dir(dir, "backbone_cfg.yaml"), config::to_yaml(o.backbone));
   io::write_text_file(in_dir(dir, "train_cfg.yaml"), config::to_yaml(o.train));
   io::write_text_file(in_dir(dir, "run.json"), settings.dump(2) + "\n");
@@ -148,7 +149,7 @@ void remove_stale_files(const std::string& dir, const RunState& state) {
 
 /// Copies `from` to `to` through a temporary file, so `to` is never half written.
 void copy_atomically(const std::string& from, const std::string& to) {
-  fs::create_directories(fs::path(to).parent_path());
+  io::ensure_output_directory(fs::path(to).parent_path().string());
   const auto tmp = to + ".tmp-" + std::to_string(::getpid());
   fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
   fs::rename(tmp, to);

@@ -18,6 +18,7 @@
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/face_weights.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/train/quality_trainer.hpp"
 #include "qme/train/score_loss_trainer.hpp"
@@ -161,8 +162,8 @@ class QualityStage : public Stage {
     const auto ckpt =
         join_path(join_path(o_.ckpt_dir, "MEME"),
                   o_.log_prefix + "-" + o_.run_name + "-" + o_.dataset + "-" + std::to_string(step) + ".pth");
-    fs::create_directories(fs::path(weights_path).parent_path());
-    fs::create_directories(fs::path(ckpt).parent_path());
+    io::ensure_output_directory(fs::path(weights_path).parent_path().string());
+    io::ensure_output_directory(fs::path(ckpt).parent_path().string());
     cache::write_face_weights(weights_path, weights);
     trainer_->write_checkpoint(ckpt);
     ev.outputs = {weights_path, ckpt};

@@ -33,6 +33,36 @@ TEST_CASE("Mlp is fc1, activation, fc2 (dropout is off in eval mode)", "[fusion]
   }
 }
 
+TEST_CASE("Mlp training (oneDNN forward and backward) gives torch::linear's outputs and gradients",
+          "[fusion]") {
+  torch::manual_seed(5);
+  Mlp mlp(MlpOptions(64, 32, 8).activation(Activation::kRelu));  // dropout 0: deterministic
+  mlp->train();
+  const auto x = torch::randn({3, 7, 64}, torch::requires_grad());
+  const auto target = torch::randn({3, 7, 8});
+  const auto loss = (mlp(x) - target).pow(2).sum();
+  loss.backward();
+
+  // The same function with LibTorch's own Linear ops and autograd.
+  const auto& sd = qme::io::state_dict(*mlp);
+  std::vector<torch::Tensor> params;
+  for (const char* name : {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"})
+    params.push_back(sd[name].detach().clone().requires_grad_(true));
+  const auto x_ref = x.detach().clone().requires_grad_(true);
+  const auto h = torch::relu(torch::nn::functional::linear(x_ref, params[0], params[1]));
+  const auto loss_ref = (torch::nn::functional::linear(h, params[2], params[3]) - target).pow(2).sum();
+  loss_ref.backward();
+
+  CHECK(loss.item<double>() == Approx(loss_ref.item<double>()).epsilon(1e-5));
+  CHECK(torch::allclose(x.grad(), x_ref.grad(), 1e-4, 1e-5));
+  const auto grads = mlp->parameters();
+  REQUIRE(grads.size() == params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    INFO("parameter " << i);
+    CHECK(torch::allclose(grads[i].grad(), params[i].grad(), 1e-4, 1e-5));
+  }
+}
+
 TEST_CASE("trunc_normal_ stays inside its bounds with the asked spread", "[fusion]") {
   torch::manual_seed(3);
   auto t = torch::empty({200000});

@@ -24,11 +24,16 @@ struct MlpOptions {
 class MlpImpl : public torch::nn::Module {
  public:
   explicit MlpImpl(const MlpOptions& options);
-  /// (..., in_features) -> (..., out_features)
+  /// (..., in_features) -> (..., out_features). Training on the CPU in float32 (train mode,
+  /// gradients on) runs both layers forward and backward through oneDNN's inner product:
+  /// Debian's LibTorch sends torch::linear to the reference BLAS, 5-20x slower at the QE's sizes.
+  /// Eval mode keeps torch::nn::Linear (the inference path the parity tests pin).
   torch::Tensor forward(const torch::Tensor& x);
   const MlpOptions& options() const { return options_; }
 
  private:
+  torch::Tensor linear(torch::nn::Linear& fc, const torch::Tensor& x);
+
   MlpOptions options_;
   torch::nn::Linear fc1_{nullptr};
   torch::nn::Linear fc2_{nullptr};
