@@ -8,16 +8,11 @@
 
 #include "qme/core/error.hpp"
 #include "qme/fusion/quality_estimator.hpp"
+#include "qme/io/tensor_shape.hpp"
 
 namespace qme::backbone {
 
 namespace {
-
-std::string shape_of(const torch::Tensor& t) {
-  std::ostringstream out;
-  out << t.sizes();
-  return out.str();
-}
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
@@ -100,7 +95,7 @@ Backbone Backbone::load(const std::string& path, const std::string& model, const
     backbone.fc_bin_ =
         backbone.module_.attr(kFcBinAttribute).toTensor().detach().to(backbone.device_, torch::kFloat32);
     if (backbone.fc_bin_.dim() != 3) {
-      throw InputError(path, kFcBinAttribute, "must be (P, C, C'), got " + shape_of(backbone.fc_bin_));
+      throw InputError(path, kFcBinAttribute, "must be (P, C, C'), got " + io::shape_text(backbone.fc_bin_));
     }
   }
   backbone.module_.eval();
@@ -129,7 +124,7 @@ void Backbone::check_frames(const torch::Tensor& frames) const {
   const auto& s = *spec_;
   if (frames.dim() != 4 || frames.size(1) != 3 || frames.size(2) != s.height || frames.size(3) != s.width) {
     throw UsageError("backbone '" + s.model + "' takes frames (N, 3, " + std::to_string(s.height) + ", " +
-                     std::to_string(s.width) + "), got " + shape_of(frames));
+                     std::to_string(s.width) + "), got " + io::shape_text(frames));
   }
 }
 
@@ -163,13 +158,13 @@ BatchFeatures Backbone::frame_family(const torch::Tensor& frames, const std::vec
   const bool parts = spec_->pooling == ClipPooling::kMaxFcBin;
   if (embedding.size(0) != frames.size(0) || embedding.dim() != (parts ? 3 : 2)) {
     throw InputError(path_ + ": 'embedding' of " + std::to_string(frames.size(0)) + " frames is " +
-                     shape_of(embedding) + ", expected (N, " + (parts ? "C, P)" : "d)"));
+                     io::shape_text(embedding) + ", expected (N, " + (parts ? "C, P)" : "d)"));
   }
   BatchFeatures out;
   if (parts) {
     if (embedding.size(1) != fc_bin_.size(1) || embedding.size(2) != fc_bin_.size(0)) {
-      throw InputError(path_ + ": 'embedding' " + shape_of(embedding) + " does not fit fc_bin " +
-                       shape_of(fc_bin_));
+      throw InputError(path_ + ": 'embedding' " + io::shape_text(embedding) + " does not fit fc_bin " +
+                       io::shape_text(fc_bin_));
     }
     out.features = apply_fc_bin(segment_max(embedding, lengths), fc_bin_);
   } else {
@@ -187,7 +182,7 @@ BatchFeatures Backbone::clip_family(const torch::Tensor& clips, bool with_qe) {
   const auto& embedding = outputs.at("embedding");
   if (embedding.dim() != 2 || embedding.size(0) != clips.size(0)) {
     throw InputError(path_ + ": 'embedding' of " + std::to_string(clips.size(0)) + " clips is " +
-                     shape_of(embedding) + ", expected (B, d)");
+                     io::shape_text(embedding) + ", expected (B, d)");
   }
   BatchFeatures out;
   out.features = embedding.to(torch::kCPU, torch::kFloat32).contiguous();
@@ -305,7 +300,7 @@ torch::Tensor body_qe_statistics(const torch::Tensor& layer2, const torch::Tenso
         {layer2.permute({0, 2, 1, 3, 4}), layer3.permute({0, 2, 1, 3, 4})});
     return stats.reshape({-1, stats.size(2)});
   }
-  throw InputError("backbone: layer2 " + shape_of(layer2) + " and layer3 " + shape_of(layer3) +
+  throw InputError("backbone: layer2 " + io::shape_text(layer2) + " and layer3 " + io::shape_text(layer3) +
                    " must both be (N, C, H, W) or (B, C, T, H, W)");
 }
 

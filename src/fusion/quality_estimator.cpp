@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "qme/core/error.hpp"
+#include "qme/io/tensor_shape.hpp"
 
 namespace qme::fusion {
 
@@ -13,12 +14,6 @@ namespace {
 torch::nn::Sequential weight_assigner(int64_t in_features) {
   // A Sequential so the state-dict keys are upstream's "weight_assigner.0.*".
   return torch::nn::Sequential(torch::nn::Linear(in_features, 1));
-}
-
-std::string shape_of(const torch::Tensor& t) {
-  std::string out = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
-  return out + "]";
 }
 
 }  // namespace
@@ -34,7 +29,7 @@ FaceQualityEstimatorImpl::FaceQualityEstimatorImpl(const FaceQualityEstimatorOpt
 
 torch::Tensor FaceQualityEstimatorImpl::style_statistics(const torch::Tensor& frames) {
   if (frames.dim() != 4)
-    throw UsageError("face QE statistics need (N, K, P, C) features, got " + shape_of(frames));
+    throw UsageError("face QE statistics need (N, K, P, C) features, got " + io::shape_text(frames));
   // Upstream's order of operations: blocks first, statistics over tokens, stacked (mean, std)
   // before the channels, then one row per frame laid out [block][stat][channel].
   const auto by_block = frames.permute({1, 0, 2, 3}).contiguous();  // (K, N, P, C)
@@ -49,7 +44,8 @@ torch::Tensor FaceQualityEstimatorImpl::frame_weights(const torch::Tensor& stati
 
 torch::Tensor FaceQualityEstimatorImpl::statistics(const torch::Tensor& intermediates) {
   if (intermediates.dim() != 5) {
-    throw UsageError("face QE statistics need (B, T, K, P, C) features, got " + shape_of(intermediates));
+    throw UsageError("face QE statistics need (B, T, K, P, C) features, got " +
+                     io::shape_text(intermediates));
   }
   const int64_t b = intermediates.size(0);
   const int64_t t = intermediates.size(1);
@@ -62,7 +58,7 @@ torch::Tensor FaceQualityEstimatorImpl::forward_statistics(const torch::Tensor& 
   const int64_t s = 2 * options_.num_blocks() * options_.patch_dim();
   if (statistics.dim() != 3 || statistics.size(2) != s) {
     throw UsageError("the face QE takes (B, T, " + std::to_string(s) + ") statistics, got " +
-                     shape_of(statistics));
+                     io::shape_text(statistics));
   }
   const int64_t b = statistics.size(0);
   const int64_t t = statistics.size(1);
@@ -77,7 +73,7 @@ torch::Tensor FaceQualityEstimatorImpl::forward(const torch::Tensor& intermediat
   }
   if (intermediates.dim() != 5) {
     throw UsageError("the face QE takes (B, T, K, P, C) or (T, K, P, C) features, got " +
-                     shape_of(intermediates));
+                     io::shape_text(intermediates));
   }
   return forward_statistics(statistics(intermediates));
 }
@@ -96,7 +92,8 @@ BodyQualityEstimatorImpl::BodyQualityEstimatorImpl(const BodyQualityEstimatorOpt
 torch::Tensor BodyQualityEstimatorImpl::style_statistics(const std::vector<torch::Tensor>& maps) {
   std::vector<torch::Tensor> styles;
   for (const auto& map : maps) {
-    if (map.dim() != 5) throw UsageError("the body QE takes (B, T, C, H, W) maps, got " + shape_of(map));
+    if (map.dim() != 5)
+      throw UsageError("the body QE takes (B, T, C, H, W) maps, got " + io::shape_text(map));
     const auto flat = map.reshape({map.size(0), map.size(1), map.size(2), -1});
     styles.push_back(torch::stack({flat.mean(-1), flat.std(-1, /*unbiased=*/true)}, -1));  // (B, T, C, 2)
   }
@@ -113,7 +110,7 @@ torch::Tensor BodyQualityEstimatorImpl::forward_statistics(const torch::Tensor& 
   const int64_t s = style_mlp_->options().in_features();
   if (statistics.dim() != 3 || statistics.size(2) != s) {
     throw UsageError("the body QE takes (B, T, " + std::to_string(s) + ") statistics, got " +
-                     shape_of(statistics));
+                     io::shape_text(statistics));
   }
   return frame_weights(statistics).mean(1);
 }
@@ -154,7 +151,7 @@ void FrozenQualityEstimator::init(const torch::nn::Module& qe, const std::string
 torch::Tensor FrozenQualityEstimator::frame_weights(const torch::Tensor& statistics) const {
   if (statistics.dim() < 1 || statistics.size(-1) != width_) {
     throw UsageError("the quality estimator takes (..., " + std::to_string(width_) + ") statistics, got " +
-                     shape_of(statistics));
+                     io::shape_text(statistics));
   }
   torch::NoGradGuard no_grad;
   auto sizes = statistics.sizes().vec();
@@ -173,7 +170,7 @@ torch::Tensor FrozenQualityEstimator::frame_weights(const torch::Tensor& statist
 
 torch::Tensor FrozenQualityEstimator::forward_statistics(const torch::Tensor& statistics) const {
   if (statistics.dim() != 3) {
-    throw UsageError("the quality estimator takes (B, T, S) statistics, got " + shape_of(statistics));
+    throw UsageError("the quality estimator takes (B, T, S) statistics, got " + io::shape_text(statistics));
   }
   return frame_weights(statistics).mean(1);
 }

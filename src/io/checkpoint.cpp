@@ -14,6 +14,7 @@
 
 #include "qme/core/error.hpp"
 #include "qme/io/checkpoint_pickle.hpp"
+#include "qme/io/tensor_shape.hpp"
 
 namespace qme::io {
 
@@ -196,14 +197,6 @@ c10::IValue decode_archive(PyTorchStreamReader& reader, const std::string& path)
   return unpickle_restricted(pickle, loader, path);
 }
 
-std::string shape_string(at::IntArrayRef sizes) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t i = 0; i < sizes.size(); ++i) out << (i ? ", " : "") << sizes[i];
-  out << ']';
-  return out.str();
-}
-
 StateDict to_state_dict(const c10::IValue& value, const std::string& path) {
   if (!value.isGenericDict()) {
     throw InputError(path, "model_state_dict", "is a " + value.tagKind() + ", not a dict of tensors");
@@ -372,8 +365,8 @@ StateDictDiff compare_state_dict(const torch::nn::Module& module, const StateDic
     if (theirs == nullptr) {
       diff.missing.push_back(item.key());
     } else if (theirs->sizes() != item.value().sizes()) {
-      diff.mis_shaped.push_back(item.key() + " is " + shape_string(theirs->sizes()) +
-                                " in the file, the model expects " + shape_string(item.value().sizes()));
+      diff.mis_shaped.push_back(item.key() + " is " + shape_text(theirs->sizes()) +
+                                " in the file, the model expects " + shape_text(item.value().sizes()));
     }
   }
   for (const auto& item : state) {

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "qme/core/error.hpp"
+#include "qme/io/tensor_shape.hpp"
 #include "qme/loss/pseudo_quality_loss.hpp"
 #include "qme/train/score_loss_trainer.hpp"
 #include "resume_archive.hpp"
@@ -12,13 +13,6 @@ namespace qme::train {
 namespace {
 
 constexpr const char* kKind = "quality";
-
-std::string shape_of(const torch::Tensor& t) {
-  if (!t.defined()) return "undefined";
-  std::string out = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
-  return out + "]";
-}
 
 }  // namespace
 
@@ -74,18 +68,18 @@ torch::Tensor QualityTrainer::frame_quality(const torch::Tensor& stats) {
 StepResult QualityTrainer::step(const QualityBatch& batch) {
   if (!batch.stats.defined() || batch.stats.dim() != 3 || batch.stats.size(2) != stats_width_) {
     throw UsageError("QualityTrainer: stats must be (B, T, " + std::to_string(stats_width_) + "), got " +
-                     shape_of(batch.stats));
+                     io::shape_text(batch.stats));
   }
   const int64_t b = batch.stats.size(0);
   const int64_t c = center_labels_.size(0);
   if (!batch.face_scores.defined() || batch.face_scores.dim() != 2 || batch.face_scores.size(0) != b ||
       batch.face_scores.size(1) != c) {
     throw UsageError("QualityTrainer: face_scores must be (" + std::to_string(b) + ", " + std::to_string(c) +
-                     "), got " + shape_of(batch.face_scores));
+                     "), got " + io::shape_text(batch.face_scores));
   }
   if (!batch.labels.defined() || batch.labels.dim() != 1 || batch.labels.size(0) != b)
     throw UsageError("QualityTrainer: labels must be (" + std::to_string(b) + ",), got " +
-                     shape_of(batch.labels));
+                     io::shape_text(batch.labels));
 
   module_->train();
   optimisation_->zero_grad();

@@ -8,16 +8,11 @@
 
 #include "qme/core/error.hpp"
 #include "qme/io/checkpoint.hpp"
+#include "qme/io/tensor_shape.hpp"
 
 namespace qme::train::resume {
 
 namespace {
-
-std::string shape_of(const torch::Tensor& t) {
-  std::string out = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
-  return out + "]";
-}
 
 void write_generator(torch::serialize::OutputArchive& archive, const std::string& key,
                      const at::Generator& gen) {
@@ -111,8 +106,9 @@ void read_module(torch::serialize::InputArchive& archive, const std::string& key
     if (!nested.try_read("t" + std::to_string(i), value, /*is_buffer=*/true))
       throw InputError(source, key + "/" + name, "is missing");
     if (value.sizes() != target.value().sizes()) {
-      throw InputError(source, key + "/" + name,
-                       "is " + shape_of(value) + " but the model expects " + shape_of(target.value()));
+      throw InputError(
+          source, key + "/" + name,
+          "is " + io::shape_text(value) + " but the model expects " + io::shape_text(target.value()));
     }
     target.value().copy_(value);
   }

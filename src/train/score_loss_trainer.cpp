@@ -4,6 +4,7 @@
 
 #include "fused_mixture_step.hpp"
 #include "qme/core/error.hpp"
+#include "qme/io/tensor_shape.hpp"
 #include "qme/loss/score_triplet_loss.hpp"
 #include "resume_archive.hpp"
 
@@ -39,13 +40,6 @@ torch::Tensor checked_center_labels(const torch::Tensor& labels, const torch::De
   if (!labels.defined() || labels.dim() != 1 || labels.numel() == 0)
     throw UsageError("ScoreLossTrainer: center_labels must be a non-empty (C,) tensor");
   return labels.to(device, torch::kInt64).contiguous();
-}
-
-std::string shape_of(const torch::Tensor& t) {
-  if (!t.defined()) return "undefined";
-  std::string out = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
-  return out + "]";
 }
 
 }  // namespace
@@ -104,14 +98,14 @@ torch::Tensor ScoreLossTrainer::quality_of(const ScoreLossBatch& batch, int64_t 
   if (!model_->options().use_qe()) return {};
   if (batch.quality.defined()) {
     if (batch.quality.dim() != 2 || batch.quality.size(0) != batch_size || batch.quality.size(1) != 1)
-      throw UsageError("ScoreLossTrainer: quality must be (B, 1), got " + shape_of(batch.quality));
+      throw UsageError("ScoreLossTrainer: quality must be (B, 1), got " + io::shape_text(batch.quality));
     return batch.quality.to(options_.device, torch::kFloat32);
   }
   if (!batch.quality_stats.defined() || batch.quality_stats.dim() != 3 ||
       batch.quality_stats.size(0) != batch_size)
     throw UsageError(
         "ScoreLossTrainer: the head uses a QE: give quality (B, 1) or quality_stats (B, T, S), got " +
-        shape_of(batch.quality_stats));
+        io::shape_text(batch.quality_stats));
   if (!frozen_qe_)
     throw UsageError("ScoreLossTrainer: use_qe is set but the head carries no quality estimator");
   return frozen_qe_->forward_statistics(batch.quality_stats.to(options_.device, torch::kFloat32));
@@ -122,12 +116,12 @@ StepResult ScoreLossTrainer::step(const ScoreLossBatch& batch) {
   if (!batch.scores.defined() || batch.scores.dim() != 3 || batch.scores.size(1) != m ||
       batch.scores.size(2) != center_labels_.size(0)) {
     throw UsageError("ScoreLossTrainer: scores must be (B, " + std::to_string(m) + ", " +
-                     std::to_string(center_labels_.size(0)) + "), got " + shape_of(batch.scores));
+                     std::to_string(center_labels_.size(0)) + "), got " + io::shape_text(batch.scores));
   }
   const int64_t b = batch.scores.size(0);
   if (!batch.labels.defined() || batch.labels.dim() != 1 || batch.labels.size(0) != b)
     throw UsageError("ScoreLossTrainer: labels must be (" + std::to_string(b) + ",), got " +
-                     shape_of(batch.labels));
+                     io::shape_text(batch.labels));
 
   enter_train_mode();
   optimisation_.zero_grad();
