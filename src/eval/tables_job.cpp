@@ -29,14 +29,6 @@ NamedReport timed_report(const std::string& name, const ModelScores& scores, con
   return out;
 }
 
-nlohmann::json report_json(const EvaluationReport& report) {
-  auto object = nlohmann::json::object();
-  for (const auto& [name, value] : report.entries()) {
-    object[name] = std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
-  }
-  return object;
-}
-
 std::string csv_number(double v) {
   if (std::isnan(v)) return "";
   char buffer[40];
@@ -118,6 +110,14 @@ std::string tables_to_csv(const TablesResult& result) {
     out << '\n';
   }
   return out.str();
+}
+
+nlohmann::json report_json(const EvaluationReport& report) {
+  auto object = nlohmann::json::object();
+  for (const auto& [name, value] : report.entries()) {
+    object[name] = std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
+  }
+  return object;
 }
 
 }  // namespace qme::eval

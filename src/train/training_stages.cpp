@@ -14,6 +14,7 @@
 #include "qme/cache/test_quality_stats.hpp"
 #include "qme/core/error.hpp"
 #include "qme/eval/evaluation_report.hpp"
+#include "qme/eval/tables_job.hpp"
 #include "qme/fusion/init.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
@@ -210,14 +211,6 @@ class QualityStage : public Stage {
 // --------------------------------------------------------------------------------------------
 // --mode score_loss
 
-nlohmann::json report_json(const eval::EvaluationReport& report) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& [name, value] : report.entries()) {
-    out[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
-  }
-  return out;
-}
-
 class ScoreLossStage : public Stage {
  public:
   ScoreLossStage(const TrainingRunOptions& o, const torch::Device& device)
@@ -282,7 +275,7 @@ class ScoreLossStage : public Stage {
     const double cc = (report.at("CC_top1") + report.at("CC_mAP")) * 100.0;
     ev.record["overall"] = std::isfinite(ev.overall) ? nlohmann::json(ev.overall) : nlohmann::json();
     ev.record["CC_overall"] = std::isfinite(cc) ? nlohmann::json(cc) : nlohmann::json();
-    ev.record["metrics"] = report_json(report);
+    ev.record["metrics"] = eval::report_json(report);
     if (!std::isfinite(ev.overall)) ev.overall = -std::numeric_limits<double>::infinity();
     ev.summary = fmt::format(
         "GR_overall {:.2f}, CC_overall {:.2f} (GR_top1 {:.4f}, GR_mAP {:.4f}, TAR@1%FAR {:.4f}, "

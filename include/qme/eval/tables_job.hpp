@@ -69,6 +69,9 @@ struct TablesResult {
 /// Throws InputError / UsageError on a bad file, an unknown model, etc.
 TablesResult run_tables(const TablesOptions& options);
 
+/// One report as JSON: metric name -> number, null where the value is undefined (NaN).
+nlohmann::json report_json(const EvaluationReport& report);
+
 /// {"models": [...], "single": {m: report}, "fusion": {method: report},
 ///  "<learned>": report (e.g. "qme"),
 ///  "timing_s": {"single/<m>": s, "fusion/<method>": s, "<learned>": s}}; NaN -> null.
