@@ -26,11 +26,21 @@ build_gait_backbone, build_body_backbone), so the weights are exactly the ones u
 | agrl       | AGRL (vmgn) by the MEVID authors (agrl_backbone_path)                             |
 
 Upstream's checkpoints are linked from its README (Google Drive). The export runs the model in
-eval mode on the CPU, returns the intermediates upstream reads through hooks explicitly, attaches
-qme's attributes (family, input, source) and checks the TorchScript file against the eager model
-at two batch sizes before it reports success. Export on the CPU: traced graphs can hold device
-constants (--device cuda is there for ops without a CPU kernel); qme moves the loaded module to
-its own --device.
+eval mode, returns the intermediates upstream reads through hooks explicitly, attaches qme's
+attributes (family, input, source) and checks the TorchScript file against the eager model at two
+batch sizes before it reports success (qme_export.export).
+
+Export on the CPU (the default). The file is device-neutral: the devices the trace recorded
+follow the input's device, so qme runs it on the CPU or on CUDA. --device cuda traces on the GPU;
+such a file is kept only if it also runs on the CPU and matches there, and refused otherwise.
+
+BigGait: upstream's DINOv2 and mask code do not trace on PyTorch 1.13 as they are (three errors);
+while it traces, the export patches two spots (qme_export.biggait_tracing: DINOv2's
+forward_features with the image size as Python ints, the 0/1 column mask resized in float32) and
+restores them afterwards. xformers attention, where installed, is switched off while tracing
+(plain attention, the same computation). The CAL, AIM, AGRL and BigGait exports are checked
+against upstream's own test.py feature path by the ctest export.upstream_models
+(tests/export/test_upstream_models.py; AdaFace on request; tools/export/README.md).
 """
 import argparse
 import os
@@ -81,7 +91,25 @@ def build(upstream, backbone_cfg: dict, mode: str):
     raise SystemExit(f"unknown model '{mode}' (known: {', '.join(qme_export.SPECS)})")
 
 
-def main():
+def example_inputs(mode: str, frames: int, seed: int = 0):
+    """Two example batches (2 and 3 frames or clips) of normalised noise. BigGait's have black
+    side margins of varying width (ImageNet-normalised 0), as resized frames of narrow people have:
+    its foreground mask reads them, so the trace and the check cover that path."""
+    generator = torch.Generator().manual_seed(seed)
+    examples = []
+    for batch in (2, 3):
+        x = torch.randn(qme_export.example_shape(mode, batch, frames), generator=generator)
+        if mode == "biggait":
+            black = (-torch.tensor([0.485, 0.456, 0.406]) / torch.tensor([0.229, 0.224, 0.225])).view(3, 1, 1)
+            for i in range(batch):
+                margin = 4 + 6 * i
+                x[i, :, :, :margin] = black
+                x[i, :, :, x.shape[-1] - margin // 2:] = black
+        examples.append(x)
+    return examples
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description="Export an upstream QME backbone to TorchScript for qme")
     parser.add_argument("--mode", required=True, choices=sorted(qme_export.SPECS))
     parser.add_argument("--backbone_cfg", required=True, help="upstream backbone config with the weight paths")
@@ -90,25 +118,31 @@ def main():
     parser.add_argument("--frames", type=int, default=8, help="clip length of the example clips (clip models)")
     parser.add_argument("--atol", type=float, default=1e-3, help="largest accepted |TorchScript - eager|")
     parser.add_argument("--device", default="cpu",
-                        help="where to trace (default cpu; use cuda where an op has no CPU kernel, e.g. "
-                             "BigGait's half-precision mask resize on older PyTorch)")
-    args = parser.parse_args()
+                        help="where to trace (default cpu). The file is device-neutral either way; one "
+                             "traced on cuda is kept only if it also runs on the CPU")
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: this PyTorch has no CUDA device (export on the CPU: --device cpu)")
 
-    sys.path.insert(0, os.path.abspath(args.upstream))
+    upstream_dir = os.path.abspath(args.upstream)
+    if upstream_dir not in sys.path:
+        sys.path.insert(0, upstream_dir)
     import model as upstream  # upstream's model.py
+    if not os.path.abspath(upstream.__file__).startswith(upstream_dir + os.sep):
+        raise SystemExit(f"'model' was imported from {upstream.__file__}, not from --upstream {upstream_dir}")
 
     with open(args.backbone_cfg) as f:
         backbone_cfg = yaml.safe_load(f)
     backbone_cfg["model_list"] = [args.mode]
     wrapper, fc_bin = build(upstream, backbone_cfg, args.mode)
     wrapper = wrapper.to(args.device)
-    torch.manual_seed(0)
-    examples = [torch.randn(qme_export.example_shape(args.mode, b, args.frames)) for b in (2, 3)]
+    examples = example_inputs(args.mode, args.frames)
     source = os.path.abspath(args.backbone_cfg) + f" ({args.mode})"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     qme_export.export(wrapper, args.mode, args.out, examples, source=source, fc_bin=fc_bin, atol=args.atol,
                       device=args.device)
     print(f"wrote {args.out}; add to qme's backbone config:\n  {args.mode}_torchscript_path: {args.out}")
+    return args.out
 
 
 if __name__ == "__main__":

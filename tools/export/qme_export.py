@@ -15,9 +15,26 @@ The contract qme checks (include/qme/backbone/backbone_spec.hpp):
 
 Intermediates are captured at the very modules upstream hooks (``model.py``): hooks run while
 tracing, so the traced graph returns them explicitly.
+
+Device neutrality: a traced graph records the tracing device wherever the model asks for one
+(``torch.ones(..., device=x.device)``, ``t.to(x.device)``: BigGait's mask and morphology
+kernels, for instance). ``export`` replaces every such device constant by the device of the input
+(``prim::device(x)``), so one file runs on the CPU and on CUDA; tensor constants follow
+``map_location`` when the file is loaded. A file traced on another device than the CPU is also
+run on the CPU before it is kept, and refused (deleted, with the reason) when it does not run
+there or computes in float16.
+
+Upstream code that cannot be traced as it is (BigGait; see ``biggait_tracing``) is handled by
+patches that are active only while tracing and checking, and restored afterwards; xformers'
+attention (DINOv2's ``MemEffAttention``) is switched off the same way for every model
+(``xformers_disabled``).
 """
 
-from typing import Callable, Dict, List, Optional, Sequence
+import contextlib
+import os
+import sys
+import warnings
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -163,11 +180,17 @@ class AgrlExport(nn.Module):
 class BigGaitExport(nn.Module):
     """BigGait (DINOv2-S + GaitBase): frames (N, 3, 256, 128) -> per-frame embeddings (N, C, P)
     before the part projection (qme takes the max over a clip, then fc_bin), and the DINOv2
-    mid-4 blocks 5 and 8 as (N, 2, P, C) (upstream: x_norm_patchtokens_mid4[:, :, 1:3])."""
+    mid-4 blocks 5 and 8 as (N, 2, P, C) (upstream: x_norm_patchtokens_mid4[:, :, 1:3]).
+
+    Upstream's BigGait does not trace as it is; ``tracing_context()`` (``biggait_tracing``) is
+    active whenever ``export`` traces or runs the eager model."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+
+    def tracing_context(self):
+        return biggait_tracing(self.model)
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         n = x.shape[0]
@@ -178,6 +201,102 @@ class BigGaitExport(nn.Module):
         clips = x.unsqueeze(1)
         out = self.model(([clips], [0], ["_"], ["_"], None))["inference_feat"]["embeddings"]  # (N, C, 1, P)
         return {"embedding": out[:, :, 0, :].contiguous(), "intermediates": mid4[:, 1:3].contiguous()}
+
+
+def _static_int(value) -> int:
+    """A size as a Python int. While tracing, sizes read from a tensor's shape are 0-d tensors;
+    the int makes the trace use the example's size, which is fixed for qme (the export's
+    qme_input)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return int(value)
+
+
+def dino_forward_features(dino: nn.Module) -> Callable:
+    """DINOv2's ``forward_features`` (BigGait's DINOv2.py) for one batch, traceable: the same
+    computation with the image size as Python ints.
+
+    Upstream's version fails under ``torch.jit.trace`` twice: ``interpolate_pos_encoding``
+    receives the height and width as 0-d tensors, so its bicubic ``scale_factor`` becomes a tuple
+    of tensors, and the mid-4 LayerNorm is built from ``x_mid4[0].shape[-1] * 4``, a tensor.
+    This one calls upstream's ``patch_embed``, ``interpolate_pos_encoding`` (with ints), blocks and
+    ``norm``, takes the blocks upstream takes (``int(i * n / 4 + n / 4 - 1)``, i < 4) and
+    normalises their concatenation without affine (eps 1e-6), as upstream does."""
+
+    def forward_features(x, masks=None):
+        if isinstance(x, list) or masks is not None:
+            raise RuntimeError("the export runs DINOv2 on one batch without token masks")
+        height, width = _static_int(x.shape[2]), _static_int(x.shape[3])
+        tokens = dino.patch_embed(x)
+        tokens = torch.cat((dino.cls_token.expand(tokens.shape[0], -1, -1), tokens), dim=1)
+        with warnings.catch_warnings():  # its size checks compare ints with traced sizes
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            pos = dino.interpolate_pos_encoding(tokens, height, width)
+        tokens = tokens + pos
+        n_blocks = len(dino.blocks)
+        take = [int(i * n_blocks / 4 + n_blocks / 4 - 1) for i in range(4)]
+        mids = []
+        for i, block in enumerate(dino.blocks):
+            tokens = block(tokens)
+            if i in take:
+                mids.append(tokens)
+        mid4 = torch.cat(mids, dim=-1)
+        mid4 = F.layer_norm(mid4, (len(mids) * dino.embed_dim,), eps=1e-6)
+        return {"x_norm_patchtokens": dino.norm(tokens)[:, 1:], "x_norm_patchtokens_mid4": mid4[:, 1:]}
+
+    return forward_features
+
+
+class FloatMaskResize:
+    """Stands for ``torch.nn.functional`` in BigGait's module while tracing: a float16 input to a
+    nearest-neighbour resize is resized in float32 and returned in float32; everything else is
+    torch.nn.functional itself.
+
+    BigGait resizes its 0/1 column mask with ``F.interpolate(mask.half(), mode='nearest-exact')``.
+    PyTorch 1.13 has no CPU float16 kernel for that ("compute_indices_weights_nearest" not
+    implemented for 'Half'), and a graph traced on CUDA would carry the float16 op to the CPU.
+    Nearest-neighbour resizing copies values: a 0/1 mask resized in float32 holds the same 0/1
+    values, and upstream only compares it with 0 afterwards."""
+
+    NEAREST = ("nearest", "nearest-exact")
+
+    def __init__(self, functional):
+        self._functional = functional
+
+    def __getattr__(self, name):
+        return getattr(self._functional, name)
+
+    def interpolate(self, input, size=None, scale_factor=None, mode="nearest", *args, **kwargs):
+        if input.dtype == torch.float16 and mode in self.NEAREST:
+            input = input.float()
+        return self._functional.interpolate(input, size, scale_factor, mode, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def biggait_tracing(model: nn.Module) -> Iterator[None]:
+    """Makes upstream's BigGait traceable on PyTorch 1.13, for the duration of the block only:
+
+    * ``model.backbone.forward_features`` (an instance attribute, shadowing DINOv2's method) is
+      ``dino_forward_features``: sizes as Python ints (upstream's fails with "upsample_bicubic2d()
+      received an invalid combination of arguments" and "iteration over a 0-d tensor");
+    * ``F`` in BigGait's module is ``FloatMaskResize``: the mask is resized in float32 (upstream's
+      fails on the CPU with "compute_indices_weights_nearest" not implemented for 'Half').
+
+    Both leave the computation as upstream's: the same modules and weights, the same values
+    (tools/export/README.md; checked against upstream's own test path by the
+    export.upstream_models test). Everything is restored on exit, also after an error."""
+    module = sys.modules[type(model).__module__]
+    dino = model.backbone
+    if "forward_features" in vars(dino) or isinstance(getattr(module, "F", None), FloatMaskResize):
+        raise RuntimeError("biggait_tracing is already active for this model")
+    saved_functional = module.F
+    module.F = FloatMaskResize(saved_functional)
+    dino.forward_features = dino_forward_features(dino)
+    try:
+        yield
+    finally:
+        del dino.forward_features
+        module.F = saved_functional
 
 
 def biggait_fc_bin(model: nn.Module) -> torch.Tensor:
@@ -216,35 +335,150 @@ def max_difference(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> fl
     for key in a:
         if a[key].shape != b[key].shape:
             raise RuntimeError(f"'{key}' is {tuple(b[key].shape)}, the eager model gives {tuple(a[key].shape)}")
-        worst = max(worst, (a[key].float() - b[key].float()).abs().max().item())
+        worst = max(worst, (a[key].float().cpu() - b[key].float().cpu()).abs().max().item())
     return worst
+
+
+@contextlib.contextmanager
+def xformers_disabled(model: nn.Module) -> Iterator[List[str]]:
+    """Switches xformers off in the modules that define ``model``'s layers, for the duration of
+    the block: upstream's DINOv2 (BigGait) checks the module flag ``XFORMERS_AVAILABLE`` and,
+    where xformers is installed, calls ``memory_efficient_attention``, which TorchScript cannot
+    carry to the CPU. Without it DINOv2 runs its plain attention, the same computation. Yields
+    the names of the modules it changed; restores their flags on exit."""
+    changed = {}
+    for layer in model.modules():
+        module = sys.modules.get(type(layer).__module__)
+        if module is not None and getattr(module, "XFORMERS_AVAILABLE", False) is True:
+            changed[module.__name__] = module
+    for module in changed.values():
+        module.XFORMERS_AVAILABLE = False
+    try:
+        yield sorted(changed)
+    finally:
+        for module in changed.values():
+            module.XFORMERS_AVAILABLE = True
+
+
+def neutralize_devices(traced: torch.jit.ScriptModule) -> int:
+    """Replaces every device constant of the traced forward by the device of its input
+    (``prim::device(x)``); returns how many there were. The forward is inlined first, so the
+    constants of submodules are reached too. Saving regenerates the code from this graph."""
+    graph = traced.graph
+    torch._C._jit_pass_inline(graph)
+    tensor_inputs = [v for v in graph.inputs() if v.type().kind() == "TensorType"]
+    if not tensor_inputs:
+        raise RuntimeError("the traced forward has no tensor input")
+    device = None
+    count = 0
+    for node in list(graph.nodes()):
+        if node.kind() != "prim::Constant" or node.output().type().kind() != "DeviceObjType":
+            continue
+        if device is None:
+            device = graph.create("prim::device", [tensor_inputs[0]])
+            device.output().setType(node.output().type())
+            device.insertBefore(next(iter(graph.nodes())))
+        node.output().replaceAllUsesWith(device.output())
+        node.destroy()
+        count += 1
+    return count
+
+
+def device_constants(graph) -> List[str]:
+    """The device constants left in a graph (nodes in nested blocks included)."""
+    found = []
+
+    def visit(block):
+        for node in block.nodes():
+            if node.kind() == "prim::Constant" and node.output().type().kind() == "DeviceObjType":
+                found.append(str(node).strip())
+            for inner in node.blocks():
+                visit(inner)
+
+    visit(graph)
+    return found
+
+
+def float16_ops(graph) -> List[str]:
+    """Ops of a traced graph that compute in float16 (a float16 tensor input to anything but a
+    cast). Only traced graphs carry the dtypes this needs."""
+    found = []
+    for node in graph.nodes():
+        if node.kind() in ("aten::to", "aten::type_as") or node.kind().startswith("prim::"):
+            continue
+        for value in node.inputs():
+            kind = value.type()
+            if kind.kind() == "TensorType" and kind.scalarType() == "Half":
+                found.append(node.kind())
+                break
+    return sorted(set(found))
+
+
+def _run_checks(loaded, examples, eager, model, atol, log, where):
+    for example, expected in zip(examples, eager):
+        worst = max_difference(expected, loaded(example.to(where)))
+        log(f"{model}: batch {example.shape[0]} on {where}: max |TorchScript - eager| = {worst:.3g}")
+        if worst > atol:
+            raise RuntimeError(f"the TorchScript export differs from the eager model by {worst:.3g} "
+                               f"at batch {example.shape[0]} on {where} (tolerance {atol})")
 
 
 def export(wrapper: nn.Module, model: str, out_path: str, examples: Sequence[torch.Tensor], source: str = "",
            fc_bin: Optional[torch.Tensor] = None, atol: float = 1e-4,
            log: Callable[[str], None] = print, device: str = "cpu") -> torch.jit.ScriptModule:
-    """Traces `wrapper` (eval mode, no grad) on examples[0], attaches the contract's attributes,
-    saves TorchScript to `out_path`, reloads it and checks it against the eager wrapper on every
-    example (use two batch sizes: tracing specialises on shapes it should not). Raises
-    RuntimeError when an output differs by more than `atol` or has another shape. `device` is
-    where the model runs while tracing (qme moves the file to its own device when loading)."""
+    """Traces `wrapper` (eval mode, no grad) on examples[0], makes the graph device-neutral
+    (``neutralize_devices``), attaches the contract's attributes, saves TorchScript to
+    `out_path`, reloads it and checks it against the eager wrapper on every example (use two
+    batch sizes: tracing specialises on shapes it should not). `device` is where the model runs
+    while tracing; a file traced elsewhere than on the CPU must also run on the CPU, and where
+    CUDA is available the file is checked there too. Raises RuntimeError, and deletes the file,
+    when an output differs by more than `atol`, has another shape, or the file does not run on
+    the CPU. The wrapper's ``tracing_context()``, where it has one, and ``xformers_disabled``
+    are active while tracing and running the eager model."""
     family, input_spec = SPECS[model]
+    device = str(torch.device(device))
     wrapper = wrapper.eval().to(device)
     examples = [e.to(device) for e in examples]
-    with torch.no_grad():
-        traced = torch.jit.trace(wrapper, (examples[0],), strict=False, check_trace=False)
-        module = torch.jit.script(QmeBackbone(traced, family, input_spec, source, fc_bin))
-        module.save(out_path)
+    context = getattr(wrapper, "tracing_context", contextlib.nullcontext)
+    try:
+        with torch.no_grad(), xformers_disabled(wrapper) as switched, context():
+            if switched:
+                log(f"{model}: xformers switched off in {', '.join(switched)} (plain attention)")
+            traced = torch.jit.trace(wrapper, (examples[0],), strict=False, check_trace=False)
+            half = float16_ops(traced.inlined_graph)
+            if half and device != "cpu":
+                raise RuntimeError(f"the graph traced on {device} computes in float16 ({', '.join(half)}); "
+                                   "such a file does not run on the CPU: export on the CPU (--device cpu)")
+            moved = neutralize_devices(traced)
+            if moved:
+                log(f"{model}: {moved} device constant(s) of the {device} trace now follow the input's device")
+            module = torch.jit.script(QmeBackbone(traced, family, input_spec, source, fc_bin))
+            module.save(out_path)
+            eager = []
+            for example in examples:
+                out = wrapper(example)
+                if "embedding" not in out:
+                    raise RuntimeError("the wrapper returns no 'embedding'")
+                eager.append(out)
         loaded = torch.jit.load(out_path, map_location=device)
-        for example in examples:
-            eager = wrapper(example)
-            if "embedding" not in eager:
-                raise RuntimeError("the wrapper returns no 'embedding'")
-            worst = max_difference(eager, loaded(example))
-            log(f"{model}: batch {example.shape[0]}: max |TorchScript - eager| = {worst:.3g}")
-            if worst > atol:
-                raise RuntimeError(f"the TorchScript export differs from the eager model by {worst:.3g} "
-                                   f"at batch {example.shape[0]} (tolerance {atol})")
-    if loaded.qme_family != family or loaded.qme_input != input_spec:
-        raise RuntimeError("the saved attributes do not read back")
+        left = device_constants(loaded.inlined_graph)
+        if left:
+            raise RuntimeError(f"the saved graph still holds device constants: {left}")
+        with torch.no_grad():
+            _run_checks(loaded, examples, eager, model, atol, log, device)
+            for where in ["cpu", "cuda"]:
+                if where == device.split(":")[0] or (where == "cuda" and not torch.cuda.is_available()):
+                    continue
+                try:
+                    elsewhere = torch.jit.load(out_path, map_location=where)
+                    _run_checks(elsewhere, examples, eager, model, atol, log, where)
+                except Exception as error:  # noqa: BLE001 - any failure there refuses the file
+                    raise RuntimeError(f"the export traced on {device} does not run on {where}: "
+                                       f"{str(error).strip().splitlines()[0]}") from error
+        if loaded.qme_family != family or loaded.qme_input != input_spec:
+            raise RuntimeError("the saved attributes do not read back")
+    except BaseException:
+        if os.path.exists(out_path):
+            os.remove(out_path)
+        raise
     return loaded

@@ -4,7 +4,9 @@
 
 Exports a stand-in of every upstream model family, reloads it, checks the contract (attributes,
 output keys and shapes) and the comparison with the eager model at two batch sizes, and that a
-trace that specialises on the batch size is caught. With --out, also writes the stand-in
+trace that specialises on the batch size is caught (and its file deleted), that exports are
+device-neutral (a graph with another device's constants runs on the CPU once neutralised), and
+that the BigGait tracing patches and the xformers switch are restored. With --out, also writes the stand-in
 exports of aim, adaface and biggait to DIR with a backbone config naming them, for the C++
 command-line tests (the CAL stand-in's maps are narrower than the 512 + 1024 channels qme's body
 quality statistics need, so qme refuses it, as it should). Exits non-zero on the first failure.
@@ -12,9 +14,11 @@ quality statistics need, so qme refuses it, as it should). Exits non-zero on the
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import tempfile
+import types
 
 import torch
 import torch.nn.functional as F
@@ -274,6 +278,131 @@ def test_batch_specialised_trace_is_caught(tmp: str):
     raise AssertionError("a batch-specialised trace was not caught")
 
 
+class DeviceHungry(nn.Module):
+    """Asks for devices the ways upstream's code does: factories with device=x.device, a Python
+    constant moved with .to(x.device)."""
+
+    def forward(self, x):
+        ones = torch.ones((x.shape[0], 4), device=x.device)
+        kernel = torch.Tensor([[1.0, 2.0], [3.0, 4.0]]).to(x.device)
+        return {"embedding": x.flatten(1)[:, :4] * ones + kernel.sum()}
+
+
+def test_exports_are_device_neutral(tmp: str):
+    examples = [torch.randn(qme_export.example_shape("aim", b)) for b in (2, 5)]
+    lines = []
+    loaded = qme_export.export(DeviceHungry(), "aim", os.path.join(tmp, "devices.pt"), examples, log=lines.append)
+    assert not qme_export.device_constants(loaded.inlined_graph), qme_export.device_constants(loaded.inlined_graph)
+    assert any("device constant(s) of the cpu trace now follow the input's device" in line for line in lines), lines
+    # A trace made on CUDA holds cuda:0 constants: simulated here by rewriting a CPU trace's.
+    for neutralise in (False, True):
+        traced = torch.jit.trace(DeviceHungry(), (examples[0],), strict=False, check_trace=False)
+        graph = traced.graph
+        torch._C._jit_pass_inline(graph)
+        for node in list(graph.nodes()):
+            if node.kind() == "prim::Constant" and node.output().type().kind() == "DeviceObjType":
+                cuda = graph.insertConstant(torch.device("cuda:0"))
+                cuda.node().moveBefore(node)
+                node.output().replaceAllUsesWith(cuda)
+                node.destroy()
+        assert qme_export.device_constants(graph)
+        if neutralise:
+            assert qme_export.neutralize_devices(traced) > 0
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer)
+        buffer.seek(0)
+        on_cpu = torch.jit.load(buffer, map_location="cpu")
+        try:
+            out = on_cpu(examples[1])
+        except Exception:  # noqa: BLE001 - TorchScript raises its own error types
+            assert not neutralise, "a neutralised graph does not run on the CPU"
+            continue
+        assert neutralise, "a graph with cuda:0 constants ran on the CPU: the simulation is wrong"
+        assert torch.allclose(out["embedding"], DeviceHungry()(examples[1])["embedding"])
+    print("ok: exports are device-neutral; a CUDA-made graph runs on the CPU once neutralised")
+
+
+class HalfCompute(nn.Module):
+    def forward(self, x):
+        return {"embedding": (x.flatten(1).half() * 2).float()}
+
+
+def test_float16_ops_are_found():
+    x = torch.randn(2, 3, 4)
+    traced = torch.jit.trace(HalfCompute(), (x,), strict=False)
+    assert qme_export.float16_ops(traced.inlined_graph) == ["aten::mul"], qme_export.float16_ops(traced.inlined_graph)
+    clean = torch.jit.trace(DeviceHungry(), (x,), strict=False)
+    assert qme_export.float16_ops(clean.inlined_graph) == []
+    print("ok: float16 compute in a traced graph is found")
+
+
+def test_refused_export_is_deleted(tmp: str):
+    path = os.path.join(tmp, "refused.pt")
+    examples = [torch.randn(qme_export.example_shape("aim", 2)), torch.randn(qme_export.example_shape("aim", 5))]
+    try:
+        qme_export.export(BatchSpecialised(), "aim", path, examples, log=lambda line: None)
+    except RuntimeError:
+        assert not os.path.exists(path), "a refused export was left on disk"
+        print("ok: a refused export leaves no file")
+        return
+    raise AssertionError("a batch-specialised trace was not caught")
+
+
+def test_float_mask_resize():
+    shim = qme_export.FloatMaskResize(F)
+    mask = (torch.rand(4, 1, 128) > 0.4).half()
+    out = shim.interpolate(mask, size=(32,), mode="nearest-exact")
+    assert out.dtype == torch.float32
+    assert torch.equal(out, F.interpolate(mask.float(), size=(32,), mode="nearest-exact"))
+    assert torch.equal(out, mask.float()[..., 2::4])  # nearest-exact, 128 -> 32: input 4 i + 2
+    x = torch.randn(2, 3, 8, 4)
+    assert torch.equal(shim.interpolate(x, (16, 8), mode="bilinear", align_corners=False),
+                       F.interpolate(x, (16, 8), mode="bilinear", align_corners=False))
+    assert shim.normalize is F.normalize
+    print("ok: FloatMaskResize resizes float16 masks in float32 and leaves the rest alone")
+
+
+def test_biggait_tracing_restores():
+    net = BigGaitStandIn()
+    module = sys.modules[type(net).__module__]
+    original_f = module.F
+    with qme_export.biggait_tracing(net):
+        assert isinstance(module.F, qme_export.FloatMaskResize)
+        assert "forward_features" in vars(net.backbone)
+        try:
+            with qme_export.biggait_tracing(net):
+                raise AssertionError("biggait_tracing nested")
+        except RuntimeError:
+            pass
+    assert module.F is original_f and "forward_features" not in vars(net.backbone)
+    try:
+        with qme_export.biggait_tracing(net):
+            raise KeyError("inside")
+    except KeyError:
+        pass
+    assert module.F is original_f and "forward_features" not in vars(net.backbone)
+    print("ok: biggait_tracing restores F and forward_features, also after an error")
+
+
+def test_xformers_disabled():
+    layers = types.ModuleType("qme_fake_dino_layers")
+    layers.XFORMERS_AVAILABLE = True
+    sys.modules[layers.__name__] = layers
+
+    class MemEffAttention(nn.Linear):
+        pass
+
+    MemEffAttention.__module__ = layers.__name__
+    net = nn.Sequential(MemEffAttention(4, 4), nn.ReLU())
+    try:
+        with qme_export.xformers_disabled(net) as switched:
+            assert switched == [layers.__name__] and layers.XFORMERS_AVAILABLE is False
+        assert layers.XFORMERS_AVAILABLE is True
+    finally:
+        del sys.modules[layers.__name__]
+    print("ok: xformers_disabled switches the layers' module flag off and back")
+
+
 def write_for_cli(out: str):
     os.makedirs(out, exist_ok=True)
     lines = ["model_list: [adaface, biggait, aim]"]
@@ -295,6 +424,12 @@ def main():
         test_every_family(tmp)
         test_cal_hooks_are_upstream_layers(tmp)
         test_batch_specialised_trace_is_caught(tmp)
+        test_refused_export_is_deleted(tmp)
+        test_exports_are_device_neutral(tmp)
+    test_float16_ops_are_found()
+    test_float_mask_resize()
+    test_biggait_tracing_restores()
+    test_xformers_disabled()
     if args.out:
         write_for_cli(args.out)
 
