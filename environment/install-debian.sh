@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev
+  libsleef-dev  # QME inference's CPU kernel calls LibTorch's own vector exp (Sleef)
   libhdf5-dev
   libyaml-cpp-dev
   libopencv-dev
@@ -17,6 +18,10 @@ PACKAGES=(
   libplplot-dev plplot-driver-cairo  # qme_tables --plots (PLplot, PNG/SVG via cairo)
   python3-torch  # tests only: checkpoints qme writes load with torch.load, and back
   python3-torchvision python3-pil python3-h5py  # bench/bench_loader_upstream.py only (upstream's data path)
+  pybind11-dev python3-dev python3-numpy  # the Python package `import qme` (python/, QME_BUILD_PYTHON)
+  python3-pytest  # its tests (ctest -L python)
+  python3-pandas python3-sklearn  # qme.compat.test_score returns a pandas Series; bench/bench_python.py runs upstream's test_score
+  python3-yaml  # tools/export/*.py and tests/export/ (ctest export.upstream_models, which also needs python3-torchvision, -pil, -h5py, -numpy)
 )
 
 missing=()

@@ -12,15 +12,28 @@ int main(int argc, char** argv) {
                "qme_synth_scores"};
   std::string out_path, preset = "demo";
   uint32_t seed = 7;
+  qme::eval::ScoreDistribution distribution;
+  int64_t gallery_per_subject = 0;
   app.add_option("--out", out_path, "output score-matrix file")->required();
   app.add_option("--preset", preset, "demo (40 subjects, 200 x 800) or ltcc (493 x 7050)")
       ->check(CLI::IsMember({"demo", "ltcc"}))
       ->capture_default_str();
   app.add_option("--seed", seed, "generator seed")->capture_default_str();
+  app.add_option("--spread", distribution.spread_scale, "impostor spread x this (a narrow band: < 1)")
+      ->capture_default_str();
+  app.add_option("--gain", distribution.gain_scale, "genuine gain x this (matches in the bulk: < 1)")
+      ->capture_default_str();
+  app.add_option("--quantum", distribution.quantum, "round scores to multiples of this (ties; 0: none)")
+      ->capture_default_str();
+  app.add_option("--faceless", distribution.faceless_fraction, "share of probes with all-zero face rows")
+      ->capture_default_str();
+  app.add_option("--gallery_per_subject", gallery_per_subject, "gallery entries per subject (default: the preset's)");
   return qme::tools::run_tool(app, argc, argv, [&] {
     qme::setup_logging("info");
     auto spec = preset == "ltcc" ? qme::eval::ltcc_sized_spec() : qme::eval::SyntheticScoreSpec{};
     spec.seed = seed;
+    spec.distribution = distribution;
+    if (gallery_per_subject > 0) spec.gallery_per_subject = gallery_per_subject;
     const auto synthetic = qme::eval::make_synthetic_scores(spec);
     qme::io::write_score_matrix_file(out_path, synthetic.labels, synthetic.models);
     return qme::kExitOk;

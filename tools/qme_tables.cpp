@@ -1,7 +1,8 @@
 // qme_tables: the paper table (single models + classic fusion baselines, and the
 // QME fusion head given a checkpoint) from a score-matrix file, and its plots. All
-// work happens in qme::eval::run_tables; the QME matrices come from qme::fusion, the
-// plots' curves from qme::eval::TablesCurves and their drawing from qme::plot.
+// work happens in qme::eval::run_tables; the QME matrices come from qme::fusion through
+// the module qme::eval::load_qme_column opens (this executable does not link LibTorch),
+// the plots' curves from qme::eval::TablesCurves and their drawing from qme::plot.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -10,12 +11,10 @@
 #include "common_flags.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
+#include "qme/eval/qme_column.hpp"
 #include "qme/eval/tables_job.hpp"
 #include "qme/io/text_file.hpp"
 #include "tool_main.hpp"
-#ifdef QME_TABLES_WITH_QME
-#include "qme/fusion/qme_inference.hpp"
-#endif
 #ifdef QME_TABLES_WITH_PLOTS
 #include "qme/plot/tables_plots.hpp"
 #endif
@@ -49,12 +48,10 @@ int main(int argc, char** argv) {
                  "HDF5 file with dataset 'face_weights', one quality weight per probe: mixes QME's experts "
                  "(--qme_ckpt, needed with --use_qe true) and adds the quality plot (--plots)");
   std::string qme_ckpt;
-#ifdef QME_TABLES_WITH_QME
   bool use_qe = true;
   app.add_option("--qme_ckpt", qme_ckpt, "QME checkpoint (.pth): adds the 'qme' report and a QME column");
   app.add_option("--use_qe", use_qe, "mix the experts by the face weights (false: fixed 0.5)")
       ->default_str("true");
-#endif
   qme::tools::add_log_level_flag(app, log_level);
 
   return qme::tools::run_tool(app, argc, argv, [&] {
@@ -65,11 +62,7 @@ int main(int argc, char** argv) {
     if (!face_weights.empty() && qme_ckpt.empty() && plots_dir.empty()) {
       throw qme::UsageError("--face_weights is only used with --qme_ckpt or --plots");
     }
-#ifdef QME_TABLES_WITH_QME
-    if (!qme_ckpt.empty()) {
-      options.learned.push_back(qme::fusion::make_qme_table_fusion(qme_ckpt, face_weights, use_qe));
-    }
-#endif
+    if (!qme_ckpt.empty()) options.learned.push_back(qme::eval::load_qme_column(qme_ckpt, face_weights, use_qe));
 #ifdef QME_TABLES_WITH_PLOTS
     std::optional<qme::plot::TablesPlotter> plots;
     if (!plots_dir.empty()) {

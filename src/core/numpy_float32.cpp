@@ -8,7 +8,6 @@ namespace qme::numpy {
 namespace {
 
 constexpr size_t kPairwiseBlock = 128;  // numpy's PW_BLOCKSIZE
-constexpr size_t kBufferSize = 8192;    // numpy's NPY_BUFSIZE
 
 float pairwise_sum(const float* a, size_t n) {
   if (n < 8) {
@@ -34,10 +33,14 @@ float pairwise_sum(const float* a, size_t n) {
 
 }  // namespace
 
+float chunk_sum(const float* x, size_t n) {
+  return pairwise_sum(x, n);
+}
+
 float sum(const float* x, size_t n) {
   float acc = 0.0f;
-  for (size_t start = 0; start < n; start += kBufferSize) {
-    const size_t len = (n - start < kBufferSize) ? n - start : kBufferSize;
+  for (size_t start = 0; start < n; start += kReduceChunk) {
+    const size_t len = (n - start < kReduceChunk) ? n - start : kReduceChunk;
     acc += pairwise_sum(x + start, len);
   }
   return acc;

@@ -1,7 +1,10 @@
 #include "qme/core/numpy_sort.hpp"
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <numeric>
+#include <unordered_map>
 #include <utility>
 
 namespace qme::numpy {
@@ -11,9 +14,27 @@ namespace {
 constexpr int64_t kSmallQuicksort = 15;
 constexpr int kStackSize = 128;
 
-/// numpy's float ordering: NaN after every number.
-inline bool less(float a, float b) {
-  return a < b || (b != b && a == a);
+// The sort runs on packed elements (key << 32 | index): the comparisons numpy makes on the
+// float values are made on 32-bit keys with the same order, and moving an element moves its
+// index with it, so the result is numpy's without an indirection per comparison.
+using Packed = uint64_t;
+
+/// Monotone float -> uint32 in numpy's order: -0 == +0, NaN after every number, NaNs equal.
+inline uint32_t ascending_key(float v) {
+  if (v != v) return 0xffffffffu;
+  const float canonical = v + 0.0f;
+  uint32_t bits;
+  std::memcpy(&bits, &canonical, sizeof bits);
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+}
+
+inline uint32_t key(Packed p) {
+  return static_cast<uint32_t>(p >> 32);
+}
+
+/// numpy's LT on the values: the keys' order.
+inline bool less(Packed a, Packed b) {
+  return key(a) < key(b);
 }
 
 int most_significant_bit(uint64_t n) {
@@ -23,10 +44,10 @@ int most_significant_bit(uint64_t n) {
 }
 
 /// Moves `value` down from slot i of the 1-based heap a[1..n].
-void sift_down(const float* v, int64_t* a, int64_t i, int64_t n, int64_t value) {
+void sift_down(Packed* a, int64_t i, int64_t n, Packed value) {
   for (int64_t j = i << 1; j <= n;) {
-    if (j < n && less(v[a[j]], v[a[j + 1]])) ++j;
-    if (!less(v[value], v[a[j]])) break;
+    if (j < n && less(a[j], a[j + 1])) ++j;
+    if (!less(value, a[j])) break;
     a[i] = a[j];
     i = j;
     j += j;
@@ -34,32 +55,32 @@ void sift_down(const float* v, int64_t* a, int64_t i, int64_t n, int64_t value) 
   a[i] = value;
 }
 
-void heapsort(const float* v, int64_t* tosort, int64_t n) {
-  int64_t* a = tosort - 1;  // 1-based heap indexing
-  for (int64_t l = n >> 1; l > 0; --l) sift_down(v, a, l, n, a[l]);
+void heapsort(Packed* tosort, int64_t n) {
+  Packed* a = tosort - 1;  // 1-based heap indexing
+  for (int64_t l = n >> 1; l > 0; --l) sift_down(a, l, n, a[l]);
   for (; n > 1;) {
-    const int64_t tmp = a[n];
+    const Packed tmp = a[n];
     a[n] = a[1];
     n -= 1;
-    sift_down(v, a, 1, n, tmp);
+    sift_down(a, 1, n, tmp);
   }
 }
 
 /// Median-of-three partition of [pl, pr]; returns the pivot's final place.
-int64_t* partition(const float* v, int64_t* pl, int64_t* pr) {
-  int64_t* pm = pl + ((pr - pl) >> 1);
-  if (less(v[*pm], v[*pl])) std::swap(*pm, *pl);
-  if (less(v[*pr], v[*pm])) std::swap(*pr, *pm);
-  if (less(v[*pm], v[*pl])) std::swap(*pm, *pl);
-  const float vp = v[*pm];
-  int64_t* pi = pl;
-  int64_t* pj = pr - 1;
+Packed* partition(Packed* pl, Packed* pr) {
+  Packed* pm = pl + ((pr - pl) >> 1);
+  if (less(*pm, *pl)) std::swap(*pm, *pl);
+  if (less(*pr, *pm)) std::swap(*pr, *pm);
+  if (less(*pm, *pl)) std::swap(*pm, *pl);
+  const uint32_t vp = key(*pm);
+  Packed* pi = pl;
+  Packed* pj = pr - 1;
   std::swap(*pm, *pj);
   for (;;) {
     do ++pi;
-    while (less(v[*pi], vp));
+    while (key(*pi) < vp);
     do --pj;
-    while (less(vp, v[*pj]));
+    while (vp < key(*pj));
     if (pi >= pj) break;
     std::swap(*pi, *pj);
   }
@@ -67,29 +88,26 @@ int64_t* partition(const float* v, int64_t* pl, int64_t* pr) {
   return pi;
 }
 
-void insertion_sort(const float* v, int64_t* pl, int64_t* pr) {
-  for (int64_t* pi = pl + 1; pi <= pr; ++pi) {
-    const int64_t vi = *pi;
-    const float vp = v[vi];
-    int64_t* pj = pi;
-    int64_t* pk = pi - 1;
-    while (pj > pl && less(vp, v[*pk])) *pj-- = *pk--;
+void insertion_sort(Packed* pl, Packed* pr) {
+  for (Packed* pi = pl + 1; pi <= pr; ++pi) {
+    const Packed vi = *pi;
+    Packed* pj = pi;
+    Packed* pk = pi - 1;
+    while (pj > pl && less(vi, *pk)) *pj-- = *pk--;
     *pj = vi;
   }
 }
 
-/// Inclusive value bounds of a range, in numpy's order (NaN greatest).
+/// Inclusive key bounds of a range.
 struct Bounds {
-  float lo, hi;
+  uint32_t lo, hi;
   bool unbounded_lo, unbounded_hi;
 };
 
-bool contains_focus(const Bounds& b, const std::vector<float>& focus) {
+bool contains_focus(const Bounds& b, const std::vector<uint32_t>& focus) {
   if (focus.empty()) return true;  // plain argsort: every range matters
-  for (float f : focus) {
-    const bool above_lo = b.unbounded_lo || !less(f, b.lo);
-    const bool below_hi = b.unbounded_hi || !less(b.hi, f);
-    if (above_lo && below_hi) return true;
+  for (uint32_t f : focus) {
+    if ((b.unbounded_lo || f >= b.lo) && (b.unbounded_hi || f <= b.hi)) return true;
   }
   return false;
 }
@@ -97,15 +115,13 @@ bool contains_focus(const Bounds& b, const std::vector<float>& focus) {
 /// numpy's introsort loop. Ranges whose value bounds exclude every focus
 /// value are left unsorted: partitioning is exact, so every other range ends
 /// up exactly where numpy puts it.
-void introsort(const float* v, int64_t n, std::vector<int64_t>& order, const std::vector<float>& focus) {
-  order.resize(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), int64_t{0});
+void introsort(Packed* order, int64_t n, const std::vector<uint32_t>& focus) {
   if (n < 2) return;
-  int64_t* pl = order.data();
-  int64_t* pr = pl + n - 1;
-  int64_t* stack[kStackSize];
+  Packed* pl = order;
+  Packed* pr = pl + n - 1;
+  Packed* stack[kStackSize];
   Bounds bounds_stack[kStackSize];
-  int64_t** sptr = stack;
+  Packed** sptr = stack;
   Bounds* bptr = bounds_stack;
   int depth[kStackSize];
   int* psdepth = depth;
@@ -115,11 +131,11 @@ void introsort(const float* v, int64_t n, std::vector<int64_t>& order, const std
     if (!contains_focus(bounds, focus)) {
       // skipped: numpy sorts this range, but nothing in it can be a focus value
     } else if (cdepth < 0) {
-      heapsort(v, pl, pr - pl + 1);
+      heapsort(pl, pr - pl + 1);
     } else {
       while ((pr - pl) > kSmallQuicksort) {
-        int64_t* pi = partition(v, pl, pr);
-        const float pivot = v[*pi];
+        Packed* pi = partition(pl, pr);
+        const uint32_t pivot = key(*pi);
         // The larger side waits on the stack; the smaller one is sorted next.
         if (pi - pl < pr - pi) {
           *sptr++ = pi + 1;
@@ -137,7 +153,7 @@ void introsort(const float* v, int64_t n, std::vector<int64_t>& order, const std
         *psdepth++ = --cdepth;
         if (!contains_focus(bounds, focus)) break;
       }
-      if (contains_focus(bounds, focus)) insertion_sort(v, pl, pr);
+      if (contains_focus(bounds, focus)) insertion_sort(pl, pr);
     }
     if (sptr == stack) break;
     pr = *(--sptr);
@@ -147,10 +163,47 @@ void introsort(const float* v, int64_t n, std::vector<int64_t>& order, const std
   }
 }
 
+/// numpy's order of n equal values depends on n alone: computed once per n and thread (rows
+/// of a face model for probes without a face are all 0).
+const std::vector<int64_t>& equal_values_order(int64_t n) {
+  thread_local std::unordered_map<int64_t, std::vector<int64_t>> cache;
+  auto& order = cache[n];
+  if (order.empty() && n > 0) {
+    std::vector<Packed> packed(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) packed[static_cast<size_t>(i)] = static_cast<Packed>(i);
+    introsort(packed.data(), n, {});
+    order.resize(static_cast<size_t>(n));
+    for (int64_t t = 0; t < n; ++t)
+      order[static_cast<size_t>(t)] = static_cast<int64_t>(packed[t] & 0xffffffffu);
+  }
+  return order;
+}
+
+void sort_into(const float* v, int64_t n, const std::vector<uint32_t>& focus, std::vector<int64_t>& order) {
+  order.resize(static_cast<size_t>(n));
+  if (n == 0) return;
+  thread_local std::vector<Packed> packed;
+  packed.resize(static_cast<size_t>(n));
+  uint32_t lo = 0xffffffffu, hi = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t k = ascending_key(v[i]);
+    lo = std::min(lo, k);
+    hi = std::max(hi, k);
+    packed[static_cast<size_t>(i)] = (Packed{k} << 32) | static_cast<uint32_t>(i);
+  }
+  if (lo == hi) {
+    order = equal_values_order(n);
+    return;
+  }
+  introsort(packed.data(), n, focus);
+  for (int64_t t = 0; t < n; ++t)
+    order[static_cast<size_t>(t)] = static_cast<int64_t>(packed[t] & 0xffffffffu);
+}
+
 }  // namespace
 
 void argsort(const float* v, int64_t n, std::vector<int64_t>& order) {
-  introsort(v, n, order, {});
+  sort_into(v, n, {}, order);
 }
 
 void argsort_focused(const float* v, int64_t n, const std::vector<float>& focus,
@@ -160,7 +213,9 @@ void argsort_focused(const float* v, int64_t n, const std::vector<float>& focus,
     std::iota(order.begin(), order.end(), int64_t{0});
     return;
   }
-  introsort(v, n, order, focus);
+  std::vector<uint32_t> keys;
+  for (float f : focus) keys.push_back(ascending_key(f));
+  sort_into(v, n, keys, order);
 }
 
 }  // namespace qme::numpy

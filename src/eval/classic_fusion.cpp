@@ -3,137 +3,301 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_map>
 
 #include "qme/core/error.hpp"
 #include "qme/core/numpy_float32.hpp"
+#include "qme/core/parallel.hpp"
 
 namespace qme::eval {
 
 namespace {
 
+constexpr size_t kChunk = numpy::kReduceChunk;
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
 /// np.nan_to_num for float32: NaN -> 0, +-inf -> the largest finite values.
-std::vector<float> nan_to_num(const std::vector<float>& values) {
-  std::vector<float> out(values.size());
-  std::transform(values.begin(), values.end(), out.begin(), [](float v) {
-    if (std::isnan(v)) return 0.0f;
-    if (std::isinf(v))
-      return v > 0 ? std::numeric_limits<float>::max() : std::numeric_limits<float>::lowest();
-    return v;
-  });
-  return out;
+inline float nan_to_num(float v) {
+  if (std::isnan(v)) return 0.0f;
+  if (std::isinf(v)) return v > 0 ? std::numeric_limits<float>::max() : std::numeric_limits<float>::lowest();
+  return v;
 }
 
-/// (x - shift) / divisor in float32, the divisor already cast to float32.
-std::vector<float> affine(const std::vector<float>& x, float shift, float divisor) {
-  std::vector<float> out(x.size());
-  for (size_t i = 0; i < x.size(); ++i) out[i] = (x[i] - shift) / divisor;
-  return out;
+/// What the normalisations need of one matrix. numpy computes each statistic on
+/// nan_to_num(x) except RHE's minimum, which is np.min of the raw scores (NaN when one is NaN).
+struct MatrixStatistics {
+  bool has_first_pass = false, has_std = false;
+  float sum = 0;                  // np.sum, float32
+  float mean = kNaN, std = kNaN;  // arr.mean(), arr.std()
+  float min = kNaN, max = kNaN;   // of nan_to_num(x)
+  float raw_min = kNaN;           // np.min(x)
+};
+
+/// One chunk of numpy's reduction: its pairwise sum and extremes.
+struct ChunkSummary {
+  float sum = 0, min = 0, max = 0, raw_min = 0;
+  bool has_nan = false;
+};
+
+size_t chunk_count(size_t n) {
+  return (n + kChunk - 1) / kChunk;
 }
 
-/// np.min / np.max: a NaN anywhere gives NaN.
-float nan_propagating_min(const std::vector<float>& v) {
-  float m = std::numeric_limits<float>::infinity();
-  for (float x : v) {
-    if (std::isnan(x)) return x;
-    m = std::min(m, x);
+ChunkSummary summarise_chunk(const float* x, size_t len) {
+  float buffer[kChunk];
+  ChunkSummary c;
+  c.min = c.raw_min = std::numeric_limits<float>::infinity();
+  c.max = -std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < len; ++i) {
+    const float v = x[i];
+    c.has_nan = c.has_nan || std::isnan(v);
+    if (!std::isnan(v)) c.raw_min = std::min(c.raw_min, v);
+    buffer[i] = nan_to_num(v);
+    c.min = std::min(c.min, buffer[i]);
+    c.max = std::max(c.max, buffer[i]);
   }
-  return m;
+  c.sum = numpy::chunk_sum(buffer, len);
+  return c;
 }
 
-std::vector<float> zscore(const std::vector<float>& raw) {
-  const auto x = nan_to_num(raw);
-  const float mu = numpy::mean(x.data(), x.size());
-  const float sd = numpy::std_dev(x.data(), x.size());
-  return affine(x, mu, numpy::plus_epsilon(sd));
+/// Pass 1: the sum (chunk sums in parallel, added in numpy's order), min, max and mean.
+void first_pass(const ScoreMatrix& m, int threads, MatrixStatistics& s) {
+  s.has_first_pass = true;
+  const size_t n = m.values.size();
+  if (n == 0) return;  // nothing to normalise: the statistics stay NaN
+  std::vector<ChunkSummary> chunks(chunk_count(n));
+  parallel_for(
+      static_cast<int64_t>(chunks.size()),
+      [&](int64_t begin, int64_t end, int) {
+        for (auto c = static_cast<size_t>(begin); c < static_cast<size_t>(end); ++c) {
+          chunks[c] = summarise_chunk(m.values.data() + c * kChunk, std::min(kChunk, n - c * kChunk));
+        }
+      },
+      threads);
+  bool has_nan = false;
+  s.min = s.raw_min = std::numeric_limits<float>::infinity();
+  s.max = -std::numeric_limits<float>::infinity();
+  for (const auto& c : chunks) {
+    s.sum += c.sum;
+    s.min = std::min(s.min, c.min);
+    s.max = std::max(s.max, c.max);
+    s.raw_min = std::min(s.raw_min, c.raw_min);
+    has_nan = has_nan || c.has_nan;
+  }
+  if (has_nan) s.raw_min = kNaN;
+  s.mean = static_cast<float>(static_cast<double>(s.sum) / static_cast<double>(n));
 }
 
-std::vector<float> minmax(const std::vector<float>& raw) {
-  const auto x = nan_to_num(raw);
-  const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
-  return affine(x, *lo, numpy::plus_epsilon(*hi - *lo));
+/// Pass 2: numpy's two-pass std, the mean divided in float32 (_var's in-place true_divide).
+void std_pass(const ScoreMatrix& m, int threads, MatrixStatistics& s) {
+  s.has_std = true;
+  const size_t n = m.values.size();
+  if (n == 0) return;
+  const float mu = s.sum / static_cast<float>(n);
+  std::vector<float> chunk_sums(chunk_count(n));
+  parallel_for(
+      static_cast<int64_t>(chunk_sums.size()),
+      [&](int64_t begin, int64_t end, int) {
+        float squares[kChunk];
+        for (auto c = static_cast<size_t>(begin); c < static_cast<size_t>(end); ++c) {
+          const float* x = m.values.data() + c * kChunk;
+          const size_t len = std::min(kChunk, n - c * kChunk);
+          for (size_t i = 0; i < len; ++i) {
+            const float d = nan_to_num(x[i]) - mu;
+            squares[i] = d * d;
+          }
+          chunk_sums[c] = numpy::chunk_sum(squares, len);
+        }
+      },
+      threads);
+  float total = 0.0f;
+  for (float c : chunk_sums) total += c;
+  s.std = std::sqrt(static_cast<float>(static_cast<double>(total) / static_cast<double>(n)));
 }
 
 /// Reduction of High-scores Effect: statistics from the model's score_mat.
 struct RheStatistics {
-  float min_score, match_mean, match_std;
+  float min_score = kNaN, match_mean = kNaN, match_std = kNaN;
 };
 
-RheStatistics rhe_statistics(const ScoreMatrix& scores, const TestLabels& labels) {
-  std::vector<float> matches;
-  for (int64_t i = 0; i < scores.rows; ++i) {
-    for (int64_t j = 0; j < scores.cols; ++j) {
-      if (labels.query.pids[i] == labels.gallery.pids[j]) matches.push_back(scores.at(i, j));
+/// (x - shift) / divisor per model, the divisor already cast to float32.
+struct Affine {
+  float shift, divisor;
+};
+
+/// The matrix `out` becomes rows x cols, keeping its buffer when it has the size.
+void shape_like(const ScoreMatrix& like, ScoreMatrix& out) {
+  out.rows = like.rows;
+  out.cols = like.cols;
+  out.values.resize(like.values.size());
+}
+
+/// Runs body(begin, end) over blocks of the matrices' elements on the worker threads.
+template <typename Body>
+void for_each_block(size_t n, int threads, Body&& body) {
+  constexpr size_t kBlock = 4096;
+  parallel_for(
+      static_cast<int64_t>((n + kBlock - 1) / kBlock),
+      [&](int64_t begin, int64_t end, int) {
+        for (auto b = static_cast<size_t>(begin); b < static_cast<size_t>(end); ++b) {
+          body(b * kBlock, std::min(n, (b + 1) * kBlock));
+        }
+      },
+      threads);
+}
+
+/// fuse = 0; fuse += (nan_to_num(x_k) - shift_k) / divisor_k for each k; fuse /= M -- float32
+/// throughout, like numpy, in one pass over the models' matrices.
+void normalised_mean(const std::vector<const ScoreMatrix*>& mats, const std::vector<Affine>& affine,
+                     int threads, ScoreMatrix& out) {
+  shape_like(*mats[0], out);
+  const auto count = static_cast<float>(mats.size());
+  for_each_block(out.values.size(), threads, [&](size_t begin, size_t end) {
+    float* o = out.values.data();
+    for (size_t i = begin; i < end; ++i) o[i] = 0.0f;
+    for (size_t k = 0; k < mats.size(); ++k) {
+      const float* x = mats[k]->values.data();
+      const Affine a = affine[k];
+      for (size_t i = begin; i < end; ++i) o[i] += (nan_to_num(x[i]) - a.shift) / a.divisor;
     }
-  }
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  RheStatistics s{nan_propagating_min(scores.values), nan, nan};
-  if (!matches.empty()) {
-    s.match_mean = numpy::mean(matches.data(), matches.size());
-    s.match_std = numpy::std_dev(matches.data(), matches.size());
-  }
-  return s;
+    for (size_t i = begin; i < end; ++i) o[i] /= count;
+  });
 }
 
-std::vector<float> rhe(const std::vector<float>& raw, const RheStatistics& s) {
-  const float span = (s.match_mean + s.match_std) - s.min_score;
-  return affine(nan_to_num(raw), s.min_score, numpy::plus_epsilon(span));
-}
-
-/// fuse = 0; fuse += each; fuse /= M  -- float32 throughout, like numpy.
-void add_into(std::vector<float>& sum, const std::vector<float>& x) {
-  for (size_t i = 0; i < sum.size(); ++i) sum[i] += x[i];
-}
-
-void divide(std::vector<float>& sum, size_t count) {
-  const auto c = static_cast<float>(count);
-  for (auto& v : sum) v /= c;
-}
-
-template <typename Normalise>
-ModelScores normalise_and_average(const std::vector<const ModelScores*>& models, Normalise normalise) {
-  ModelScores out;
-  out.score_mat = ScoreMatrix(models[0]->score_mat.rows, models[0]->score_mat.cols);
-  out.merge_score_mat = ScoreMatrix(models[0]->merge_score_mat.rows, models[0]->merge_score_mat.cols);
-  for (size_t k = 0; k < models.size(); ++k) {
-    add_into(out.score_mat.values, normalise(k, models[k]->score_mat));
-    add_into(out.merge_score_mat.values, normalise(k, models[k]->merge_score_mat));
-  }
-  divide(out.score_mat.values, models.size());
-  divide(out.merge_score_mat.values, models.size());
-  return out;
-}
-
-ScoreMatrix elementwise(FusionMethod method, const std::vector<const ScoreMatrix*>& mats) {
-  ScoreMatrix out = *mats[0];
-  if (method == FusionMethod::kMean) out.values.assign(out.values.size(), 0.0f);
-  for (size_t k = (method == FusionMethod::kMean ? 0 : 1); k < mats.size(); ++k) {
-    const auto& x = mats[k]->values;
-    for (size_t i = 0; i < x.size(); ++i) {
-      float& o = out.values[i];
-      if (method == FusionMethod::kMean) {
-        o += x[i];
-      } else if (std::isnan(o) || std::isnan(x[i])) {
-        o = std::numeric_limits<float>::quiet_NaN();  // np.minimum / np.maximum propagate NaN
-      } else {
-        o = method == FusionMethod::kMin ? std::min(o, x[i]) : std::max(o, x[i]);
+/// np.minimum / np.maximum (NaN propagates) or the float32 mean of the raw matrices.
+void elementwise(FusionMethod method, const std::vector<const ScoreMatrix*>& mats, int threads,
+                 ScoreMatrix& out) {
+  shape_like(*mats[0], out);
+  const auto count = static_cast<float>(mats.size());
+  for_each_block(out.values.size(), threads, [&](size_t begin, size_t end) {
+    float* o = out.values.data();
+    const float* first = mats[0]->values.data();
+    for (size_t i = begin; i < end; ++i) o[i] = method == FusionMethod::kMean ? 0.0f + first[i] : first[i];
+    for (size_t k = 1; k < mats.size(); ++k) {
+      const float* x = mats[k]->values.data();
+      for (size_t i = begin; i < end; ++i) {
+        if (method == FusionMethod::kMean) {
+          o[i] += x[i];
+        } else if (std::isnan(o[i]) || std::isnan(x[i])) {
+          o[i] = kNaN;
+        } else {
+          o[i] = method == FusionMethod::kMin ? std::min(o[i], x[i]) : std::max(o[i], x[i]);
+        }
       }
     }
-  }
-  if (method == FusionMethod::kMean) divide(out.values, mats.size());
-  return out;
+    if (method == FusionMethod::kMean) {
+      for (size_t i = begin; i < end; ++i) o[i] /= count;
+    }
+  });
 }
 
 void check_models(const std::vector<const ModelScores*>& models) {
   if (models.empty()) throw UsageError("score fusion needs at least one model");
   for (const auto* m : models) {
     if (m->score_mat.rows != models[0]->score_mat.rows || m->score_mat.cols != models[0]->score_mat.cols ||
-        m->merge_score_mat.cols != models[0]->merge_score_mat.cols) {
+        m->merge_score_mat.cols != models[0]->merge_score_mat.cols ||
+        m->merge_score_mat.rows != models[0]->merge_score_mat.rows) {
       throw Error("score fusion: the models' score matrices differ in shape");
     }
   }
 }
 
 }  // namespace
+
+struct ClassicFusion::Impl {
+  std::vector<const ModelScores*> models;
+  const TestLabels* labels = nullptr;
+  int threads = 0;
+  // Per model: statistics of score_mat and of merge_score_mat, and RHE's.
+  std::vector<MatrixStatistics> entry_stats, subject_stats;
+  std::vector<RheStatistics> rhe;
+  bool has_rhe = false;
+
+  const MatrixStatistics& stats(size_t k, bool subjects, bool need_std) {
+    auto& s = (subjects ? subject_stats : entry_stats)[k];
+    const auto& m = subjects ? models[k]->merge_score_mat : models[k]->score_mat;
+    if (!s.has_first_pass) first_pass(m, threads, s);
+    if (need_std && !s.has_std) std_pass(m, threads, s);
+    return s;
+  }
+
+  /// RHE's min, match mean and match std (population) of every model's score_mat; the matches
+  /// in numpy's boolean-mask order (row-major).
+  void compute_rhe() {
+    has_rhe = true;
+    const auto& query = labels->query.pids;
+    const auto& gallery = labels->gallery.pids;
+    std::unordered_map<int64_t, std::vector<int64_t>> columns_of;
+    for (size_t j = 0; j < gallery.size(); ++j) columns_of[gallery[j]].push_back(static_cast<int64_t>(j));
+    rhe.assign(models.size(), {});
+    for (size_t k = 0; k < models.size(); ++k) {
+      const auto& scores = models[k]->score_mat;
+      std::vector<float> matches;
+      for (int64_t i = 0; i < scores.rows; ++i) {
+        const auto it = columns_of.find(query[static_cast<size_t>(i)]);
+        if (it == columns_of.end()) continue;
+        for (auto j : it->second) matches.push_back(scores.at(i, j));
+      }
+      rhe[k].min_score = stats(k, false, false).raw_min;
+      if (!matches.empty()) {
+        rhe[k].match_mean = numpy::mean(matches.data(), matches.size());
+        rhe[k].match_std = numpy::std_dev(matches.data(), matches.size());
+      }
+    }
+  }
+
+  Affine affine(FusionMethod method, size_t k, bool subjects) {
+    if (method == FusionMethod::kZScore) {
+      const auto& s = stats(k, subjects, true);
+      return {s.mean, numpy::plus_epsilon(s.std)};
+    }
+    if (method == FusionMethod::kMinMax) {
+      const auto& s = stats(k, subjects, false);
+      return {s.min, numpy::plus_epsilon(s.max - s.min)};
+    }
+    if (!has_rhe) compute_rhe();
+    const auto& r = rhe[k];
+    return {r.min_score, numpy::plus_epsilon((r.match_mean + r.match_std) - r.min_score)};
+  }
+
+  void fuse_kind(FusionMethod method, bool subjects, ScoreMatrix& out) {
+    std::vector<const ScoreMatrix*> mats;
+    for (const auto* m : models) mats.push_back(subjects ? &m->merge_score_mat : &m->score_mat);
+    if (method == FusionMethod::kMin || method == FusionMethod::kMean || method == FusionMethod::kMax) {
+      elementwise(method, mats, threads, out);
+      return;
+    }
+    std::vector<Affine> affines;
+    for (size_t k = 0; k < models.size(); ++k) affines.push_back(affine(method, k, subjects));
+    normalised_mean(mats, affines, threads, out);
+  }
+};
+
+ClassicFusion::ClassicFusion(std::vector<const ModelScores*> models, const TestLabels& labels,
+                             int num_threads)
+    : impl_(std::make_unique<Impl>()) {
+  check_models(models);
+  impl_->models = std::move(models);
+  impl_->labels = &labels;
+  impl_->threads = num_threads;
+  impl_->entry_stats.resize(impl_->models.size());
+  impl_->subject_stats.resize(impl_->models.size());
+}
+
+ClassicFusion::~ClassicFusion() = default;
+ClassicFusion::ClassicFusion(ClassicFusion&&) noexcept = default;
+ClassicFusion& ClassicFusion::operator=(ClassicFusion&&) noexcept = default;
+
+void ClassicFusion::fuse(FusionMethod method, ModelScores& out) {
+  impl_->fuse_kind(method, false, out.score_mat);
+  impl_->fuse_kind(method, true, out.merge_score_mat);
+}
+
+ModelScores ClassicFusion::fuse(FusionMethod method) {
+  ModelScores out;
+  fuse(method, out);
+  return out;
+}
 
 const std::vector<FusionMethod>& all_fusion_methods() {
   static const std::vector<FusionMethod> methods = {FusionMethod::kZScore, FusionMethod::kMinMax,
@@ -168,25 +332,8 @@ FusionMethod parse_fusion_method(const std::string& name) {
 }
 
 ModelScores fuse_scores(FusionMethod method, const std::vector<const ModelScores*>& models,
-                        const TestLabels& labels) {
-  check_models(models);
-  switch (method) {
-    case FusionMethod::kZScore:
-      return normalise_and_average(models, [](size_t, const ScoreMatrix& m) { return zscore(m.values); });
-    case FusionMethod::kMinMax:
-      return normalise_and_average(models, [](size_t, const ScoreMatrix& m) { return minmax(m.values); });
-    case FusionMethod::kRhe: {
-      std::vector<RheStatistics> stats;
-      for (const auto* m : models) stats.push_back(rhe_statistics(m->score_mat, labels));
-      return normalise_and_average(
-          models, [&stats](size_t k, const ScoreMatrix& m) { return rhe(m.values, stats[k]); });
-    }
-    default:
-      break;
-  }
-  return fuse_each_kind(models, [method](const std::vector<const ScoreMatrix*>& matrices) {
-    return elementwise(method, matrices);
-  });
+                        const TestLabels& labels, int num_threads) {
+  return ClassicFusion(models, labels, num_threads).fuse(method);
 }
 
 }  // namespace qme::eval

@@ -16,7 +16,8 @@ namespace qme::eval {
 
 namespace {
 
-constexpr int kProtocols = 3;  // general, same clothes, clothes changing
+constexpr int kProtocols = 3;           // general, same clothes, clothes changing
+constexpr uint32_t kLinearBucket = 16;  // entries in a bucket compared one by one up to this many
 constexpr std::array<int64_t, 4> kRanks = {1, 5, 10, 20};
 
 /// What one query contributes to one protocol.
@@ -109,7 +110,8 @@ struct RowScratch {
   std::vector<uint32_t> bucket_of;  // and their buckets
   std::vector<uint32_t> bucket_counts;
   std::vector<int64_t> in_occupied;   // gallery indices sharing a bucket with an entry
-  std::vector<uint32_t> tied_scores;  // score keys a same-identity entry shares
+  std::vector<uint32_t> tied_scores;  // score keys a same-identity entry shares with another identity
+  std::vector<uint8_t> tie_flags;     // per ascending entry: its score ties with another identity
   std::vector<float> negated;
   std::vector<int64_t> order;
   std::vector<int64_t> numpy_position;
@@ -132,7 +134,11 @@ void histogram_row(const uint32_t* keys, int64_t cols, int64_t row, uint32_t* ke
   }
 }
 
-void count_others_before(const float* row, int64_t cols, RowScratch& s) {
+/// `identity_of_column` gives each gallery entry's pid; `pid` is the query's. A tie between two
+/// same-identity entries cannot move a metric (their positions as a set are the same either
+/// way, and junk is removed), so only ties with other identities ask for numpy's order.
+void count_others_before(const float* row, int64_t cols, const int64_t* identity_of_column, int64_t pid,
+                         RowScratch& s) {
   auto& entries = s.entries;
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.key > b.key; });
   const auto m = entries.size();
@@ -171,19 +177,37 @@ void count_others_before(const float* row, int64_t cols, RowScratch& s) {
   for (size_t b = 0; b < s.buckets.count(); ++b) {
     if (!occupied[b]) histogram[m - first[b]] += counts[2 * b] + counts[2 * b + 1];
   }
-  // Pass 2: compare the listed scores with the entries of their bucket.
-  s.tied_scores.clear();
+  // Pass 2: compare the listed scores with the entries of their bucket: one by one in a small
+  // bucket, by binary search in a crowded one (a tie group: a face model's all-zero rows put
+  // every entry and every score in one bucket). A tie with another identity flags the first
+  // entry of the tied score, once, whatever the number of tied scores.
+  s.tie_flags.assign(m, 0);
   for (size_t k = 0; k < num_listed; ++k) {
     const int64_t j = listed[k];
-    const uint32_t score = score_key(row[j]);
+    const uint32_t score = keys[j];
     const int64_t b = s.buckets.bucket(score);
     const uint64_t key = rank_key(row[j], j);
-    uint32_t not_above = first[b];
-    for (uint32_t e = first[b]; e < first[b + 1]; ++e) {
-      if (score_part(ascending[e]) == score && ascending[e] != key) s.tied_scores.push_back(score);
-      not_above += ascending[e] <= key;
+    const bool other_identity = identity_of_column[j] != pid;
+    const uint32_t lo = first[b], hi = first[b + 1];
+    uint32_t not_above = lo;
+    if (hi - lo <= kLinearBucket) {
+      for (uint32_t e = lo; e < hi; ++e) {
+        if (other_identity && score_part(ascending[e]) == score) s.tie_flags[e] = 1;
+        not_above += ascending[e] <= key;
+      }
+    } else {
+      const uint64_t* begin = ascending.data() + lo;
+      const uint64_t* end = ascending.data() + hi;
+      not_above = static_cast<uint32_t>(std::upper_bound(begin, end, key) - ascending.data());
+      const uint64_t* group = std::lower_bound(begin, end, uint64_t{score} << 32);
+      if (other_identity && group != end && score_part(*group) == score)
+        s.tie_flags[group - ascending.data()] = 1;
     }
     ++histogram[m - not_above];
+  }
+  s.tied_scores.clear();
+  for (size_t e = 0; e < m; ++e) {
+    if (s.tie_flags[e]) s.tied_scores.push_back(score_part(ascending[e]));
   }
   // The histogram prefix up to t counts every entry ranked at or above
   // entries[t], including the t+1 same-identity ones.
@@ -319,7 +343,7 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
           }
           scratch.entries.clear();
           for (auto j : found->second) scratch.entries.push_back({rank_key(row[j], j), j});
-          count_others_before(row, scores.cols, scratch);
+          count_others_before(row, scores.cols, labels.gallery.pids.data(), labels.query.pids[i], scratch);
           if (histogram) histogram_row(scratch.keys.data(), scores.cols, i, key_bins.data(), tail_key, tail);
           if (!scratch.tied_scores.empty()) fix_ties_like_numpy(row, scores.cols, scratch);
           for (int p = 0; p < kProtocols; ++p) {

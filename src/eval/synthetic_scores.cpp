@@ -30,8 +30,12 @@ struct ModelBehaviour {
   double impostor_mean, spread, genuine_gain, quality_weight, clothes_penalty;
 };
 
+bool is_face_model(const std::string& model) {
+  return model.rfind("adaface", 0) == 0 || model == "arcface" || model == "kprpe";
+}
+
 ModelBehaviour behaviour_of(const std::string& model, size_t index) {
-  if (model.rfind("adaface", 0) == 0 || model == "arcface" || model == "kprpe") {
+  if (is_face_model(model)) {
     return {0.05, 0.08, 0.40, 1.0, 0.0};  // strong when the face is good, useless otherwise
   }
   if (model == "biggait") return {0.18, 0.015, 0.028, 0.0, 0.2};  // 1/(1+d): narrow range
@@ -69,6 +73,25 @@ ScoreMatrix subject_means(const ScoreMatrix& scores, const TestLabels& labels) {
   return merged;
 }
 
+ModelBehaviour scaled(ModelBehaviour b, const ScoreDistribution& d) {
+  b.spread *= d.spread_scale;
+  b.genuine_gain *= d.gain_scale;
+  return b;
+}
+
+/// Probes without a face: their own stream, so the scores stay those of the default spec.
+std::vector<uint8_t> faceless_probes(int64_t probes, const SyntheticScoreSpec& spec) {
+  std::vector<uint8_t> faceless(static_cast<size_t>(probes), 0);
+  if (spec.distribution.faceless_fraction <= 0) return faceless;
+  NormalSampler rng(spec.seed ^ 0x9e3779b9u);
+  for (auto& f : faceless) f = rng.uniform() < spec.distribution.faceless_fraction;
+  return faceless;
+}
+
+float quantised(double s, double quantum) {
+  return static_cast<float>(quantum > 0 ? std::round(s / quantum) * quantum : s);
+}
+
 }  // namespace
 
 SyntheticScores make_synthetic_scores(const SyntheticScoreSpec& spec) {
@@ -90,8 +113,11 @@ SyntheticScores make_synthetic_scores(const SyntheticScoreSpec& spec) {
   const auto g = static_cast<int64_t>(out.labels.gallery.size());
   std::vector<double> face_quality(static_cast<size_t>(q));
   for (auto& quality : face_quality) quality = rng.uniform() < 0.35 ? 0.05 * rng.uniform() : rng.uniform();
+  const auto faceless = faceless_probes(q, spec);
+  const double quantum = spec.distribution.quantum;
   for (size_t m = 0; m < spec.models.size(); ++m) {
-    const auto b = behaviour_of(spec.models[m], m);
+    const auto b = scaled(behaviour_of(spec.models[m], m), spec.distribution);
+    const bool face = is_face_model(spec.models[m]);
     ModelScores scores;
     scores.score_mat = ScoreMatrix(q, g);
     for (int64_t i = 0; i < q; ++i) {
@@ -102,8 +128,10 @@ SyntheticScores make_synthetic_scores(const SyntheticScoreSpec& spec) {
           const bool changed = out.labels.query.clothes_ids[i] != out.labels.gallery.clothes_ids[j];
           s += b.genuine_gain * quality * (changed ? 1.0 - b.clothes_penalty : 1.0);
         }
-        scores.score_mat.row(i)[j] = static_cast<float>(s);
+        scores.score_mat.row(i)[j] = quantised(s, quantum);
       }
+      // NaN features (no face found) become 0 scores when the matrix is built.
+      if (face && faceless[static_cast<size_t>(i)]) std::fill_n(scores.score_mat.row(i), g, 0.0f);
     }
     scores.merge_score_mat = subject_means(scores.score_mat, out.labels);
     out.models.emplace_back(spec.models[m], std::move(scores));

@@ -51,19 +51,27 @@ TablesResult run_tables(const TablesOptions& options) {
   }
   std::vector<const ModelScores*> inputs;
   for (const auto& s : scores) inputs.push_back(&s);
-  for (auto method : options.baselines) {
-    const auto fused = fuse_scores(method, inputs, file.labels());
-    auto named = timed_report(to_string(method), fused, file.labels(), options);
-    if (options.on_scores) options.on_scores(named.name, ColumnKind::kBaseline, fused, file.labels());
-    result.fusion.push_back(std::move(named));
+  // One buffer for every baseline's matrices: each is evaluated before the next is fused.
+  ModelScores fused;
+  if (!options.baselines.empty()) {
+    ClassicFusion classic(inputs, file.labels(), options.num_threads);
+    for (auto method : options.baselines) {
+      const auto start = std::chrono::steady_clock::now();
+      classic.fuse(method, fused);
+      spdlog::info("{}: fused in {:.1f} ms", to_string(method),
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      auto named = timed_report(to_string(method), fused, file.labels(), options);
+      if (options.on_scores) options.on_scores(named.name, ColumnKind::kBaseline, fused, file.labels());
+      result.fusion.push_back(std::move(named));
+    }
   }
   for (const auto& learned : options.learned) {
     const auto start = std::chrono::steady_clock::now();
-    const auto fused = learned.fuse(result.models, inputs, file.labels());
+    const auto learned_scores = learned.fuse(result.models, inputs, file.labels());
     spdlog::info("{}: fused in {:.1f} ms", learned.name,
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    result.learned.push_back({timed_report(learned.name, fused, file.labels(), options), learned.column});
-    if (options.on_scores) options.on_scores(learned.column, ColumnKind::kLearned, fused, file.labels());
+    result.learned.push_back({timed_report(learned.name, learned_scores, file.labels(), options), learned.column});
+    if (options.on_scores) options.on_scores(learned.column, ColumnKind::kLearned, learned_scores, file.labels());
   }
   return result;
 }

@@ -6,8 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <utility>
 
+#include "mixture_kernel.hpp"
 #include "qme/core/error.hpp"
+#include "qme/core/parallel.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
@@ -45,6 +49,59 @@ void check_same_shape(const std::vector<const ScoreMatrix*>& matrices) {
                   std::to_string(matrices.front()->cols) + ")");
     }
   }
+}
+
+std::vector<float> float_values(const torch::Tensor& t) {
+  const auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+using KernelExperts = std::pair<detail::ExpertWeights, detail::ExpertWeights>;
+
+/// The CPU kernel's copy of the two experts' weights, or nothing where the kernel cannot
+/// reproduce LibTorch exactly: another device, a module in training mode, more than one output
+/// per expert, too many models, or a CPU without AVX2 and FMA.
+std::optional<KernelExperts> kernel_experts(QmeMixture& model, const torch::Device& device) {
+  const auto& head = model->options();
+  if (!device.is_cpu() || model->is_training() || !detail::mixture_kernel_available() || head.out_dim() != 1 ||
+      head.num_experts() != 2 || head.num_models() > detail::kMaxKernelModels) {
+    return std::nullopt;
+  }
+  const auto parameters = model->named_parameters();
+  const auto buffers = model->named_buffers();
+  const auto modules = model->named_modules();
+  auto expert = [&](int index) {
+    const std::string prefix = "experts." + std::to_string(index) + ".";
+    const auto* bn = modules[prefix + "bn"]->as<torch::nn::BatchNorm1d>();
+    detail::ExpertWeights e;
+    detail::set_batch_norm(e, float_values(buffers[prefix + "bn.running_mean"]),
+                           float_values(buffers[prefix + "bn.running_var"]),
+                           float_values(parameters[prefix + "bn.weight"]),
+                           float_values(parameters[prefix + "bn.bias"]), bn->options.eps());
+    e.fc1_weight = float_values(parameters[prefix + "score_mlp.fc1.weight"]);
+    e.fc1_bias = float_values(parameters[prefix + "score_mlp.fc1.bias"]);
+    e.fc2_weight = float_values(parameters[prefix + "score_mlp.fc2.weight"]);
+    e.fc2_bias = float_values(parameters[prefix + "score_mlp.fc2.bias"]).at(0);
+    return e;
+  };
+  return KernelExperts{expert(0), expert(1)};
+}
+
+/// The kernel over every row, on the evaluation threads.
+ScoreMatrix fuse_with_kernel(const KernelExperts& experts, const std::vector<const ScoreMatrix*>& matrices,
+                             const float* quality) {
+  const int64_t rows = matrices.front()->rows;
+  const int64_t cols = matrices.front()->cols;
+  ScoreMatrix out;
+  out.rows = rows;
+  out.cols = cols;
+  out.values.resize(static_cast<size_t>(rows * cols));
+  std::vector<const float*> data;
+  for (const auto* m : matrices) data.push_back(m->values.data());
+  parallel_for(rows, [&](int64_t begin, int64_t end, int) {
+    detail::fuse_rows(experts.first, experts.second, data, cols, quality, begin, end, out.values.data());
+  });
+  return out;
 }
 
 }  // namespace
@@ -107,7 +164,7 @@ void QmeInference::check_models(const std::vector<std::string>& models) const {
 
 ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const ScoreMatrix*>& matrices,
                                 const std::vector<float>& quality, int64_t block_rows,
-                                const torch::Device& device) {
+                                const torch::Device& device, bool cpu_kernel) {
   const auto& head = model->options();
   if (static_cast<int64_t>(matrices.size()) != head.num_models()) {
     throw Error("QME inference: " + std::to_string(matrices.size()) + " score matrices for a head of " +
@@ -119,6 +176,10 @@ ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const Score
   if (head.use_qe() && static_cast<int64_t>(quality.size()) != rows) {
     throw Error("QME inference: " + std::to_string(quality.size()) + " quality weights for " +
                 std::to_string(rows) + " probes");
+  }
+  const auto experts = cpu_kernel ? kernel_experts(model, device) : std::nullopt;
+  if (experts) {
+    return fuse_with_kernel(*experts, matrices, head.use_qe() ? quality.data() : nullptr);
   }
   ScoreMatrix out(rows, cols);
   const int64_t block = rows_per_block(head, cols, block_rows);
@@ -143,7 +204,8 @@ ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const Score
 
 ScoreMatrix QmeInference::fuse(const std::vector<const ScoreMatrix*>& matrices,
                                const std::vector<float>& quality) const {
-  return fuse_score_matrices(impl_->model, matrices, quality, impl_->options.block_rows);
+  return fuse_score_matrices(impl_->model, matrices, quality, impl_->options.block_rows, torch::kCPU,
+                             impl_->options.cpu_kernel);
 }
 
 ModelScores QmeInference::fuse(const std::vector<const ModelScores*>& models,

@@ -6,16 +6,21 @@
 // these divisors).
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "qme/core/error.hpp"
 #include "qme/core/identity_labels.hpp"
+#include "qme/core/numpy_float32.hpp"
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/classic_fusion.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
+using qme::IdentityLabels;
+using qme::test::make_labels;
 using qme::ModelScores;
 using qme::ScoreMatrix;
 using qme::TestLabels;
@@ -143,4 +148,62 @@ TEST_CASE("fusion needs at least one model and equal shapes", "[eval]") {
   const auto a = model_a();
   const ModelScores wide = {make_matrix(2, 4, {1, 2, 3, 4, 5, 6, 7, 8}), a.merge_score_mat};
   CHECK_THROWS_AS(fuse_scores(FusionMethod::kMean, {&a, &wide}, labels()), qme::Error);
+}
+
+TEST_CASE("one ClassicFusion gives every method's fuse_scores result, in reused buffers", "[eval]") {
+  // LTCC-like sizes: several numpy reduction chunks, summed on two threads.
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0.5f, 0.05f);
+  const int64_t rows = 37, cols = 911;
+  IdentityLabels q, g;
+  for (int64_t i = 0; i < rows; ++i) {
+    q.pids.push_back(i % 7);
+    q.camids.push_back(0);
+    q.clothes_ids.push_back(0);
+  }
+  for (int64_t j = 0; j < cols; ++j) {
+    g.pids.push_back(j % 9);
+    g.camids.push_back(1);
+    g.clothes_ids.push_back(1);
+  }
+  const auto l = make_labels(q, g);
+  std::vector<ModelScores> models(3);
+  for (auto& m : models) {
+    m.score_mat = ScoreMatrix(rows, cols);
+    for (auto& v : m.score_mat.values) v = normal(gen);
+    m.score_mat.values[5] = std::numeric_limits<float>::quiet_NaN();
+    m.merge_score_mat = ScoreMatrix(rows, static_cast<int64_t>(l.unique_gallery_pids.size()));
+    for (auto& v : m.merge_score_mat.values) v = normal(gen);
+  }
+  const std::vector<const ModelScores*> inputs = {&models[0], &models[1], &models[2]};
+  qme::eval::ClassicFusion classic(inputs, l, 2);
+  ModelScores reused;
+  for (auto method : qme::eval::all_fusion_methods()) {
+    INFO(qme::eval::to_string(method));
+    classic.fuse(method, reused);
+    const auto once = fuse_scores(method, inputs, l, 1);
+    REQUIRE(reused.score_mat.values.size() == once.score_mat.values.size());
+    CHECK(std::memcmp(reused.score_mat.values.data(), once.score_mat.values.data(),
+                      once.score_mat.values.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(reused.merge_score_mat.values.data(), once.merge_score_mat.values.data(),
+                      once.merge_score_mat.values.size() * sizeof(float)) == 0);
+  }
+  // zscore's statistics are numpy's float32 mean and std of the NaN-zeroed matrix.
+  std::vector<float> x = models[0].score_mat.values;
+  for (auto& v : x) v = std::isnan(v) ? 0.0f : v;
+  const float mu = qme::numpy::mean(x.data(), x.size());
+  const float sd = qme::numpy::std_dev(x.data(), x.size());
+  const auto z = fuse_scores(FusionMethod::kZScore, {&models[0]}, l);
+  CHECK(z.score_mat.values[7] == (x[7] - mu) / qme::numpy::plus_epsilon(sd) / 1.0f);
+}
+
+TEST_CASE("fusing empty matrices gives empty matrices", "[eval]") {
+  ModelScores empty;
+  empty.score_mat = ScoreMatrix(0, 5);
+  empty.merge_score_mat = ScoreMatrix(0, 2);
+  for (auto method : qme::eval::all_fusion_methods()) {
+    const auto fused = fuse_scores(method, {&empty, &empty}, labels());
+    CHECK(fused.score_mat.values.empty());
+    CHECK(fused.merge_score_mat.values.empty());
+  }
 }

@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "qme/core/error.hpp"
 #include "qme/eval/synthetic_scores.hpp"
@@ -125,6 +127,81 @@ TEST_CASE("QME inference equals the head's forward pass on the stacked matrices"
   const auto half = QmeInference(path, no_qe).fuse(pointers(s), {});
   const auto all_half = QmeInference(path).fuse(pointers(s), std::vector<float>(q.size(), 0.5f));
   CHECK(half.score_mat.values == all_half.score_mat.values);
+}
+
+namespace {
+
+/// A head whose BatchNorms and weights are far from the identity, over `models` models.
+qme::fusion::QmeMixture calibrated_head(int64_t models, int64_t seed) {
+  torch::manual_seed(seed);
+  qme::fusion::QmeMixture head{qme::fusion::QmeMixtureOptions(models)};
+  torch::NoGradGuard no_grad;
+  for (auto& item : qme::io::state_dict(*head)) {
+    const auto& name = item.key();
+    auto& t = item.value();
+    if (name.find("running_var") != std::string::npos) {
+      t.uniform_(0.001, 0.05);  // cosine-band variances
+    } else if (name.find("running_mean") != std::string::npos) {
+      t.uniform_(0.2, 0.6);
+    } else if (name.find("num_batches") == std::string::npos) {
+      t.normal_(0.0, 0.7);
+    }
+  }
+  head->eval();
+  return head;
+}
+
+/// Scores in a narrow cosine band (std 0.045), some rows all zero (probes without a face).
+qme::ScoreMatrix narrow_band(int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.45f, 0.045f);
+  qme::ScoreMatrix m(rows, cols);
+  for (int64_t i = 0; i < rows; ++i) {
+    if (i % 9 == 4) continue;  // no face: the builder's NaN -> 0
+    for (int64_t j = 0; j < cols; ++j) m.row(i)[j] = normal(rng);
+  }
+  return m;
+}
+
+size_t count_differences(const qme::ScoreMatrix& a, const qme::ScoreMatrix& b) {
+  REQUIRE(a.values.size() == b.values.size());
+  size_t n = 0;
+  for (size_t i = 0; i < a.values.size(); ++i) n += std::memcmp(&a.values[i], &b.values[i], sizeof(float)) != 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("QME's CPU kernel gives LibTorch's fused scores bit for bit", "[fusion]") {
+  // One LibTorch thread and a hidden layer whose size is a multiple of 32: then LibTorch's SELU
+  // runs every element through its vector path (Sleef's exp), as the kernel does. Elsewhere its
+  // scalar tail (std::exp) can move a score by one ulp, which the second case bounds.
+  const int previous_threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  for (int64_t models : {3, 2, 5}) {
+    INFO(models << " models");
+    auto head = calibrated_head(models, 20 + models);
+    std::vector<qme::ScoreMatrix> matrices;
+    std::vector<const qme::ScoreMatrix*> inputs;
+    for (int64_t m = 0; m < models; ++m) matrices.push_back(narrow_band(37, 704, static_cast<uint32_t>(m + 1)));
+    for (const auto& m : matrices) inputs.push_back(&m);
+    std::vector<float> q(37);
+    for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>(i) / 36.0f;
+    const auto kernel = qme::fusion::fuse_score_matrices(head, inputs, q);
+    const auto reference = qme::fusion::fuse_score_matrices(head, inputs, q, 0, torch::kCPU, false);
+    CHECK(count_differences(kernel, reference) == 0);
+
+    // 7050 columns: the scalar tail of LibTorch's SELU covers a few pairs at most.
+    std::vector<qme::ScoreMatrix> wide;
+    std::vector<const qme::ScoreMatrix*> wide_inputs;
+    for (int64_t m = 0; m < models; ++m) wide.push_back(narrow_band(37, 7050, static_cast<uint32_t>(m + 9)));
+    for (const auto& m : wide) wide_inputs.push_back(&m);
+    const auto wide_kernel = qme::fusion::fuse_score_matrices(head, wide_inputs, q);
+    const auto wide_reference = qme::fusion::fuse_score_matrices(head, wide_inputs, q, 0, torch::kCPU, false);
+    CHECK(count_differences(wide_kernel, wide_reference) <= 32);
+    CHECK(max_abs_diff(wide_kernel, wide_reference) <= 1e-6);
+  }
+  torch::set_num_threads(previous_threads);
 }
 
 TEST_CASE("a model list that does not fit the experts is explained", "[fusion]") {

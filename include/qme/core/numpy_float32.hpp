@@ -10,6 +10,14 @@
 
 namespace qme::numpy {
 
+/// numpy's reduction buffer: a float32 sum is the float32 running total of
+/// the pairwise sums of consecutive chunks of this many elements.
+constexpr size_t kReduceChunk = 8192;
+
+/// The pairwise sum of one chunk (n <= kReduceChunk). Chunks are independent,
+/// so they can be summed in parallel and their totals added in order.
+float chunk_sum(const float* x, size_t n);
+
 /// np.add.reduce over a contiguous float32 array.
 float sum(const float* x, size_t n);
 

@@ -14,6 +14,16 @@
 
 namespace qme::eval {
 
+/// How far the scores depart from the default demo distribution, for benchmarks and tests
+/// that must hold on realistic files: narrow cosine bands, matches buried in the bulk, ties and
+/// face-less probes. The defaults leave the generated files unchanged.
+struct ScoreDistribution {
+  double spread_scale = 1.0;       // impostor spread x this (a narrow cosine band: < 1)
+  double gain_scale = 1.0;         // genuine gain x this (matches mixed into the bulk: < 1)
+  double quantum = 0.0;            // round every score to a multiple of this (ties); 0: exact
+  double faceless_fraction = 0.0;  // share of probes whose face-model rows are all 0 (no face)
+};
+
 struct SyntheticScoreSpec {
   int64_t num_subjects = 40;
   int64_t probes_per_subject = 5;
@@ -23,6 +33,7 @@ struct SyntheticScoreSpec {
   int64_t probe_limit = 0;  // keep only the first N probes (0: all)
   std::vector<std::string> models = {"adaface", "biggait", "cal-ccvid"};
   uint32_t seed = 7;
+  ScoreDistribution distribution;
 };
 
 struct SyntheticScores {

@@ -22,6 +22,9 @@ struct QmeInferenceOptions {
   /// single pass, bit for bit), else blocks that do. Other block sizes may move a fused score
   /// by one float32 ulp (the matrix kernels tile rows by the batch size).
   int64_t block_rows = 0;
+  /// true: on a CPU with AVX2 and FMA, qme's pair-by-pair kernel (LibTorch's float32 operations,
+  /// no large intermediates); false: LibTorch's ops, in blocks of block_rows.
+  bool cpu_kernel = true;
 };
 
 /// A trained QME head (upstream MoNormQE_dev state dict) ready to fuse score matrices.

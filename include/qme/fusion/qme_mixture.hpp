@@ -64,10 +64,13 @@ TORCH_MODULE(QmeMixture);
 /// the head has use_qe false). Rows go through in one pass when the activations fit in 1 GiB
 /// (upstream's single pass, bit for bit), else in blocks of `block_rows` (0: as many as fit).
 /// Throws Error on mismatched shapes or weight counts. Inputs and the result stay on the CPU;
-/// the forward passes run on `device`.
+/// the forward passes run on `device`. On the CPU, an eval-mode head with one output per expert
+/// goes through qme's pair-by-pair kernel instead (src/fusion/mixture_kernel.hpp: the same
+/// float32 operations as LibTorch's, threaded, no large intermediates; block_rows is then
+/// unused); `cpu_kernel` false keeps LibTorch's ops, the reference the kernel is tested against.
 ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const ScoreMatrix*>& matrices,
                                 const std::vector<float>& quality, int64_t block_rows = 0,
-                                const torch::Device& device = torch::kCPU);
+                                const torch::Device& device = torch::kCPU, bool cpu_kernel = true);
 
 /// The head a training run builds: num_models = the backbone config's model_list length,
 /// num_experts / mlp_ratio / out_dim / dropout_rate from the training config, and the face QE
