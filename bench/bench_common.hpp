@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common_flags.hpp"  // tools/
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/synthetic_scores.hpp"
 
@@ -27,17 +28,9 @@ double median_seconds(int repeats, F&& body) {
   return times[times.size() / 2];
 }
 
-/// --spread, --gain, --quantum, --faceless, --gallery_per_subject on an LTCC-sized spec.
+/// The distribution flags of qme_synth_scores, and --gallery_per_subject, on an LTCC-sized spec.
 inline void add_distribution_flags(CLI::App& app, eval::SyntheticScoreSpec& spec) {
-  auto& d = spec.distribution;
-  app.add_option("--spread", d.spread_scale, "impostor spread x this (narrow band: < 1)")
-      ->capture_default_str();
-  app.add_option("--gain", d.gain_scale, "genuine gain x this (matches in the bulk: < 1)")
-      ->capture_default_str();
-  app.add_option("--quantum", d.quantum, "round scores to multiples of this (ties; 0: none)")
-      ->capture_default_str();
-  app.add_option("--faceless", d.faceless_fraction, "share of probes with all-zero face rows")
-      ->capture_default_str();
+  tools::add_score_distribution_flags(app, spec.distribution);
   app.add_option("--gallery_per_subject", spec.gallery_per_subject,
                  "gallery entries per subject (matches/row)")
       ->capture_default_str();

@@ -17,16 +17,15 @@ python3-sklearn.
     PYTHONPATH=build/python /usr/bin/python3 bench/bench_python.py
 """
 import argparse
-import importlib.util
 import os
-import random
 import statistics
 import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
+
+import upstream_eval_metrics  # bench/, next to this script
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_UPSTREAM = HERE.parent.parent / "shared" / "upstream" / "QME_ICCV25"
@@ -74,19 +73,7 @@ def load_upstream(directory):
         except ImportError:
             sys.exit("bench_python: upstream's test_score needs {} (Debian: apt-get install python3-{})".format(
                 module, "sklearn" if module == "sklearn" else "pandas"))
-    if "transformers" not in sys.modules:
-        stub = types.ModuleType("transformers")
-
-        def set_seed(seed):
-            random.seed(seed)
-            np.random.seed(seed)
-
-        stub.set_seed = set_seed
-        sys.modules["transformers"] = stub
-    spec = importlib.util.spec_from_file_location("upstream_eval_metrics", str(path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return upstream_eval_metrics.load(path)
 
 
 def median_seconds(repeats, call):

@@ -7,6 +7,7 @@
 
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
+#include "qme/eval/synthetic_scores.hpp"
 
 namespace qme::tools {
 
@@ -22,6 +23,19 @@ inline CLI::Option* add_root_flag(CLI::App& app, std::string& root) {
 
 inline CLI::Option* add_device_flag(CLI::App& app, std::string& device, const std::string& what = "") {
   return app.add_option("--device", device, "auto (CUDA when available), cpu, cuda or cuda:N" + what)
+      ->capture_default_str();
+}
+
+/// --spread, --gain, --quantum, --faceless: the shape of synthetic scores (qme_synth_scores and
+/// the benchmarks), so a figure can be reproduced on realistic distributions.
+inline void add_score_distribution_flags(CLI::App& app, qme::eval::ScoreDistribution& d) {
+  app.add_option("--spread", d.spread_scale, "impostor spread x this (a narrow band: < 1)")
+      ->capture_default_str();
+  app.add_option("--gain", d.gain_scale, "genuine gain x this (matches in the bulk: < 1)")
+      ->capture_default_str();
+  app.add_option("--quantum", d.quantum, "round scores to multiples of this (ties; 0: none)")
+      ->capture_default_str();
+  app.add_option("--faceless", d.faceless_fraction, "share of probes with all-zero face rows")
       ->capture_default_str();
 }
 

@@ -2,6 +2,7 @@
 // benchmark input) with qme::eval::make_synthetic_scores.
 #include <CLI/CLI.hpp>
 
+#include "common_flags.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/io/score_matrix_file.hpp"
@@ -19,15 +20,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"demo", "ltcc"}))
       ->capture_default_str();
   app.add_option("--seed", seed, "generator seed")->capture_default_str();
-  app.add_option("--spread", distribution.spread_scale, "impostor spread x this (a narrow band: < 1)")
-      ->capture_default_str();
-  app.add_option("--gain", distribution.gain_scale, "genuine gain x this (matches in the bulk: < 1)")
-      ->capture_default_str();
-  app.add_option("--quantum", distribution.quantum, "round scores to multiples of this (ties; 0: none)")
-      ->capture_default_str();
-  app.add_option("--faceless", distribution.faceless_fraction, "share of probes with all-zero face rows")
-      ->capture_default_str();
-  app.add_option("--gallery_per_subject", gallery_per_subject, "gallery entries per subject (default: the preset's)");
+  qme::tools::add_score_distribution_flags(app, distribution);
+  app.add_option("--gallery_per_subject", gallery_per_subject,
+                 "gallery entries per subject (default: the preset's)");
   return qme::tools::run_tool(app, argc, argv, [&] {
     qme::setup_logging("info");
     auto spec = preset == "ltcc" ? qme::eval::ltcc_sized_spec() : qme::eval::SyntheticScoreSpec{};

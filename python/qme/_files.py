@@ -11,6 +11,14 @@ from ._native import torch_module
 _ID_NAMES = ("q_pids", "q_camids", "q_clothes_ids", "g_pids", "g_camids", "g_clothes_ids")
 
 
+def _set_ids(target, values):
+    """The six id arrays, in _ID_NAMES order, as numpy attributes of `target`."""
+    import numpy as np
+
+    for name, value in zip(_ID_NAMES, values):
+        setattr(target, name, np.asarray(value))
+
+
 class ScoreMatrices:
     """The contents of a score-matrix file ``scoremats_{ds}.h5``.
 
@@ -35,12 +43,7 @@ class ScoreMatrices:
                  score_mats=None, merge_score_mats=None, unique_g_pids=None):
         import numpy as np
 
-        self.q_pids = np.asarray(q_pids)
-        self.q_camids = np.asarray(q_camids)
-        self.q_clothes_ids = np.asarray(q_clothes_ids)
-        self.g_pids = np.asarray(g_pids)
-        self.g_camids = np.asarray(g_camids)
-        self.g_clothes_ids = np.asarray(g_clothes_ids)
+        _set_ids(self, (q_pids, q_camids, q_clothes_ids, g_pids, g_camids, g_clothes_ids))
         self.unique_g_pids = np.unique(self.g_pids) if unique_g_pids is None else np.asarray(unique_g_pids)
         self.score_mats = dict(score_mats or {})
         self.merge_score_mats = dict(merge_score_mats or {})
@@ -146,12 +149,7 @@ class TestFeatures:
 
         self.qf = np.asarray(qf)
         self.gf = np.asarray(gf)
-        self.q_pids = np.asarray(q_pids)
-        self.q_camids = np.asarray(q_camids)
-        self.q_clothes_ids = np.asarray(q_clothes_ids)
-        self.g_pids = np.asarray(g_pids)
-        self.g_camids = np.asarray(g_camids)
-        self.g_clothes_ids = np.asarray(g_clothes_ids)
+        _set_ids(self, (q_pids, q_camids, q_clothes_ids, g_pids, g_camids, g_clothes_ids))
 
     @classmethod
     def read(cls, path):

@@ -99,12 +99,15 @@ int to_threads(int threads) {
 
 void check_has_scores(const ScoreMatrix& m, const std::string& name) {
   if (std::all_of(m.values.begin(), m.values.end(), [](float v) { return std::isnan(v); })) {
-    raise_input_error(name + " holds only NaN: no pair has a score (upstream's score matrices hold 0 "
-                             "where a model has no score)");
+    raise_input_error(name +
+                      " holds only NaN: no pair has a score (upstream's score matrices hold 0 "
+                      "where a model has no score)");
   }
 }
 
-std::string shape_text(const ScoreMatrix& m) { return std::to_string(m.rows) + "x" + std::to_string(m.cols); }
+std::string shape_text(const ScoreMatrix& m) {
+  return std::to_string(m.rows) + "x" + std::to_string(m.cols);
+}
 
 py::dict evaluate(py::handle score_mat, py::handle merge_score_mat, py::handle q_pids, py::handle q_camids,
                   py::handle q_clothes_ids, py::handle g_pids, py::handle g_camids, py::handle g_clothes_ids,
@@ -116,8 +119,8 @@ py::dict evaluate(py::handle score_mat, py::handle merge_score_mat, py::handle q
     options.context = name;
     const auto scores = to_score_matrix(score_mat, "score_mat");
     const auto merged = to_score_matrix(merge_score_mat, "merge_score_mat");
-    const auto labels = to_labels(q_pids, q_camids, q_clothes_ids, g_pids, g_camids, g_clothes_ids,
-                                  unique_g_pids, name);
+    const auto labels =
+        to_labels(q_pids, q_camids, q_clothes_ids, g_pids, g_camids, g_clothes_ids, unique_g_pids, name);
     check_has_scores(scores, "score_mat");
     check_has_scores(merged, "merge_score_mat");
     eval::EvaluationReport report;
@@ -151,20 +154,21 @@ py::tuple fuse(const std::string& method_name, py::handle score_mats, py::handle
     auto entries = to_score_matrices(score_mats, "score_mats");
     auto subjects = to_score_matrices(merge_score_mats, "merge_score_mats");
     if (entries.size() != subjects.size()) {
-      raise_input_error("score_mats has " + std::to_string(entries.size()) + " matrices but merge_score_mats has " +
-                        std::to_string(subjects.size()));
+      raise_input_error("score_mats has " + std::to_string(entries.size()) +
+                        " matrices but merge_score_mats has " + std::to_string(subjects.size()));
     }
     for (size_t k = 0; k < entries.size(); ++k) {
       const auto& s = entries[k];
       const auto& m = subjects[k];
       if (s.rows != entries[0].rows || s.cols != entries[0].cols) {
-        raise_input_error("score_mats[" + std::to_string(k) + "] is " + shape_text(s) + " but score_mats[0] is " +
-                          shape_text(entries[0]));
+        raise_input_error("score_mats[" + std::to_string(k) + "] is " + shape_text(s) +
+                          " but score_mats[0] is " + shape_text(entries[0]));
       }
       if (m.rows != s.rows || m.cols != subjects[0].cols) {
-        raise_input_error("merge_score_mats[" + std::to_string(k) + "] is " + shape_text(m) + " but score_mats[" +
-                          std::to_string(k) + "] has " + std::to_string(s.rows) + " probes and merge_score_mats[0] " +
-                          std::to_string(subjects[0].cols) + " subjects");
+        raise_input_error("merge_score_mats[" + std::to_string(k) + "] is " + shape_text(m) +
+                          " but score_mats[" + std::to_string(k) + "] has " + std::to_string(s.rows) +
+                          " probes and merge_score_mats[0] " + std::to_string(subjects[0].cols) +
+                          " subjects");
       }
     }
     TestLabels labels;  // only RHE reads them: which pairs are matches
@@ -176,8 +180,8 @@ py::tuple fuse(const std::string& method_name, py::handle score_mats, py::handle
     const auto q = static_cast<size_t>(entries[0].rows);
     const auto g = static_cast<size_t>(entries[0].cols);
     if (!q_pids.is_none() && labels.query.pids.size() != q) {
-      raise_input_error("q_pids has " + std::to_string(labels.query.pids.size()) + " entries but the score matrices have " +
-                        std::to_string(q) + " probes");
+      raise_input_error("q_pids has " + std::to_string(labels.query.pids.size()) +
+                        " entries but the score matrices have " + std::to_string(q) + " probes");
     }
     if (!g_pids.is_none() && labels.gallery.pids.size() != g) {
       raise_input_error("g_pids has " + std::to_string(labels.gallery.pids.size()) +
@@ -199,14 +203,19 @@ py::tuple fuse(const std::string& method_name, py::handle score_mats, py::handle
   });
 }
 
+/// The six id arrays of a probe and a gallery side, under upstream's names.
+void put_ids(py::dict& out, const IdentityLabels& query, const IdentityLabels& gallery) {
+  out["q_pids"] = to_numpy(query.pids);
+  out["q_camids"] = to_numpy(query.camids);
+  out["q_clothes_ids"] = to_numpy(query.clothes_ids);
+  out["g_pids"] = to_numpy(gallery.pids);
+  out["g_camids"] = to_numpy(gallery.camids);
+  out["g_clothes_ids"] = to_numpy(gallery.clothes_ids);
+}
+
 py::dict labels_dict(const TestLabels& labels) {
   py::dict out;
-  out["q_pids"] = to_numpy(labels.query.pids);
-  out["q_camids"] = to_numpy(labels.query.camids);
-  out["q_clothes_ids"] = to_numpy(labels.query.clothes_ids);
-  out["g_pids"] = to_numpy(labels.gallery.pids);
-  out["g_camids"] = to_numpy(labels.gallery.camids);
-  out["g_clothes_ids"] = to_numpy(labels.gallery.clothes_ids);
+  put_ids(out, labels.query, labels.gallery);
   return out;
 }
 
@@ -241,9 +250,10 @@ py::dict read_score_matrices(const std::string& path, std::optional<std::vector<
   });
 }
 
-void write_score_matrices(const std::string& path, py::handle q_pids, py::handle q_camids, py::handle q_clothes_ids,
-                          py::handle g_pids, py::handle g_camids, py::handle g_clothes_ids, py::handle unique_g_pids,
-                          py::handle score_mats, py::handle merge_score_mats) {
+void write_score_matrices(const std::string& path, py::handle q_pids, py::handle q_camids,
+                          py::handle q_clothes_ids, py::handle g_pids, py::handle g_camids,
+                          py::handle g_clothes_ids, py::handle unique_g_pids, py::handle score_mats,
+                          py::handle merge_score_mats) {
   const auto labels =
       to_labels(q_pids, q_camids, q_clothes_ids, g_pids, g_camids, g_clothes_ids, unique_g_pids, path);
   if (!py::isinstance<py::dict>(score_mats) || !py::isinstance<py::dict>(merge_score_mats)) {
@@ -251,14 +261,16 @@ void write_score_matrices(const std::string& path, py::handle q_pids, py::handle
   }
   const auto entries = py::reinterpret_borrow<py::dict>(score_mats);
   const auto subjects = py::reinterpret_borrow<py::dict>(merge_score_mats);
-  if (entries.size() == 0) raise_input_error("score_mats is empty: a score-matrix file holds at least one model");
+  if (entries.size() == 0)
+    raise_input_error("score_mats is empty: a score-matrix file holds at least one model");
   const auto q = static_cast<int64_t>(labels.query.size());
   const auto g = static_cast<int64_t>(labels.gallery.size());
   const auto u = static_cast<int64_t>(labels.unique_gallery_pids.size());
   std::vector<std::pair<std::string, ModelScores>> models;
   for (auto item : entries) {
     const auto name = py::str(item.first).cast<std::string>();
-    if (!subjects.contains(item.first)) raise_input_error("merge_score_mats has no entry for model '" + name + "'");
+    if (!subjects.contains(item.first))
+      raise_input_error("merge_score_mats has no entry for model '" + name + "'");
     ModelScores scores;
     scores.score_mat = to_score_matrix(item.second, "score_mats['" + name + "']");
     scores.merge_score_mat = to_score_matrix(subjects[item.first], "merge_score_mats['" + name + "']");
@@ -268,7 +280,8 @@ void write_score_matrices(const std::string& path, py::handle q_pids, py::handle
     }
     if (scores.merge_score_mat.rows != q || scores.merge_score_mat.cols != u) {
       raise_input_error("merge_score_mats['" + name + "'] is " + shape_text(scores.merge_score_mat) +
-                        " but q_pids has " + std::to_string(q) + " entries and unique_g_pids " + std::to_string(u));
+                        " but q_pids has " + std::to_string(q) + " entries and unique_g_pids " +
+                        std::to_string(u));
     }
     models.emplace_back(name, std::move(scores));
   }
@@ -287,19 +300,14 @@ py::dict read_test_features(const std::string& path) {
     const auto g = static_cast<py::ssize_t>(features.num_gallery());
     out["qf"] = to_numpy(std::move(features.query), {q, d});
     out["gf"] = to_numpy(std::move(features.gallery), {g, d});
-    out["q_pids"] = to_numpy(features.query_labels.pids);
-    out["q_camids"] = to_numpy(features.query_labels.camids);
-    out["q_clothes_ids"] = to_numpy(features.query_labels.clothes_ids);
-    out["g_pids"] = to_numpy(features.gallery_labels.pids);
-    out["g_camids"] = to_numpy(features.gallery_labels.camids);
-    out["g_clothes_ids"] = to_numpy(features.gallery_labels.clothes_ids);
+    put_ids(out, features.query_labels, features.gallery_labels);
     return out;
   });
 }
 
 void write_test_features(const std::string& path, py::handle qf, py::handle gf, py::handle q_pids,
-                         py::handle q_camids, py::handle q_clothes_ids, py::handle g_pids, py::handle g_camids,
-                         py::handle g_clothes_ids) {
+                         py::handle q_camids, py::handle q_clothes_ids, py::handle g_pids,
+                         py::handle g_camids, py::handle g_clothes_ids) {
   io::TestFeatures features;
   auto query = to_float_rows(qf, "qf");
   auto gallery = to_float_rows(gf, "gf");
@@ -310,8 +318,10 @@ void write_test_features(const std::string& path, py::handle qf, py::handle gf, 
   features.dim = query.cols;
   features.query.assign(query.data, query.data + query.rows * query.cols);
   features.gallery.assign(gallery.data, gallery.data + gallery.rows * gallery.cols);
-  features.query_labels = {to_ids(q_pids, "q_pids"), to_ids(q_camids, "q_camids"), to_ids(q_clothes_ids, "q_clothes_ids")};
-  features.gallery_labels = {to_ids(g_pids, "g_pids"), to_ids(g_camids, "g_camids"), to_ids(g_clothes_ids, "g_clothes_ids")};
+  features.query_labels = {to_ids(q_pids, "q_pids"), to_ids(q_camids, "q_camids"),
+                           to_ids(q_clothes_ids, "q_clothes_ids")};
+  features.gallery_labels = {to_ids(g_pids, "g_pids"), to_ids(g_camids, "g_camids"),
+                             to_ids(g_clothes_ids, "g_clothes_ids")};
   guarded(Blame::kArguments, "", [&] { io::validate_test_features(features, path); });
   guarded(Blame::kWriteFile, path, [&] { io::write_test_features(path, features); });
 }
@@ -364,8 +374,9 @@ std::vector<std::string> fusion_methods() {
 PYBIND11_MODULE(_core, m) {
   using namespace qme::python;
   namespace eval = qme::eval;
-  m.doc() = "qme's torch-free native functions (evaluation, classic fusion, files, tables). "
-            "Use them through the qme package.";
+  m.doc() =
+      "qme's torch-free native functions (evaluation, classic fusion, files, tables). "
+      "Use them through the qme package.";
   install_log_bridge();
 
   m.def("evaluate", &evaluate, py::arg("score_mat"), py::arg("merge_score_mat"), py::arg("q_pids"),
@@ -423,17 +434,18 @@ Returns:
   m.def("read_score_matrices", &read_score_matrices, py::arg("path"), py::arg("models") = py::none(),
         "Reads a score-matrix file: a dict of the id arrays (int64), 'models', and 'score_mats' / "
         "'merge_score_mats' (dicts model -> float32 matrix). Used by qme.ScoreMatrices.read.");
-  m.def("write_score_matrices", &write_score_matrices, py::arg("path"), py::arg("q_pids"), py::arg("q_camids"),
-        py::arg("q_clothes_ids"), py::arg("g_pids"), py::arg("g_camids"), py::arg("g_clothes_ids"),
-        py::arg("unique_g_pids"), py::arg("score_mats"), py::arg("merge_score_mats"),
+  m.def("write_score_matrices", &write_score_matrices, py::arg("path"), py::arg("q_pids"),
+        py::arg("q_camids"), py::arg("q_clothes_ids"), py::arg("g_pids"), py::arg("g_camids"),
+        py::arg("g_clothes_ids"), py::arg("unique_g_pids"), py::arg("score_mats"),
+        py::arg("merge_score_mats"),
         "Writes a score-matrix file in upstream's layout (ids as float32), atomically. Used by "
         "qme.ScoreMatrices.write.");
   m.def("read_test_features", &read_test_features, py::arg("path"),
         "Reads a test-features file: a dict with qf, gf (float32) and the six id arrays (int64). "
         "Used by qme.TestFeatures.read.");
   m.def("write_test_features", &write_test_features, py::arg("path"), py::arg("qf"), py::arg("gf"),
-        py::arg("q_pids"), py::arg("q_camids"), py::arg("q_clothes_ids"), py::arg("g_pids"), py::arg("g_camids"),
-        py::arg("g_clothes_ids"),
+        py::arg("q_pids"), py::arg("q_camids"), py::arg("q_clothes_ids"), py::arg("g_pids"),
+        py::arg("g_camids"), py::arg("g_clothes_ids"),
         "Writes a test-features file in upstream's layout (ids as float32), atomically. Used by "
         "qme.TestFeatures.write.");
   m.def("read_face_weights", &read_face_weights, py::arg("path"), py::arg("num_queries") = -1,

@@ -46,6 +46,12 @@ LearnedFusion open_module(const std::string& checkpoint, const std::string& face
 
 }  // namespace
 
+void check_qme_column_flags(const std::string& face_weights_path, bool use_qe) {
+  if (use_qe && face_weights_path.empty()) {
+    throw UsageError("--qme_ckpt needs --face_weights (one quality weight per probe), or --use_qe false");
+  }
+}
+
 std::string qme_module_path() {
   const auto dir = executable_directory();
   const auto beside = dir / kModuleName;
@@ -55,9 +61,7 @@ std::string qme_module_path() {
 
 LearnedFusion load_qme_column(const std::string& checkpoint_path, const std::string& face_weights_path,
                               bool use_qe) {
-  if (use_qe && face_weights_path.empty()) {
-    throw UsageError("--qme_ckpt needs --face_weights (one quality weight per probe), or --use_qe false");
-  }
+  check_qme_column_flags(face_weights_path, use_qe);
   if (!fs::exists(checkpoint_path)) throw InputError(checkpoint_path, "", "does not exist");
   if (use_qe) io::read_face_weights(face_weights_path);  // a bad weights file fails before any work
   auto loading = std::make_shared<std::shared_future<LearnedFusion>>(

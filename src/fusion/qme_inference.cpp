@@ -12,6 +12,7 @@
 #include "mixture_kernel.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/parallel.hpp"
+#include "qme/eval/qme_column.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
@@ -63,8 +64,8 @@ using KernelExperts = std::pair<detail::ExpertWeights, detail::ExpertWeights>;
 /// per expert, too many models, or a CPU without AVX2 and FMA.
 std::optional<KernelExperts> kernel_experts(QmeMixture& model, const torch::Device& device) {
   const auto& head = model->options();
-  if (!device.is_cpu() || model->is_training() || !detail::mixture_kernel_available() || head.out_dim() != 1 ||
-      head.num_experts() != 2 || head.num_models() > detail::kMaxKernelModels) {
+  if (!device.is_cpu() || model->is_training() || !detail::mixture_kernel_available() ||
+      head.out_dim() != 1 || head.num_experts() != 2 || head.num_models() > detail::kMaxKernelModels) {
     return std::nullopt;
   }
   const auto parameters = model->named_parameters();
@@ -216,9 +217,7 @@ ModelScores QmeInference::fuse(const std::vector<const ModelScores*>& models,
 
 eval::LearnedFusion make_qme_table_fusion(const std::string& checkpoint_path,
                                           const std::string& face_weights_path, bool use_qe) {
-  if (use_qe && face_weights_path.empty()) {
-    throw UsageError("--qme_ckpt needs --face_weights (one quality weight per probe), or --use_qe false");
-  }
+  eval::check_qme_column_flags(face_weights_path, use_qe);
   QmeInferenceOptions options;
   options.use_qe = use_qe;
   auto model = std::make_shared<const QmeInference>(checkpoint_path, options);

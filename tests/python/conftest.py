@@ -11,10 +11,8 @@ Environment (ctest sets it; by hand: PYTHONPATH=build/python python3 -m pytest t
 
 import os
 import sys
-import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 SOURCE_DIR = Path(os.environ.get("QME_SOURCE_DIR", Path(__file__).resolve().parents[2]))
@@ -62,23 +60,7 @@ def upstream_metrics():
         pytest.skip("upstream's code not found at {} (set QME_UPSTREAM_DIR)".format(UPSTREAM_DIR))
     for module in ("sklearn", "pandas"):
         pytest.importorskip(module, reason="upstream's eval_metrics.py needs {}".format(module))
-    return load_upstream_metrics(path)
+    sys.path.insert(0, str(SOURCE_DIR / "bench"))
+    import upstream_eval_metrics  # the loader bench/bench_python.py uses too
 
-
-def load_upstream_metrics(path):
-    import importlib.util
-    import random
-
-    if "transformers" not in sys.modules:
-        stub = types.ModuleType("transformers")
-
-        def set_seed(seed):
-            random.seed(seed)
-            np.random.seed(seed)
-
-        stub.set_seed = set_seed
-        sys.modules["transformers"] = stub
-    spec = importlib.util.spec_from_file_location("upstream_eval_metrics", str(path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return upstream_eval_metrics.load(path)

@@ -18,6 +18,10 @@ namespace qme::eval {
 LearnedFusion load_qme_column(const std::string& checkpoint_path, const std::string& face_weights_path,
                               bool use_qe);
 
+/// Throws UsageError when use_qe is set without a face-weights file (every QME column needs one
+/// weight per probe, or fixed 0.5 mixing).
+void check_qme_column_flags(const std::string& face_weights_path, bool use_qe);
+
 /// Where the module is looked for: next to the running executable, then in ../lib/qme.
 std::string qme_module_path();
 
