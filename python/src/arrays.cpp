@@ -18,7 +18,9 @@ std::string shape_text(const py::array& a) {
   return out.str();
 }
 
-std::string dtype_text(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+std::string dtype_text(const py::array& a) {
+  return py::str(a.dtype()).cast<std::string>();
+}
 
 /// The argument as a numpy array of real numbers (int, uint or float kinds). Lists and other
 /// sequences are converted by numpy; bool, complex, object, string arrays are refused.
@@ -43,7 +45,9 @@ py::array real_array(py::handle object, const std::string& name) {
   return array;
 }
 
-bool is_c_contiguous(const py::array& a) { return (a.flags() & py::array::c_style) != 0; }
+bool is_c_contiguous(const py::array& a) {
+  return (a.flags() & py::array::c_style) != 0;
+}
 
 /// The array's values as float32 in C order, in `out` (resized to the array's size).
 void copy_as_float32(const py::array& array, const std::string& name, std::vector<float>& out) {
@@ -141,9 +145,9 @@ std::vector<float> to_weights(py::handle object, const std::string& name) {
   std::vector<float> weights;
   copy_as_float32(array, name, weights);
   for (size_t i = 0; i < weights.size(); ++i) {
-    if (!std::isfinite(weights[i])) {
+    if (!(weights[i] >= 0.0f && weights[i] <= 1.0f)) {  // a QE's sigmoid output; NaN fails too
       std::ostringstream message;
-      message << name << "[" << i << "] is " << weights[i] << ": quality weights must be finite";
+      message << name << "[" << i << "] is " << weights[i] << ": quality weights lie in [0, 1]";
       raise_input_error(message.str());
     }
   }

@@ -65,21 +65,25 @@ TestQualityStats read_test_quality_stats(const std::string& path) {
   return s;
 }
 
-std::vector<float> query_quality_weights(const TestQualityStats& s, const std::vector<float>& frame_weight,
-                                         int64_t num_queries) {
+void check_clip_queries(const TestQualityStats& s, int64_t num_queries) {
   if (num_queries < 0)
     throw InputError(s.source, "clip_query", "cannot map clips to a negative number of probes");
-  if (static_cast<int64_t>(frame_weight.size()) != s.num_frames()) {
-    throw InputError(s.source, "qe_stats",
-                     "has " + std::to_string(s.num_frames()) + " frames but " +
-                         std::to_string(frame_weight.size()) + " quality weights were given");
-  }
   for (size_t c = 0; c < s.clip_query.size(); ++c) {
     if (s.clip_query[c] >= num_queries) {
       throw InputError(s.source, "clip_query",
                        "entry " + std::to_string(c) + " is probe " + std::to_string(s.clip_query[c]) +
                            " but the score matrices have " + std::to_string(num_queries) + " probes");
     }
+  }
+}
+
+std::vector<float> query_quality_weights(const TestQualityStats& s, const std::vector<float>& frame_weight,
+                                         int64_t num_queries) {
+  check_clip_queries(s, num_queries);
+  if (static_cast<int64_t>(frame_weight.size()) != s.num_frames()) {
+    throw InputError(s.source, "qe_stats",
+                     "has " + std::to_string(s.num_frames()) + " frames but " +
+                         std::to_string(frame_weight.size()) + " quality weights were given");
   }
   const auto clips = static_cast<size_t>(s.num_clips());
   std::vector<double> clip_sum(clips, 0.0);

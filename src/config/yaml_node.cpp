@@ -1,6 +1,7 @@
 #include "qme/config/yaml_node.hpp"
 
 #include <spdlog/spdlog.h>
+#include <yaml-cpp/depthguard.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -27,7 +28,9 @@ std::string describe(const YAML::Node& node) {
 
 // PyYAML reads a quoted scalar as a string whatever it looks like; yaml-cpp would happily
 // convert '42' to a number. Tag "!" marks a non-plain (quoted) scalar.
-bool is_plain_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() != "!"; }
+bool is_plain_scalar(const YAML::Node& node) {
+  return node.IsScalar() && node.Tag() != "!";
+}
 
 template <typename T>
 struct ValueType;
@@ -127,8 +130,7 @@ void check_top_level(const YAML::Node& root, const std::string& source) {
     throw InputError(source, "", "is empty; a config holds 'key: value' lines");
   }
   if (!root.IsMap()) {
-    throw InputError(source, "",
-                     "must hold 'key: value' lines at its top level, got " + describe(root));
+    throw InputError(source, "", "must hold 'key: value' lines at its top level, got " + describe(root));
   }
   std::set<std::string> seen;
   for (const auto& entry : root) {
@@ -137,16 +139,14 @@ void check_top_level(const YAML::Node& root, const std::string& source) {
                        "has a key that is not a name: " + describe(entry.first));
     }
     if (!seen.insert(entry.first.Scalar()).second) {
-      throw InputError(with_line(source, entry.first.Mark()), entry.first.Scalar(),
-                       "appears more than once");
+      throw InputError(with_line(source, entry.first.Mark()), entry.first.Scalar(), "appears more than once");
     }
   }
 }
 
 }  // namespace
 
-YamlMap::YamlMap(YAML::Node root, std::string source)
-    : root_(std::move(root)), source_(std::move(source)) {}
+YamlMap::YamlMap(YAML::Node root, std::string source) : root_(std::move(root)), source_(std::move(source)) {}
 
 YamlMap YamlMap::load_file(const std::string& path) {
   std::error_code error;
@@ -166,9 +166,14 @@ YamlMap YamlMap::parse(const std::string& text, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message for this is "bad file".
+    throw InputError(source + ": invalid YAML: values nested " + std::to_string(e.depth()) +
+                     " levels deep at line " + std::to_string(e.mark.line + 1) +
+                     ", more than yaml-cpp reads; a qme config is a flat list of 'key: value' lines");
   } catch (const YAML::ParserException& e) {
-    throw InputError(source + ": invalid YAML at line " + std::to_string(e.mark.line + 1) +
-                     ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+    throw InputError(source + ": invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
+                     std::to_string(e.mark.column + 1) + ": " + e.msg);
   } catch (const YAML::Exception& e) {
     throw InputError(source + ": invalid YAML: " + e.msg);
   }
@@ -226,8 +231,7 @@ void YamlMap::warn_unknown_keys(const std::set<std::string>& known) const {
     if (suggestion.empty()) {
       spdlog::warn("{}: unknown key '{}' is ignored", location(key), key);
     } else {
-      spdlog::warn("{}: unknown key '{}' is ignored (did you mean '{}'?)", location(key), key,
-                   suggestion);
+      spdlog::warn("{}: unknown key '{}' is ignored (did you mean '{}'?)", location(key), key, suggestion);
     }
   }
 }
@@ -237,13 +241,11 @@ template int YamlMap::required<int>(const std::string&) const;
 template std::int64_t YamlMap::required<std::int64_t>(const std::string&) const;
 template double YamlMap::required<double>(const std::string&) const;
 template std::string YamlMap::required<std::string>(const std::string&) const;
-template std::vector<std::string> YamlMap::required<std::vector<std::string>>(
-    const std::string&) const;
+template std::vector<std::string> YamlMap::required<std::vector<std::string>>(const std::string&) const;
 
 template bool YamlMap::optional<bool>(const std::string&, const bool&) const;
 template int YamlMap::optional<int>(const std::string&, const int&) const;
-template std::int64_t YamlMap::optional<std::int64_t>(const std::string&,
-                                                      const std::int64_t&) const;
+template std::int64_t YamlMap::optional<std::int64_t>(const std::string&, const std::int64_t&) const;
 template double YamlMap::optional<double>(const std::string&, const double&) const;
 template std::string YamlMap::optional<std::string>(const std::string&, const std::string&) const;
 template std::vector<std::string> YamlMap::optional<std::vector<std::string>>(

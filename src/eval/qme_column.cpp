@@ -63,12 +63,15 @@ LearnedFusion load_qme_column(const std::string& checkpoint_path, const std::str
                               bool use_qe) {
   check_qme_column_flags(face_weights_path, use_qe);
   if (!fs::exists(checkpoint_path)) throw InputError(checkpoint_path, "", "does not exist");
-  if (use_qe) io::read_face_weights(face_weights_path);  // a bad weights file fails before any work
   auto loading = std::make_shared<std::shared_future<LearnedFusion>>(
       std::async(std::launch::async, open_module, checkpoint_path, face_weights_path, use_qe).share());
   auto fuse = [loading](const std::vector<std::string>& models, const std::vector<const ModelScores*>& scores,
                         const TestLabels& labels) { return loading->get().fuse(models, scores, labels); };
-  return LearnedFusion{"qme", "QME", fuse};
+  // The weights file is checked against the probes before any work (run_tables calls this).
+  auto check = [face_weights_path, use_qe](const std::vector<std::string>&, const TestLabels& labels) {
+    if (use_qe) io::read_face_weights(face_weights_path, static_cast<int64_t>(labels.query.size()));
+  };
+  return LearnedFusion{"qme", "QME", fuse, check};
 }
 
 }  // namespace qme::eval

@@ -43,6 +43,11 @@ TablesResult run_tables(const TablesOptions& options) {
   TablesResult result;
   result.models = options.models.empty() ? file.models() : options.models;
   if (result.models.empty()) throw InputError(options.scoremats, "", "holds no '<model>/score_mat' dataset");
+  // Every input is checked before the first matrix is read.
+  for (const auto& model : result.models) file.check_model(model);
+  for (const auto& learned : options.learned) {
+    if (learned.check) learned.check(result.models, file.labels());
+  }
   std::vector<ModelScores> scores;
   for (const auto& model : result.models) scores.push_back(file.read_model(model));
   for (size_t k = 0; k < scores.size(); ++k) {
@@ -58,8 +63,9 @@ TablesResult run_tables(const TablesOptions& options) {
     for (auto method : options.baselines) {
       const auto start = std::chrono::steady_clock::now();
       classic.fuse(method, fused);
-      spdlog::info("{}: fused in {:.1f} ms", to_string(method),
-                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      spdlog::info(
+          "{}: fused in {:.1f} ms", to_string(method),
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
       auto named = timed_report(to_string(method), fused, file.labels(), options);
       if (options.on_scores) options.on_scores(named.name, ColumnKind::kBaseline, fused, file.labels());
       result.fusion.push_back(std::move(named));
@@ -70,8 +76,10 @@ TablesResult run_tables(const TablesOptions& options) {
     const auto learned_scores = learned.fuse(result.models, inputs, file.labels());
     spdlog::info("{}: fused in {:.1f} ms", learned.name,
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    result.learned.push_back({timed_report(learned.name, learned_scores, file.labels(), options), learned.column});
-    if (options.on_scores) options.on_scores(learned.column, ColumnKind::kLearned, learned_scores, file.labels());
+    result.learned.push_back(
+        {timed_report(learned.name, learned_scores, file.labels(), options), learned.column});
+    if (options.on_scores)
+      options.on_scores(learned.column, ColumnKind::kLearned, learned_scores, file.labels());
   }
   return result;
 }

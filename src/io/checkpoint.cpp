@@ -4,13 +4,16 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "qme/core/error.hpp"
 #include "qme/io/checkpoint_pickle.hpp"
@@ -69,13 +72,19 @@ uint64_t little_endian(const std::string& bytes, size_t at, int n) {
   return v;
 }
 
-/// Record name (after the archive's top folder) -> CRC-32, from the central directory.
-class RecordChecksums {
+/// The archive's central directory: per record (named after the archive's top folder) its CRC-32
+/// and sizes. Sizes are checked before a record is inflated: torch.save stores records
+/// uncompressed, so a record that inflates far beyond the file is a bomb, not a checkpoint.
+class ArchiveDirectory {
  public:
-  explicit RecordChecksums(const std::string& path) : path_(path) {
+  static constexpr uint64_t kMaxPickleBytes = uint64_t{256} << 20;  // a state dict's needs a few MB
+  static constexpr uint64_t kMaxInflation = 64;                     // inflated bytes per file byte
+
+  explicit ArchiveDirectory(const std::string& path) : path_(path) {
     std::ifstream in(path, std::ios::binary);
     in.seekg(0, std::ios::end);
     const auto size = static_cast<uint64_t>(in.tellg());
+    inflation_budget_ = std::max<uint64_t>(uint64_t{64} << 20, size * kMaxInflation);
     const auto [offset, length] = find_directory(in, size);
     if (offset > size || length > size - offset) corrupt("the zip directory lies outside the file");
     std::string dir(static_cast<size_t>(length), '\0');
@@ -85,13 +94,47 @@ class RecordChecksums {
     parse_directory(dir);
   }
 
+  /// The record's size once inflated; refuses one that would exceed what a checkpoint of this
+  /// file's size can hold (compressed records share one budget), before anything is allocated.
+  uint64_t admit(const std::string& record, uint64_t limit = UINT64_MAX) {
+    const Entry& e = entry(record);
+    if (e.size > limit) {
+      throw InputError(path_, record,
+                       "declares " + std::to_string(e.size) + " bytes, more than the " +
+                           std::to_string(limit) + " a checkpoint's record of this kind can need");
+    }
+    if (e.compressed) {
+      if (e.size > inflation_budget_) {
+        throw InputError(path_, record,
+                         "would inflate to " + std::to_string(e.size) + " bytes, more than " +
+                             std::to_string(kMaxInflation) +
+                             " times the file's size (torch.save stores records uncompressed; this is "
+                             "a zip bomb or not a checkpoint)");
+      }
+      inflation_budget_ -= e.size;
+    }
+    return e.size;
+  }
+
+  uint64_t declared_size(const std::string& record) const { return entry(record).size; }
+
   void verify(const std::string& record, const char* data, size_t size) const {
-    const auto it = crcs_.find(record);
-    if (it == crcs_.end()) corrupt("record '" + record + "' is not in the zip directory");
-    if (crc32(data, size) != it->second) corrupt("record '" + record + "' fails its CRC check");
+    if (crc32(data, size) != entry(record).crc) corrupt("record '" + record + "' fails its CRC check");
   }
 
  private:
+  struct Entry {
+    uint32_t crc = 0;
+    bool compressed = false;
+    uint64_t size = 0;  // uncompressed
+  };
+
+  const Entry& entry(const std::string& record) const {
+    const auto it = entries_.find(record);
+    if (it == entries_.end()) corrupt("record '" + record + "' is not in the zip directory");
+    return it->second;
+  }
+
   [[noreturn]] void corrupt(const std::string& why) const {
     throw InputError(path_, "", "is corrupt (" + why + ")");
   }
@@ -124,20 +167,36 @@ class RecordChecksums {
   void parse_directory(const std::string& dir) {
     size_t at = 0;
     while (at + 46 <= dir.size() && little_endian(dir, at, 4) == 0x02014b50) {
-      const auto crc = static_cast<uint32_t>(little_endian(dir, at + 16, 4));
+      Entry e;
+      e.crc = static_cast<uint32_t>(little_endian(dir, at + 16, 4));
+      e.compressed = little_endian(dir, at + 10, 2) != 0;
+      e.size = little_endian(dir, at + 24, 4);
       const auto name_length = static_cast<size_t>(little_endian(dir, at + 28, 2));
       const auto extra_length = static_cast<size_t>(little_endian(dir, at + 30, 2));
       const auto comment_length = static_cast<size_t>(little_endian(dir, at + 32, 2));
-      if (at + 46 + name_length > dir.size()) corrupt("truncated zip directory");
+      if (at + 46 + name_length + extra_length > dir.size()) corrupt("truncated zip directory");
+      if (e.size == 0xFFFFFFFFu) e.size = zip64_size(dir.substr(at + 46 + name_length, extra_length));
       const std::string name = dir.substr(at + 46, name_length);
       const auto slash = name.find('/');
-      if (slash != std::string::npos) crcs_[name.substr(slash + 1)] = crc;
+      if (slash != std::string::npos) entries_[name.substr(slash + 1)] = e;
       at += 46 + name_length + extra_length + comment_length;
     }
   }
 
+  /// The uncompressed size from a zip64 extra field (id 1, whose first value it is).
+  uint64_t zip64_size(const std::string& extra) const {
+    for (size_t at = 0; at + 4 <= extra.size();) {
+      const auto id = little_endian(extra, at, 2);
+      const auto length = static_cast<size_t>(little_endian(extra, at + 2, 2));
+      if (id == 1 && length >= 8 && at + 12 <= extra.size()) return little_endian(extra, at + 4, 8);
+      at += 4 + length;
+    }
+    corrupt("a record's size is missing from its zip64 field");
+  }
+
   std::string path_;
-  std::map<std::string, uint32_t> crcs_;
+  std::map<std::string, Entry> entries_;
+  uint64_t inflation_budget_ = 0;
 };
 
 std::unique_ptr<PyTorchStreamReader> open_archive(const std::string& path) {
@@ -151,34 +210,47 @@ std::unique_ptr<PyTorchStreamReader> open_archive(const std::string& path) {
   }
 }
 
-std::string read_record(PyTorchStreamReader& reader, const RecordChecksums& crcs, const std::string& path,
-                        const std::string& name) {
+/// A record's bytes, CRC-checked; `limit` caps its declared size before it is inflated.
+std::pair<at::DataPtr, size_t> read_record(PyTorchStreamReader& reader, ArchiveDirectory& directory,
+                                           const std::string& path, const std::string& name,
+                                           uint64_t limit = UINT64_MAX) {
   if (!reader.hasRecord(name)) throw InputError(path, name, "is missing from the archive");
+  directory.admit(name, limit);
   auto [data, size] = reader.getRecord(name);
-  crcs.verify(name, static_cast<const char*>(data.get()), size);
-  return std::string(static_cast<const char*>(data.get()), size);
+  directory.verify(name, static_cast<const char*>(data.get()), size);
+  return {std::move(data), size};
 }
 
-void check_byte_order(PyTorchStreamReader& reader, const RecordChecksums& crcs, const std::string& path) {
+std::string_view as_text(const std::pair<at::DataPtr, size_t>& record) {
+  return {static_cast<const char*>(record.first.get()), record.second};
+}
+
+void check_byte_order(PyTorchStreamReader& reader, ArchiveDirectory& directory, const std::string& path) {
   // torch >= 2.1 records the writer's byte order; storages are raw machine words.
   if (!reader.hasRecord("byteorder")) return;
-  const auto order = read_record(reader, crcs, path, "byteorder");
+  const auto record = read_record(reader, directory, path, "byteorder", 16);
+  const auto order = as_text(record);
   if (order != "little")
-    throw InputError(path, "byteorder", "is '" + order + "'; qme reads little-endian files only");
+    throw InputError(path, "byteorder",
+                     "is '" + std::string(order) + "'; qme reads little-endian files only");
 }
 
-at::Tensor load_storage(PyTorchStreamReader& reader, const RecordChecksums& crcs, const std::string& path,
+at::Tensor load_storage(PyTorchStreamReader& reader, ArchiveDirectory& directory, const std::string& path,
                         const std::string& key, c10::ScalarType dtype, int64_t numel) {
   const std::string name = "data/" + key;
   if (!reader.hasRecord(name)) throw InputError(path, name, "is missing from the archive");
-  auto [data, size] = reader.getRecord(name);
-  crcs.verify(name, static_cast<const char*>(data.get()), size);
+  // The pickle's element count is checked against the record's declared size before either is
+  // allocated; the bytes read must then match what the directory declared.
   const auto item = static_cast<uint64_t>(c10::elementSize(dtype));
-  if (static_cast<uint64_t>(numel) > size / item) {
+  const uint64_t declared = directory.declared_size(name);
+  // torch.save writes each storage whole, so its record holds exactly numel elements.
+  if (static_cast<uint64_t>(numel) > declared / item || declared != static_cast<uint64_t>(numel) * item) {
     throw InputError(path, name,
-                     "holds " + std::to_string(size) + " bytes, the pickle needs " + std::to_string(numel) +
-                         " elements of " + std::to_string(item) + " bytes");
+                     "holds " + std::to_string(declared) + " bytes, but the pickle's storage is " +
+                         std::to_string(numel) + " elements of " + std::to_string(item) + " bytes");
   }
+  auto [data, size] = read_record(reader, directory, path, name);
+  if (size != declared) throw InputError(path, name, "is shorter than the zip directory declares");
   auto tensor = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
   if (numel > 0) std::memcpy(tensor.data_ptr(), data.get(), static_cast<size_t>(numel) * item);
   return tensor;
@@ -188,13 +260,13 @@ c10::IValue decode_archive(PyTorchStreamReader& reader, const std::string& path)
   if (reader.hasRecord("constants.pkl") || reader.hasRecord("code/__torch__.py")) {
     throw InputError(path, "", "is a TorchScript archive (torch.jit.save), not a torch.save checkpoint");
   }
-  const RecordChecksums crcs(path);
-  check_byte_order(reader, crcs, path);
-  const std::string pickle = read_record(reader, crcs, path, "data.pkl");
+  ArchiveDirectory directory(path);
+  check_byte_order(reader, directory, path);
+  const auto pickle = read_record(reader, directory, path, "data.pkl", ArchiveDirectory::kMaxPickleBytes);
   const StorageLoader loader = [&](const std::string& key, c10::ScalarType dtype, int64_t numel) {
-    return load_storage(reader, crcs, path, key, dtype, numel);
+    return load_storage(reader, directory, path, key, dtype, numel);
   };
-  return unpickle_restricted(pickle, loader, path);
+  return unpickle_restricted(as_text(pickle), loader, path);
 }
 
 StateDict to_state_dict(const c10::IValue& value, const std::string& path) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "qme/core/error.hpp"
 
@@ -81,14 +82,112 @@ bool is_simple_key(const std::string& key) {
 }
 
 // ---------------------------------------------------------------------------
+// The shape of what the pickle builds. A state dict (and the optimiser state around it) is a
+// shallow tree built bottom-up: Python's pickler fills a container before it puts it inside
+// another. A crafted stream can instead make a container hold itself (a cycle: never freed, and
+// a naive walk never ends) or nest a million levels (whose recursive destruction overflows the
+// stack). qme refuses both as they are built, with a depth limit and a rule that a container
+// may not change once it sits inside another.
+
+class ContainerGraph {
+ public:
+  static constexpr int kMaxNesting = 100;  // a checkpoint needs about five
+  using Fail = std::function<void(const std::string&)>;
+
+  explicit ContainerGraph(Fail fail) : fail_(std::move(fail)) {}
+
+  /// Registers `container`, just made from `items`.
+  void created(const c10::IValue& container, const std::vector<c10::IValue>& items) {
+    nodes_[container.internalToPointer()] = Node{container, nested_height(items), false};
+  }
+
+  /// Before `items` go into `container` (a list or dict registered here).
+  void adding(const c10::IValue& container, const std::vector<c10::IValue>& items) {
+    const void* self = container.internalToPointer();
+    auto it = nodes_.find(self);
+    if (it == nodes_.end()) {
+      fail_("a " + container.tagKind() + " that the pickle did not build");
+      return;
+    }
+    if (it->second.sealed) {
+      fail_("a " + container.tagKind() +
+            " is changed after it was put inside another container (a recursive structure, which "
+            "a checkpoint never holds)");
+    }
+    for (const auto& item : items) {
+      if (is_container(item) && item.internalToPointer() == self)
+        fail_("a " + container.tagKind() +
+              " contains itself (a recursive structure, which a checkpoint never holds)");
+    }
+    it->second.height = std::max(it->second.height, nested_height(items));
+  }
+
+  /// Every container that has been inside another is visited once: shared references are
+  /// common in pickles and must not multiply the work.
+  template <typename Visit>
+  void walk(const c10::IValue& root, Visit&& visit) const {
+    std::unordered_set<const void*> seen;
+    std::vector<c10::IValue> todo{root};
+    while (!todo.empty()) {
+      auto v = std::move(todo.back());
+      todo.pop_back();
+      visit(v);
+      if (!is_container(v) || !seen.insert(v.internalToPointer()).second) continue;
+      if (v.isTuple()) {
+        for (const auto& e : v.toTupleRef().elements()) todo.push_back(e);
+      } else if (v.isList()) {
+        for (const auto& e : v.toListRef()) todo.push_back(e);
+      } else {
+        for (const auto& kv : v.toGenericDict()) todo.push_back(kv.value());
+      }
+    }
+  }
+
+ private:
+  struct Node {
+    c10::IValue keep;  // holds the container, so that its address is never reused
+    int height = 1;
+    bool sealed = false;
+  };
+
+  static bool is_container(const c10::IValue& v) { return v.isTuple() || v.isList() || v.isGenericDict(); }
+
+  /// 1 + the highest container among `items`, which are sealed from now on.
+  int nested_height(const std::vector<c10::IValue>& items) {
+    int height = 1;
+    for (const auto& item : items) {
+      if (!is_container(item)) continue;
+      auto it = nodes_.find(item.internalToPointer());
+      if (it == nodes_.end()) {
+        fail_("a " + item.tagKind() + " that the pickle did not build");
+        continue;
+      }
+      it->second.sealed = true;
+      height = std::max(height, it->second.height + 1);
+    }
+    if (height > kMaxNesting) {
+      fail_("containers nested deeper than " + std::to_string(kMaxNesting) +
+            " levels (a checkpoint's state needs a handful)");
+    }
+    return height;
+  }
+
+  Fail fail_;
+  std::unordered_map<const void*, Node> nodes_;
+};
+
+// ---------------------------------------------------------------------------
 // The restricted unpickler: an interpreter of the opcodes torch.save emits (protocol 2, plus
 // the few protocol 4 ones a torch.save(..., pickle_protocol=4) adds). It never imports, calls
 // or instantiates anything outside the allow-list.
 
 class RestrictedUnpickler {
  public:
-  RestrictedUnpickler(const std::string& bytes, const StorageLoader& loader, const std::string& source)
-      : bytes_(bytes), loader_(loader), source_(source) {}
+  RestrictedUnpickler(std::string_view bytes, const StorageLoader& loader, const std::string& source)
+      : bytes_(bytes),
+        loader_(loader),
+        source_(source),
+        containers_([this](const std::string& problem) { fail(problem); }) {}
 
   c10::IValue run() {
     while (true) {
@@ -161,10 +260,10 @@ class RestrictedUnpickler {
         push(read_string(read_uint(8)));
         break;
       case ')':
-        push(c10::ivalue::Tuple::create(std::vector<c10::IValue>{}));
+        push(tuple_of({}));
         break;
       case 't':
-        push(c10::ivalue::Tuple::create(pop_mark()));
+        push(tuple_of(pop_mark()));
         break;
       case 0x85:
         push_tuple(1);
@@ -273,8 +372,8 @@ class RestrictedUnpickler {
   std::string read_string(uint64_t n) { return std::string(take(n), static_cast<size_t>(n)); }
   std::string read_line() {
     const auto end = bytes_.find('\n', pos_);
-    if (end == std::string::npos) fail("truncated: the pickle stream ends early");
-    std::string line = bytes_.substr(pos_, end - pos_);
+    if (end == std::string_view::npos) fail("truncated: the pickle stream ends early");
+    std::string line(bytes_.substr(pos_, end - pos_));
     pos_ = end + 1;
     return line;
   }
@@ -302,14 +401,28 @@ class RestrictedUnpickler {
   void push_tuple(size_t n) {
     std::vector<c10::IValue> items(n);
     for (size_t i = n; i-- > 0;) items[i] = pop();
-    push(c10::ivalue::Tuple::create(std::move(items)));
+    push(tuple_of(std::move(items)));
   }
 
-  // --- containers ----------------------------------------------------------------------------
-  static c10::IValue new_list() { return c10::impl::GenericList(c10::AnyType::get()); }
-  static c10::IValue new_dict() { return c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get()); }
+  // --- containers (each one registered in containers_) ----------------------------------------
+  c10::IValue tuple_of(std::vector<c10::IValue> items) {
+    c10::IValue tuple = c10::ivalue::Tuple::create(items);
+    containers_.created(tuple, items);
+    return tuple;
+  }
+  c10::IValue new_list() {
+    c10::IValue list = c10::impl::GenericList(c10::AnyType::get());
+    containers_.created(list, {});
+    return list;
+  }
+  c10::IValue new_dict() {
+    c10::IValue dict = c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get());
+    containers_.created(dict, {});
+    return dict;
+  }
   c10::IValue list_of(std::vector<c10::IValue> items) {
     auto list = new_list();
+    containers_.adding(list, items);
     for (auto& v : items) list.toList().push_back(std::move(v));
     return list;
   }
@@ -321,6 +434,7 @@ class RestrictedUnpickler {
   void append(const std::vector<c10::IValue>& items) {
     auto& target = top();
     if (!target.isList()) fail("APPEND to a " + target.tagKind() + ", not a list");
+    containers_.adding(target, items);
     auto list = target.toList();
     for (const auto& v : items) list.push_back(v);
   }
@@ -333,6 +447,7 @@ class RestrictedUnpickler {
   void insert_pairs(c10::IValue& target, const std::vector<c10::IValue>& items) {
     if (!target.isGenericDict()) fail("SETITEM on a " + target.tagKind() + ", not a dict");
     if (items.size() % 2 != 0) fail("odd number of items for a dict");
+    containers_.adding(target, items);
     auto dict = target.toGenericDict();
     for (size_t i = 0; i < items.size(); i += 2) {
       const auto& key = items[i];
@@ -489,22 +604,12 @@ class RestrictedUnpickler {
   // An allowed global may appear only where it is consumed (a storage type inside a persistent
   // id, a callable under REDUCE); one left in the result would be a class object.
   void check_no_globals(const c10::IValue& root) const {
-    std::vector<c10::IValue> todo{root};
-    while (!todo.empty()) {
-      auto v = std::move(todo.back());
-      todo.pop_back();
+    containers_.walk(root, [&](const c10::IValue& v) {
       if (const auto* g = as_global(v)) fail("the result holds a bare reference to " + g->name);
-      if (v.isTuple()) {
-        for (const auto& e : v.toTupleRef().elements()) todo.push_back(e);
-      } else if (v.isList()) {
-        for (const auto& e : v.toListRef()) todo.push_back(e);
-      } else if (v.isGenericDict()) {
-        for (const auto& kv : v.toGenericDict()) todo.push_back(kv.value());
-      }
-    }
+    });
   }
 
-  const std::string& bytes_;
+  std::string_view bytes_;
   const StorageLoader& loader_;
   const std::string& source_;
   size_t pos_ = 0;
@@ -513,6 +618,7 @@ class RestrictedUnpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, c10::IValue> memo_;
   std::map<std::string, at::Tensor> storages_;
+  ContainerGraph containers_;  // last: destroyed first, while the stack and memo still hold values
 };
 
 // ---------------------------------------------------------------------------
@@ -676,7 +782,7 @@ class TorchPickler {
 
 }  // namespace
 
-c10::IValue unpickle_restricted(const std::string& bytes, const StorageLoader& load_storage,
+c10::IValue unpickle_restricted(std::string_view bytes, const StorageLoader& load_storage,
                                 const std::string& source) {
   try {
     return RestrictedUnpickler(bytes, load_storage, source).run();

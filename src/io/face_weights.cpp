@@ -1,6 +1,6 @@
 #include "qme/io/face_weights.hpp"
 
-#include <cmath>
+#include <sstream>
 
 #include "qme/core/error.hpp"
 #include "qme/io/hdf5_file.hpp"
@@ -13,19 +13,24 @@ std::vector<float> read_face_weights(const std::string& path, int64_t num_querie
   if (!reader.has_dataset(name)) {
     throw InputError(path, name, "is missing (QME inference needs one quality weight per probe)");
   }
-  Shape shape;
-  auto weights = reader.read_float32(name, &shape);
+  const Shape shape = reader.shape(name);  // checked against the probes before anything is read
   if (shape.empty() || shape.size() > 2 || (shape.size() == 2 && shape[1] != 1)) {
     throw InputError(path, name, "must be (Q, 1) or (Q,): one weight per probe");
   }
-  for (size_t i = 0; i < weights.size(); ++i) {
-    if (!std::isfinite(weights[i]))
-      throw InputError(path, name, "holds a non-finite weight at row " + std::to_string(i));
-  }
-  if (num_queries >= 0 && static_cast<int64_t>(weights.size()) != num_queries) {
+  if (num_queries >= 0 && shape[0] != static_cast<uint64_t>(num_queries)) {
     throw InputError(path, name,
-                     "has " + std::to_string(weights.size()) + " rows but the score matrices have " +
+                     "has " + std::to_string(shape[0]) + " rows but the score matrices have " +
                          std::to_string(num_queries) + " probes");
+  }
+  auto weights = reader.read_float32(name);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    // The quality estimator ends in a sigmoid; a weight outside [0, 1] would extrapolate the
+    // mixture of experts instead of choosing between them.
+    if (!(weights[i] >= 0.0f && weights[i] <= 1.0f)) {
+      std::ostringstream problem;
+      problem << "holds " << weights[i] << " at row " << i << "; quality weights lie in [0, 1]";
+      throw InputError(path, name, problem.str());
+    }
   }
   return weights;
 }

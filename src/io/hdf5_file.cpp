@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "qme/core/error.hpp"
@@ -51,32 +52,122 @@ H5O_type_t object_type(const H5::H5File& file, const std::string& name) {
   return info.type;
 }
 
-template <typename T>
-std::vector<T> read_numeric(const H5::H5File& file, const std::string& path, const std::string& name,
-                            const H5::PredType& memory_type, Shape* shape_out) {
+/// The dataset's extent, its element count, and the bytes it declares.
+struct Extent {
+  Shape shape;
+  uint64_t count = 1;
+};
+
+Extent extent_of(const H5::DataSet& dataset, const std::string& path, const std::string& name) {
+  const H5::DataSpace space = dataset.getSpace();
+  const int rank = space.getSimpleExtentNdims();
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+  if (rank > 0) space.getSimpleExtentDims(dims.data());
+  Extent e;
+  e.shape.assign(dims.begin(), dims.end());
+  for (const auto d : dims) {
+    if (d != 0 && e.count > std::numeric_limits<uint64_t>::max() / 8 / d) {
+      throw InputError(path, name, "declares an impossible size (" + shape_text(e.shape) + ")");
+    }
+    e.count *= d;
+  }
+  return e;
+}
+
+// An HDF5 dataset can declare any extent and store nothing: unwritten chunks read as the fill
+// value. No file qme or upstream writes is like that, and believing the extent would let a
+// few-KB file allocate gigabytes, so what a dataset declares must be what it stores (times
+// what a compression filter can plausibly achieve) before a byte is allocated.
+void check_stored(const H5::DataSet& dataset, const std::string& path, const std::string& name,
+                  const Extent& extent, size_t element_size) {
+  constexpr uint64_t kMaxCompression = 1100;  // deflate's ceiling is ~1032:1
+  const uint64_t declared = extent.count * element_size;
+  const uint64_t stored = H5Dget_storage_size(dataset.getId());
+  const H5::DSetCreatPropList plist = dataset.getCreatePlist();
+  const bool filtered = plist.getNfilters() > 0;
+  const uint64_t holds = filtered ? stored * kMaxCompression : stored;
+  if (declared > holds && declared > 4096) {
+    throw InputError(path, name,
+                     "declares " + shape_text(extent.shape) + " values (" + std::to_string(declared) +
+                         " bytes) but stores only " + std::to_string(stored) +
+                         " bytes: the file is truncated or was not written by h5py or qme");
+  }
+}
+
+/// Opens a numeric dataset and checks that it stores what it declares.
+H5::DataSet open_numeric(const H5::H5File& file, const std::string& path, const std::string& name,
+                         Extent* extent) {
   if (object_type(file, name) != H5O_TYPE_DATASET) {
     throw InputError(path, name, "dataset is missing");
   }
+  H5::DataSet dataset = file.openDataSet(name);
+  const H5T_class_t type_class = dataset.getTypeClass();
+  if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
+    throw InputError(path, name, "must hold numbers");
+  }
+  *extent = extent_of(dataset, path, name);
+  check_stored(dataset, path, name, *extent, dataset.getDataType().getSize());
+  return dataset;
+}
+
+/// One id read as double or uint64 bits, as an int64; refuses what has no int64 value (a
+/// static_cast would be undefined, and distinct ids could become one identity).
+int64_t whole_number(int64_t bits, bool is_float, const std::string& path, const std::string& name,
+                     size_t i) {
+  if (is_float) {
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    constexpr double kLimit = 9223372036854775808.0;  // 2^63
+    if (!std::isfinite(v) || v != std::floor(v) || v < -kLimit || v >= kLimit) {
+      std::ostringstream text;
+      text << "entry " << i << " is " << v << ", not a whole number within int64";
+      throw InputError(path, name, text.str());
+    }
+    return static_cast<int64_t>(v);
+  }
+  uint64_t u;
+  std::memcpy(&u, &bits, sizeof u);
+  if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    throw InputError(path, name,
+                     "entry " + std::to_string(i) + " is " + std::to_string(u) + ", beyond int64");
+  }
+  return static_cast<int64_t>(u);
+}
+
+template <typename T>
+std::vector<T> read_numeric(const H5::H5File& file, const std::string& path, const std::string& name,
+                            const H5::PredType& memory_type, Shape* shape_out) {
   try {
-    H5::DataSet dataset = file.openDataSet(name);
-    const H5T_class_t type_class = dataset.getTypeClass();
-    if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
-      throw InputError(path, name, "must hold numbers");
-    }
-    H5::DataSpace space = dataset.getSpace();
-    const int rank = space.getSimpleExtentNdims();
-    Shape shape(static_cast<size_t>(rank));
-    std::vector<hsize_t> dims(static_cast<size_t>(rank));
-    if (rank > 0) space.getSimpleExtentDims(dims.data());
-    size_t count = 1;
-    for (int i = 0; i < rank; ++i) {
-      shape[static_cast<size_t>(i)] = dims[static_cast<size_t>(i)];
-      count *= dims[static_cast<size_t>(i)];
-    }
-    std::vector<T> values(count);
-    if (count > 0) dataset.read(values.data(), memory_type);
-    if (shape_out) *shape_out = shape;
+    Extent extent;
+    const H5::DataSet dataset = open_numeric(file, path, name, &extent);
+    std::vector<T> values(static_cast<size_t>(extent.count));
+    if (!values.empty()) dataset.read(values.data(), memory_type);
+    if (shape_out) *shape_out = extent.shape;
     return values;
+  } catch (const H5::Exception& e) {
+    throw InputError(path, name, "cannot be read (" + e.getDetailMsg() + ")");
+  }
+}
+
+/// Ids in their stored type, converted in place (one buffer): signed integers as they are,
+/// unsigned ones and floats only when they are int64 values.
+std::vector<int64_t> read_whole_numbers(const H5::H5File& file, const std::string& path,
+                                        const std::string& name, Shape* shape_out) {
+  try {
+    Extent extent;
+    const H5::DataSet dataset = open_numeric(file, path, name, &extent);
+    std::vector<int64_t> ids(static_cast<size_t>(extent.count));
+    if (shape_out) *shape_out = extent.shape;
+    if (ids.empty()) return ids;
+    const bool is_float = dataset.getTypeClass() == H5T_FLOAT;
+    const bool is_unsigned = !is_float && dataset.getIntType().getSign() == H5T_SGN_NONE;
+    if (!is_float && !is_unsigned) {
+      dataset.read(ids.data(), H5::PredType::NATIVE_INT64);
+      return ids;
+    }
+    dataset.read(ids.data(), is_float ? H5::PredType::NATIVE_DOUBLE : H5::PredType::NATIVE_UINT64);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = whole_number(ids[i], is_float, path, name, i);
+    return ids;
   } catch (const H5::Exception& e) {
     throw InputError(path, name, "cannot be read (" + e.getDetailMsg() + ")");
   }
@@ -122,10 +213,11 @@ std::vector<std::string> H5Reader::list_group(const std::string& name) const {
 
 Shape H5Reader::shape(const std::string& name) const {
   if (!has_dataset(name)) throw InputError(path_, name, "dataset is missing");
-  H5::DataSpace space = file_->openDataSet(name).getSpace();
-  std::vector<hsize_t> dims(static_cast<size_t>(space.getSimpleExtentNdims()));
-  if (!dims.empty()) space.getSimpleExtentDims(dims.data());
-  return Shape(dims.begin(), dims.end());
+  try {
+    return extent_of(file_->openDataSet(name), path_, name).shape;
+  } catch (const H5::Exception& e) {
+    throw InputError(path_, name, "cannot be read (" + e.getDetailMsg() + ")");
+  }
 }
 
 std::vector<float> H5Reader::read_float32(const std::string& name, Shape* shape) const {
@@ -141,26 +233,33 @@ std::vector<uint8_t> H5Reader::read_uint8(const std::string& name, Shape* shape)
 }
 
 std::vector<int64_t> H5Reader::read_int64(const std::string& name, Shape* shape) const {
-  const auto values = read_float64(name, shape);
-  std::vector<int64_t> ids(values.size());
-  for (size_t i = 0; i < values.size(); ++i) {
-    const double v = values[i];
-    if (!std::isfinite(v) || v != std::floor(v)) {
-      throw InputError(path_, name,
-                       "entry " + std::to_string(i) + " is " + std::to_string(v) + ", not a whole number");
-    }
-    ids[i] = static_cast<int64_t>(v);
-  }
-  return ids;
+  return read_whole_numbers(*file_, path_, name, shape);
 }
 
 std::vector<int64_t> H5Reader::read_ids(const std::string& name) const {
-  Shape shape;
-  auto ids = read_int64(name, &shape);
+  id_count(name);  // the shape, checked before anything is read
+  return read_int64(name);
+}
+
+std::vector<int64_t> H5Reader::read_ids(const std::string& name, uint64_t expected,
+                                        const std::string& expected_from) const {
+  const uint64_t count = id_count(name);
+  if (count != expected) {
+    throw InputError(path_, name, "has " + std::to_string(count) + " entries but " + expected_from);
+  }
+  return read_int64(name);
+}
+
+uint64_t H5Reader::id_count(const std::string& name) const {
+  const Shape s = shape(name);
   size_t non_unit = 0;
-  for (auto d : shape) non_unit += d != 1;
-  if (non_unit > 1) throw InputError(path_, name, "must be one-dimensional");
-  return ids;
+  uint64_t count = 1;
+  for (auto d : s) {
+    non_unit += d != 1;
+    count *= d;
+  }
+  if (non_unit > 1) throw InputError(path_, name, "must be one-dimensional, got " + shape_text(s));
+  return count;
 }
 
 std::vector<std::string> H5Reader::read_strings(const std::string& name) const {
@@ -173,11 +272,13 @@ std::vector<std::string> H5Reader::read_strings(const std::string& name) const {
     if (rank != 1) {
       throw InputError(path_, name, "must be one-dimensional, got " + std::to_string(rank) + " dimensions");
     }
-    hsize_t count = 0;
-    space.getSimpleExtentDims(&count);
+    const Extent extent = extent_of(dataset, path_, name);
+    const hsize_t count = extent.count;
+    const H5::StrType file_type = dataset.getStrType();
+    // A variable-length string is stored as a 16-byte heap reference.
+    check_stored(dataset, path_, name, extent, file_type.isVariableStr() ? 16 : file_type.getSize());
     std::vector<std::string> values(static_cast<size_t>(count));
     if (count == 0) return values;
-    const H5::StrType file_type = dataset.getStrType();
     if (file_type.isVariableStr()) {
       H5::StrType memory_type(H5::PredType::C_S1, H5T_VARIABLE);
       memory_type.setCset(file_type.getCset());

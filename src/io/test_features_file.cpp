@@ -71,14 +71,17 @@ TestFeaturesHeader read_header(const H5Reader& reader) {
   h.dim = q_cols;
   h.num_query = q_rows;
   h.num_gallery = g_rows;
-  h.query_labels.pids = reader.read_ids("q_pids");
-  h.query_labels.camids = reader.read_ids("q_camids");
-  h.query_labels.clothes_ids = reader.read_ids("q_clothes_ids");
-  h.gallery_labels.pids = reader.read_ids("g_pids");
-  h.gallery_labels.camids = reader.read_ids("g_camids");
-  h.gallery_labels.clothes_ids = reader.read_ids("g_clothes_ids");
-  check_side(h.query_labels, q_rows, "q", "qf", path);
-  check_side(h.gallery_labels, g_rows, "g", "gf", path);
+  const auto read_side = [&](const char* prefix, int64_t rows, const char* features) {
+    const std::string rows_text = std::string(features) + " has " + std::to_string(rows) + " rows";
+    const auto n = static_cast<uint64_t>(rows);
+    IdentityLabels labels;
+    labels.pids = reader.read_ids(std::string(prefix) + "_pids", n, rows_text);
+    labels.camids = reader.read_ids(std::string(prefix) + "_camids", n, rows_text);
+    labels.clothes_ids = reader.read_ids(std::string(prefix) + "_clothes_ids", n, rows_text);
+    return labels;
+  };
+  h.query_labels = read_side("q", q_rows, "qf");
+  h.gallery_labels = read_side("g", g_rows, "gf");
   return h;
 }
 

@@ -137,6 +137,7 @@ class QualityStage : public Stage {
         schedule_(samples_.pids, o.train.train_batch, static_cast<uint64_t>(o.train.seed)),
         test_(read_test_stats(o, face_)),
         num_queries_(count_queries(o, test_)) {
+    cache::check_clip_queries(test_, num_queries_);  // the first evaluation would fail otherwise
     torch::manual_seed(static_cast<uint64_t>(o.train.seed));
     fusion::FaceQualityEstimator qe(fusion::FaceQualityEstimatorOptions().dropout(o.train.dropout_rate));
     fusion::init_linear_weights(*qe);  // upstream's Face_Quality_Estimator._init_weights

@@ -88,9 +88,8 @@ TEST_CASE("the default training config path follows the dataset", "[config]") {
 }
 
 TEST_CASE("every required training key is reported by name when missing", "[config]") {
-  for (const std::string key :
-       {"seed", "lr_rate", "weight_decay", "train_batch", "num_sample", "triplet_margin",
-        "num_experts", "mlp_ratio", "out_dim", "dropout_rate"}) {
+  for (const std::string key : {"seed", "lr_rate", "weight_decay", "train_batch", "num_sample",
+                                "triplet_margin", "num_experts", "mlp_ratio", "out_dim", "dropout_rate"}) {
     INFO(key);
     std::string file;
     const std::string message = load_error(with_line(key, ""), &file);
@@ -124,25 +123,20 @@ TEST_CASE("training values out of range are refused with the rule", "[config]") 
              Contains("'weight_decay' must be >= 0, got -0.1"));
   CHECK_THAT(load_error(with_line("train_batch", "train_batch: 0")),
              Contains("'train_batch' must be >= 1, got 0"));
-  CHECK_THAT(load_error(with_line("num_sample", "num_sample: -2")),
-             Contains("'num_sample' must be >= 1"));
-  CHECK_THAT(load_error(with_line("seed", "seed: -1")),
-             Contains("'seed' must be between 0 and 4294967295"));
-  CHECK_THAT(load_error(with_line("num_experts", "num_experts: 3")),
-             Contains("'num_experts' must be 2"));
+  CHECK_THAT(load_error(with_line("num_sample", "num_sample: -2")), Contains("'num_sample' must be >= 1"));
+  CHECK_THAT(load_error(with_line("seed", "seed: -1")), Contains("'seed' must be between 0 and 4294967295"));
+  CHECK_THAT(load_error(with_line("num_experts", "num_experts: 3")), Contains("'num_experts' must be 2"));
   CHECK_THAT(load_error(with_line("dropout_rate", "dropout_rate: 1.5")),
              Contains("'dropout_rate' must be a probability in [0, 1], got 1.5"));
   CHECK_THAT(load_error(std::string(kValid) + "modality_dropout: -0.1\n"),
              Contains("'modality_dropout' must be a probability in [0, 1]"));
-  CHECK_THAT(load_error(std::string(kValid) + "norm_method: bn\n"),
-             Contains("'norm_method' must be 'none'"));
+  CHECK_THAT(load_error(std::string(kValid) + "norm_method: bn\n"), Contains("'norm_method' must be 'none'"));
 }
 
 TEST_CASE("without modality_dropout qme uses upstream's Phi(dropout_rate)", "[config]") {
   using qme::config::parse_train_config;
   CHECK(parse_train_config(kValid, "a").modality_dropout == Approx(0.539827837277029));
-  CHECK(parse_train_config(with_line("dropout_rate", "dropout_rate: 0"), "b").modality_dropout ==
-        0.5);
+  CHECK(parse_train_config(with_line("dropout_rate", "dropout_rate: 0"), "b").modality_dropout == 0.5);
   CHECK(qme::config::standard_normal_cdf(0.0) == 0.5);
   CHECK(qme::config::standard_normal_cdf(-1.0) == Approx(0.158655253931457));
 }
@@ -163,6 +157,15 @@ TEST_CASE("a training config with a YAML syntax error names the file and the lin
   const std::string message = load_error("seed: 42\nlr_rate: [0.1\n", &file);
   CHECK_THAT(message, Contains(file));
   CHECK_THAT(message, Contains("invalid YAML at line"));
+}
+
+TEST_CASE("a config nested beyond yaml-cpp's depth limit says so, not 'bad file'", "[config]") {
+  std::string file;
+  const std::string message =
+      load_error("seed: 42\nlr_rate: " + std::string(100000, '[') + std::string(100000, ']') + "\n", &file);
+  CHECK_THAT(message, Contains(file));
+  CHECK_THAT(message, Contains("levels deep at line 2") && Contains("a qme config is a flat list"));
+  CHECK_THAT(message, !Contains("bad file"));
 }
 
 TEST_CASE("a missing training config file is named", "[config]") {

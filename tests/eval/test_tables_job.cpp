@@ -88,9 +88,37 @@ TEST_CASE("id arrays that disagree with the matrix are reported", "[eval]") {
   labels.gallery.camids.pop_back();
   labels.gallery.clothes_ids.pop_back();
   auto options = options_for(dir, labels, synthetic.models);
-  const auto message = error_of(options);
-  CHECK(message.find("adaface/score_mat") != std::string::npos);
-  CHECK(message.find("g_pids has") != std::string::npos);
+  CHECK(error_of(options) == options.scoremats + ": 'g_pids' has " + std::to_string(labels.gallery.size()) +
+                                 " entries but adaface/score_mat has " +
+                                 std::to_string(synthetic.labels.gallery.size()) + " columns");
+}
+
+TEST_CASE("files without probes, gallery or subjects give NaN reports under every baseline", "[eval]") {
+  // Regression: minmax once dereferenced the extremes of an empty range here.
+  const auto synthetic = small_scores();
+  const auto empty_side = [](qme::IdentityLabels& side) { side = qme::IdentityLabels{}; };
+  for (int variant = 0; variant < 3; ++variant) {
+    TempDir dir;
+    auto labels = synthetic.labels;
+    if (variant == 0) empty_side(labels.query);
+    if (variant >= 1) {
+      empty_side(labels.gallery);
+      labels.unique_gallery_pids.clear();
+    }
+    if (variant == 2) empty_side(labels.query);
+    const auto q = static_cast<int64_t>(labels.query.size());
+    const auto g = static_cast<int64_t>(labels.gallery.size());
+    const auto u = static_cast<int64_t>(labels.unique_gallery_pids.size());
+    std::vector<std::pair<std::string, qme::ModelScores>> models;
+    for (const auto& [name, scores] : synthetic.models) {
+      models.push_back({name, {qme::ScoreMatrix(q, g), qme::ScoreMatrix(q, u)}});
+    }
+    auto options = options_for(dir, labels, models);
+    options.baselines = qme::eval::all_fusion_methods();
+    const auto result = qme::eval::run_tables(options);
+    REQUIRE(result.fusion.size() == 6);
+    for (const auto& column : result.fusion) CHECK(std::isnan(column.report.at("GR_top1")));
+  }
 }
 
 TEST_CASE("camids of another length than pids are reported", "[eval]") {

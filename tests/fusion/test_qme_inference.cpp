@@ -166,7 +166,8 @@ qme::ScoreMatrix narrow_band(int64_t rows, int64_t cols, uint32_t seed) {
 size_t count_differences(const qme::ScoreMatrix& a, const qme::ScoreMatrix& b) {
   REQUIRE(a.values.size() == b.values.size());
   size_t n = 0;
-  for (size_t i = 0; i < a.values.size(); ++i) n += std::memcmp(&a.values[i], &b.values[i], sizeof(float)) != 0;
+  for (size_t i = 0; i < a.values.size(); ++i)
+    n += std::memcmp(&a.values[i], &b.values[i], sizeof(float)) != 0;
   return n;
 }
 
@@ -183,7 +184,8 @@ TEST_CASE("QME's CPU kernel gives LibTorch's fused scores bit for bit", "[fusion
     auto head = calibrated_head(models, 20 + models);
     std::vector<qme::ScoreMatrix> matrices;
     std::vector<const qme::ScoreMatrix*> inputs;
-    for (int64_t m = 0; m < models; ++m) matrices.push_back(narrow_band(37, 704, static_cast<uint32_t>(m + 1)));
+    for (int64_t m = 0; m < models; ++m)
+      matrices.push_back(narrow_band(37, 704, static_cast<uint32_t>(m + 1)));
     for (const auto& m : matrices) inputs.push_back(&m);
     std::vector<float> q(37);
     for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>(i) / 36.0f;
@@ -237,7 +239,15 @@ TEST_CASE("face-weight files are validated where they enter", "[fusion]") {
   CHECK(error(wide) == wide + ": 'face_weights' must be (Q, 1) or (Q,): one weight per probe");
   const auto nan = dir.path("nan.h5");
   write_weights(nan, {0.5f, NAN}, {2, 1});
-  CHECK(error(nan) == nan + ": 'face_weights' holds a non-finite weight at row 1");
+  CHECK(error(nan) == nan + ": 'face_weights' holds nan at row 1; quality weights lie in [0, 1]");
+  // Upstream's QE ends in a sigmoid: a weight outside [0, 1] would extrapolate the experts.
+  for (const float outside : {5.0f, -1.0f, INFINITY}) {
+    const auto path = dir.path("outside.h5");
+    write_weights(path, {0.5f, 0.25f, outside}, {3, 1});
+    CHECK_THAT(error(path, 3), Catch::Matchers::EndsWith("at row 2; quality weights lie in [0, 1]"));
+  }
+  // The declared rows are checked before the weights are read.
+  CHECK(error(good, 2) == good + ": 'face_weights' has 3 rows but the score matrices have 2 probes");
   const auto other = dir.path("other.h5");
   {
     qme::io::AtomicH5Writer writer(other);

@@ -208,3 +208,42 @@ TEST_CASE("pickle_for_torch output decodes back to the same values", "[io]") {
   CHECK(back.at("none").isNone());
   CHECK(back.at("long tuple").toTupleRef().elements().size() == 4);
 }
+
+TEST_CASE("the unpickler refuses recursive structures and deep nesting, and walks shared ones once", "[io]") {
+  using namespace std::string_literals;  // the streams hold NUL bytes
+  // A list that contains itself (EMPTY_LIST, BINPUT 0, BINGET 0, APPEND): torch.load reads it, but
+  // a state dict never holds one, and a walk without a visited set would never end.
+  CHECK_THAT(error_of(proto() + "]q\x00h\x00"s + "a."), Catch::Contains("contains itself"));
+  // A longer cycle: B = [A]; then A.append(B).
+  CHECK_THAT(error_of(proto() + "]q\x00"s + "]q\x01h\x00"s + "ah\x00h\x01"s + "a0."),
+             Catch::Contains("changed after it was put inside another container"));
+  // The same through a dict: d = {}; d['self'] = d.
+  CHECK_THAT(error_of(proto() + "}q\x00"s + unicode("self") + "h\x00"s + "s."),
+             Catch::Contains("contains itself"));
+
+  // Nesting: 100 levels decode, 101 are refused, and a million (a ~2 KB stream whose recursive
+  // destruction would overflow the stack) fail at once.
+  const auto nested_lists = [](int depth) {
+    return proto() + std::string(depth, ']') + std::string(depth - 1, 'a') + ".";
+  };
+  CHECK(decode(nested_lists(100)).isList());
+  CHECK_THAT(error_of(nested_lists(101)), Catch::Contains("nested deeper than 100 levels"));
+  CHECK_THAT(error_of(nested_lists(1000000)), Catch::Contains("nested deeper than 100 levels"));
+  const auto nested_tuples = proto() + "N" + std::string(1000000, '\x85') + ".";
+  CHECK_THAT(error_of(nested_tuples), Catch::Contains("nested deeper than 100 levels"));
+  std::string nested_dicts = proto();
+  for (int i = 0; i < 200000; ++i) nested_dicts += "}" + int1(0);
+  nested_dicts += "N" + std::string(200000, 's') + ".";
+  CHECK_THAT(error_of(nested_dicts), Catch::Contains("nested deeper than 100 levels"));
+
+  // 64 levels of (x, x): 2^64 paths through 64 tuples. The global check visits each tuple once.
+  std::string bomb = proto() + "N";
+  for (int i = 0; i < 64; ++i) bomb += "q\x00h\x00\x86"s;
+  bomb += ".";
+  CHECK(decode(bomb).isTuple());
+  // ... and still finds a bare global at the bottom of a shared structure.
+  std::string hidden = proto() + global("torch", "FloatStorage");
+  for (int i = 0; i < 64; ++i) hidden += "q\x00h\x00\x86"s;
+  hidden += ".";
+  CHECK_THAT(error_of(hidden), Catch::Contains("bare reference to torch.FloatStorage"));
+}

@@ -1,9 +1,11 @@
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -20,7 +22,9 @@ using qme::test::TempDir;
 
 namespace {
 
-std::string tmp_name_of(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
+std::string tmp_name_of(const std::string& path) {
+  return path + ".tmp-" + std::to_string(::getpid());
+}
 
 /// Writes a file at `path` holding one float32 dataset, committed.
 void write_committed(const std::string& path, const std::string& name, const std::vector<float>& values,
@@ -229,4 +233,102 @@ TEST_CASE("string datasets, uint8 datasets and integer attributes round-trip", "
   CHECK_THROWS_WITH(r.read_int_attribute("note"), Contains(path) && Contains("note"));
   CHECK_THROWS_WITH(r.read_strings("flags"), Contains(path) && Contains("flags") && Contains("strings"));
   CHECK_THROWS_WITH(r.read_strings("absent"), Contains("absent"));
+}
+
+namespace {
+
+/// A dataset that declares `count` elements of `type` and stores none (its chunks are never
+/// written): a few KB on disk that would read as gigabytes of fill values.
+void write_unstored(const std::string& path, const std::string& name, hsize_t count, hid_t type,
+                    bool chunked) {
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t space = H5Screate_simple(1, &count, nullptr);
+  const hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+  if (chunked) {
+    const hsize_t chunk = count < 1024 ? count : 1024;
+    H5Pset_chunk(plist, 1, &chunk);
+  } else {
+    H5Pset_alloc_time(plist, H5D_ALLOC_TIME_LATE);
+  }
+  const hid_t dataset = H5Dcreate2(file, name.c_str(), type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+  REQUIRE(dataset >= 0);
+  H5Dclose(dataset);
+  H5Pclose(plist);
+  H5Sclose(space);
+  H5Fclose(file);
+}
+
+template <typename T>
+void write_typed(const std::string& path, const std::string& name, const std::vector<T>& values,
+                 hid_t file_type, hid_t memory_type) {
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t count = values.size();
+  const hid_t space = H5Screate_simple(1, &count, nullptr);
+  const hid_t dataset =
+      H5Dcreate2(file, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+  H5Dclose(dataset);
+  H5Sclose(space);
+  H5Fclose(file);
+}
+
+}  // namespace
+
+TEST_CASE("a dataset that declares more than it stores is refused before allocation", "[io]") {
+  TempDir dir;
+  for (const bool chunked : {true, false}) {
+    const auto path = dir.path(chunked ? "chunked.h5" : "late.h5");
+    write_unstored(path, "q_pids", hsize_t{1} << 27, H5T_IEEE_F32LE, chunked);
+    CHECK(fs::file_size(path) < 64 * 1024);
+    const H5Reader r(path);
+    CHECK(r.id_count("q_pids") == (uint64_t{1} << 27));  // the shape alone is fine to know
+    CHECK(qme::test::message_of<qme::InputError>([&] { r.read_ids("q_pids"); }) ==
+          path +
+              ": 'q_pids' declares 134217728 values (536870912 bytes) but stores only 0 bytes: the file is "
+              "truncated or was not written by h5py or qme");
+    CHECK_THROWS_WITH(r.read_float32("q_pids"), Contains("stores only 0 bytes"));
+  }
+  // Small unwritten datasets are harmless and read as their fill value, as h5py reads them.
+  const auto small = dir.path("small.h5");
+  write_unstored(small, "x", 16, H5T_IEEE_F32LE, true);
+  CHECK(H5Reader(small).read_float32("x") == std::vector<float>(16, 0.0f));
+}
+
+TEST_CASE("ids are read in their stored type and must be int64 values", "[io]") {
+  TempDir dir;
+  const auto u64 = dir.path("u64.h5");
+  write_typed<uint64_t>(u64, "ids", {1, 2, uint64_t{1} << 63}, H5T_STD_U64LE, H5T_NATIVE_UINT64);
+  CHECK(qme::test::message_of<qme::InputError>([&] { H5Reader(u64).read_ids("ids"); }) ==
+        u64 + ": 'ids' entry 2 is 9223372036854775808, beyond int64");
+  const auto big = dir.path("big.h5");
+  write_typed<int64_t>(big, "ids", {std::numeric_limits<int64_t>::max(), -5}, H5T_STD_I64LE,
+                       H5T_NATIVE_INT64);
+  CHECK(H5Reader(big).read_ids("ids") == std::vector<int64_t>{std::numeric_limits<int64_t>::max(), -5});
+  const auto small = dir.path("u8.h5");
+  write_typed<uint8_t>(small, "ids", {0, 255}, H5T_STD_U8LE, H5T_NATIVE_UINT8);
+  CHECK(H5Reader(small).read_ids("ids") == std::vector<int64_t>{0, 255});
+  // 1e19 and -1e19 as floats lie outside int64: a cast would be undefined and could merge ids.
+  for (const double outside : {1e19, -1e19, 9223372036854775808.0}) {
+    const auto path = dir.path("f64.h5");
+    write_typed<double>(path, "ids", {3.0, outside}, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
+    CHECK_THAT(qme::test::message_of<qme::InputError>([&] { H5Reader(path).read_ids("ids"); }),
+               Contains("'ids' entry 1 is") && Contains("not a whole number within int64"));
+  }
+  const auto edge = dir.path("edge.h5");
+  write_typed<double>(edge, "ids", {-9223372036854775808.0, 4.0}, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
+  CHECK(H5Reader(edge).read_ids("ids") == std::vector<int64_t>{std::numeric_limits<int64_t>::min(), 4});
+}
+
+TEST_CASE("read_ids with an expected count names both sides and reads nothing on a mismatch", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("ids.h5");
+  write_committed(path, "q_pids", {1, 2, 3}, {3, 1});
+  const H5Reader r(path);
+  CHECK(r.read_ids("q_pids", 3, "score_mat has 3 rows") == std::vector<int64_t>{1, 2, 3});
+  CHECK(qme::test::message_of<qme::InputError>([&] { r.read_ids("q_pids", 4, "score_mat has 4 rows"); }) ==
+        path + ": 'q_pids' has 3 entries but score_mat has 4 rows");
+  const auto square = dir.path("square.h5");
+  write_committed(square, "q_pids", {1, 2, 3, 4}, {2, 2});
+  CHECK(qme::test::message_of<qme::InputError>([&] { H5Reader(square).read_ids("q_pids"); }) ==
+        square + ": 'q_pids' must be one-dimensional, got 2x2");
 }

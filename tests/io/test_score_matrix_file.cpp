@@ -42,7 +42,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 
 /// A file in upstream's layout written field by field, for malformed variants.
 void write_raw(const std::string& path, const TestLabels& l, const std::string& model, const ScoreMatrix& s,
-               const ScoreMatrix& merged) {
+               const ScoreMatrix& merged, const std::vector<std::pair<std::string, ModelScores>>& more = {}) {
   AtomicH5Writer w(path);
   auto ids = [&](const std::string& name, const std::vector<int64_t>& v) {
     const std::vector<float> f(v.begin(), v.end());
@@ -59,6 +59,13 @@ void write_raw(const std::string& path, const TestLabels& l, const std::string& 
                   {static_cast<uint64_t>(s.rows), static_cast<uint64_t>(s.cols)});
   w.write_float32(model + "/merge_score_mat", merged.values.data(),
                   {static_cast<uint64_t>(merged.rows), static_cast<uint64_t>(merged.cols)});
+  for (const auto& [name, m] : more) {
+    w.write_float32(name + "/score_mat", m.score_mat.values.data(),
+                    {static_cast<uint64_t>(m.score_mat.rows), static_cast<uint64_t>(m.score_mat.cols)});
+    w.write_float32(
+        name + "/merge_score_mat", m.merge_score_mat.values.data(),
+        {static_cast<uint64_t>(m.merge_score_mat.rows), static_cast<uint64_t>(m.merge_score_mat.cols)});
+  }
   w.commit();
 }
 
@@ -107,30 +114,40 @@ TEST_CASE("reading an unknown model lists the models the file has", "[io]") {
                     Contains(path) && Contains("arcface") && Contains("adaface") && Contains("biggait"));
 }
 
-TEST_CASE("a score_mat whose width disagrees with g_pids is an InputError naming the dataset", "[io]") {
+// The matrices fix how many ids there must be: a mismatch names the id array and the matrix.
+TEST_CASE("a score_mat whose width disagrees with g_pids is an InputError naming both", "[io]") {
   TempDir dir;
   const auto path = dir.path("bad_width.h5");
   write_raw(path, labels(), "adaface", matrix(3, 5, 0), matrix(3, 3, 0));  // G = 4
-  const ScoreMatrixFile file(path);
-  CHECK_THROWS_AS(file.read_model("adaface"), qme::InputError);
-  CHECK_THROWS_WITH(file.read_model("adaface"), Contains(path) && Contains("adaface/score_mat") &&
-                                                    Contains("3x5") && Contains("g_pids"));
+  CHECK(qme::test::message_of<qme::InputError>([&] { ScoreMatrixFile{path}; }) ==
+        path + ": 'g_pids' has 4 entries but adaface/score_mat has 5 columns");
 }
 
 TEST_CASE("a merge_score_mat whose width disagrees with unique_g_pids is an InputError", "[io]") {
   TempDir dir;
   const auto path = dir.path("bad_merge.h5");
   write_raw(path, labels(), "adaface", matrix(3, 4, 0), matrix(3, 2, 0));  // U = 3
-  const ScoreMatrixFile file(path);
-  CHECK_THROWS_WITH(file.read_model("adaface"), Contains("adaface/merge_score_mat") && Contains("unique_g_pids"));
+  CHECK(qme::test::message_of<qme::InputError>([&] { ScoreMatrixFile{path}; }) ==
+        path + ": 'unique_g_pids' has 3 entries but adaface/merge_score_mat has 2 columns");
 }
 
 TEST_CASE("a score_mat with the wrong number of rows is an InputError naming q_pids", "[io]") {
   TempDir dir;
   const auto path = dir.path("bad_rows.h5");
   write_raw(path, labels(), "adaface", matrix(2, 4, 0), matrix(3, 3, 0));
-  const ScoreMatrixFile file(path);
-  CHECK_THROWS_WITH(file.read_model("adaface"), Contains("adaface/score_mat") && Contains("q_pids"));
+  CHECK(qme::test::message_of<qme::InputError>([&] { ScoreMatrixFile{path}; }) ==
+        path + ": 'q_pids' has 3 entries but adaface/score_mat has 2 rows");
+}
+
+TEST_CASE("every model's shapes are checked before any matrix is read", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("two_models.h5");
+  const ScoreMatrix wide = matrix(3, 5, 0);
+  write_raw(path, labels(), "adaface", matrix(3, 4, 0), matrix(3, 3, 0), {{"zz", {wide, matrix(3, 3, 0)}}});
+  const ScoreMatrixFile file(path);  // 'adaface' (first in name order) fixes the lengths
+  CHECK_NOTHROW(file.check_model("adaface"));
+  CHECK(qme::test::message_of<qme::InputError>([&] { file.check_model("zz"); }) ==
+        path + ": 'zz/score_mat' is 3x5 but q_pids has 3 entries and g_pids has 4");
 }
 
 TEST_CASE("unique_g_pids that are not ascending are rejected", "[io]") {
@@ -153,8 +170,12 @@ TEST_CASE("id arrays of different lengths are rejected", "[io]") {
   auto l = labels();
   l.gallery.camids.pop_back();
   write_raw(path, l, "adaface", matrix(3, 4, 0), matrix(3, 3, 0));
-  CHECK_THROWS_AS(ScoreMatrixFile(path), qme::InputError);
-  CHECK_THROWS_WITH(ScoreMatrixFile(path), Contains("g_camids"));
+  CHECK(qme::test::message_of<qme::InputError>([&] { ScoreMatrixFile{path}; }) ==
+        path + ": 'g_camids' has 3 entries but adaface/score_mat has 4 columns");
+  // Without models, q_pids and g_pids set the lengths.
+  const auto bare = dir.path("bare.h5");
+  qme::io::write_score_matrix_file(bare, labels(), {});
+  CHECK_NOTHROW(ScoreMatrixFile{bare});
 }
 
 TEST_CASE("a file without id arrays is an InputError naming the missing dataset", "[io]") {

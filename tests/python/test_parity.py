@@ -126,6 +126,11 @@ def test_qme_model_checks_the_model_count(fixtures):
     bad[3] = np.nan
     with pytest.raises(qme.InputError, match=r"face_weights\[3\] is nan"):
         model.fuse(sm.score_mats, bad)
+    # A QE's output is a sigmoid: a weight outside [0, 1] would extrapolate the experts.
+    for outside in (5.0, -1.0):
+        bad[3] = outside
+        with pytest.raises(qme.InputError, match=r"face_weights\[3\] is .*: quality weights lie in \[0, 1\]"):
+            model.fuse(sm.score_mats, bad)
 
 
 def test_score_matrix_file_reads_as_h5py_does(fixtures):

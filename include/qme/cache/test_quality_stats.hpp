@@ -45,6 +45,10 @@ void write_test_quality_stats(const std::string& path, const TestQualityStats& s
 /// the file and the dataset.
 TestQualityStats read_test_quality_stats(const std::string& path);
 
+/// Throws InputError naming stats.source and clip_query unless every clip names a probe in
+/// [0, num_queries): what query_quality_weights needs, checkable before any training.
+void check_clip_queries(const TestQualityStats& stats, int64_t num_queries);
+
 /// Upstream's rule (main.py test, mod_qe): a clip's weight is the mean of the
 /// QE output over its frames (`frame_weight`, one per qe_stats row); a query's
 /// weight is the mean over its clips that have a face of their weights, and 0

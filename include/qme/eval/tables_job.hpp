@@ -24,10 +24,16 @@ using LearnedFusionFn =
 /// A fusion computed outside eval: QME needs LibTorch, which eval must not include, so the
 /// caller (qme_tables, via qme::fusion) supplies it and run_tables evaluates its matrices
 /// exactly like the baselines'.
+/// Refuses inputs a learned fusion cannot use (e.g. a face-weights file with a different number
+/// of probes), by throwing; run_tables calls it before any work.
+using LearnedFusionCheck =
+    std::function<void(const std::vector<std::string>& models, const TestLabels& labels)>;
+
 struct LearnedFusion {
   std::string name;    // report key, e.g. "qme"
   std::string column;  // table column, e.g. "QME"
   LearnedFusionFn fuse;
+  LearnedFusionCheck check;  // optional
 };
 
 /// Which part of the table a column belongs to.

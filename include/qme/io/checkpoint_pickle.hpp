@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -24,11 +25,12 @@ namespace qme::io {
 using StorageLoader = std::function<at::Tensor(const std::string& key, c10::ScalarType dtype, int64_t numel)>;
 
 /// Decodes `bytes` into an IValue tree: dict and OrderedDict -> GenericDict (insertion order
-/// kept), list -> GenericList, tuple -> Tuple, str, int, float, bool, None, tensors. `source`
+/// kept), list -> GenericList, tuple -> Tuple, str, int, float, bool, None, tensors. The tree is
+/// what a state dict can be: containers nested at most 100 deep and no container inside itself. `source`
 /// (the file) and "data.pkl" prefix every error message. Throws InputError on a refused global
 /// ("<source>: refuses to load global 'posix.system' ..."), an unsupported opcode, or a
 /// malformed/truncated stream.
-c10::IValue unpickle_restricted(const std::string& bytes, const StorageLoader& load_storage,
+c10::IValue unpickle_restricted(std::string_view bytes, const StorageLoader& load_storage,
                                 const std::string& source);
 
 /// One tensor's storage as the pickler referenced it: archive record `data/<key>`.

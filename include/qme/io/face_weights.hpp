@@ -9,8 +9,9 @@
 namespace qme::io {
 
 /// Reads dataset "face_weights" ((Q, 1) or (Q,), any float type) of an HDF5 file. Throws
-/// InputError naming the file and dataset when it is missing, mis-shaped, holds a non-finite
-/// value, or (with num_queries >= 0) has a different number of rows.
+/// InputError naming the file and dataset when it is missing, mis-shaped, holds a value outside
+/// [0, 1] (NaN included), or (with num_queries >= 0) has a different number of rows -- the shape
+/// is checked before the weights are read.
 std::vector<float> read_face_weights(const std::string& path, int64_t num_queries = -1);
 
 }  // namespace qme::io

@@ -1,8 +1,9 @@
 #pragma once
 /// RAII HDF5 access with qme's error contract: every failure names the file
 /// and the dataset. Reads convert any numeric dtype to the type asked for
-/// (upstream stores ids as float32); writes go to a temporary file that is
-/// renamed into place only when complete.
+/// (upstream stores ids as float32), and refuse a dataset that declares more
+/// values than it stores before allocating for it; writes go to a temporary
+/// file that is renamed into place only when complete.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -44,9 +45,17 @@ class H5Reader {
   std::vector<int64_t> read_int64(const std::string& name, Shape* shape = nullptr) const;
   /// Raw 8-bit pixels (dataset images: (H,W,3) RGB); other dtypes are converted.
   std::vector<uint8_t> read_uint8(const std::string& name, Shape* shape = nullptr) const;
-  /// An id array (pids, camids, ...): whole numbers, one-dimensional; upstream's
-  /// (n,1) and (1,n) shapes are accepted as the same thing.
+  /// An id array (pids, camids, ...): whole numbers within int64, one-dimensional; upstream's
+  /// (n,1) and (1,n) shapes are accepted as the same thing. Integer ids are read in their own
+  /// type; float ids (upstream's float32) must be whole.
   std::vector<int64_t> read_ids(const std::string& name) const;
+  /// The number of entries of id array `name`, from its shape alone (nothing is read), so
+  /// that files can be checked for consistency before any allocation.
+  uint64_t id_count(const std::string& name) const;
+  /// read_ids after checking, from the shape alone, that there are `expected` entries;
+  /// otherwise "'<name>' has N entries but <expected_from>" (e.g. "score_mat has 120 rows").
+  std::vector<int64_t> read_ids(const std::string& name, uint64_t expected,
+                                const std::string& expected_from) const;
   /// A one-dimensional string dataset (variable- or fixed-length, as h5py
   /// writes a list of str); fixed-length values lose their trailing NULs.
   std::vector<std::string> read_strings(const std::string& name) const;

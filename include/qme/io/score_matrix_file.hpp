@@ -27,10 +27,12 @@ class ScoreMatrixFile {
   /// Both matrices of one model, checked against the id arrays. Throws
   /// InputError naming the file and dataset when missing or mis-shaped.
   ModelScores read_model(const std::string& model) const;
+  /// read_model's checks, from the datasets' shapes alone (nothing is read).
+  void check_model(const std::string& model) const;
 
  private:
-  ScoreMatrix read_matrix(const std::string& name, int64_t rows, int64_t cols, const char* rows_from,
-                          const char* cols_from) const;
+  void check_matrix(const std::string& name, int64_t rows, int64_t cols, const char* rows_from,
+                    const char* cols_from) const;
 
   H5Reader reader_;
   TestLabels labels_;
