@@ -94,9 +94,9 @@ class ArchiveDirectory {
     parse_directory(dir);
   }
 
-  /// The record's size once inflated; refuses one that would exceed what a checkpoint of this
+  /// Refuses a record whose inflated size would exceed `limit` or what a checkpoint of this
   /// file's size can hold (compressed records share one budget), before anything is allocated.
-  uint64_t admit(const std::string& record, uint64_t limit = UINT64_MAX) {
+  void admit(const std::string& record, uint64_t limit = UINT64_MAX) {
     const Entry& e = entry(record);
     if (e.size > limit) {
       throw InputError(path_, record,
@@ -113,7 +113,6 @@ class ArchiveDirectory {
       }
       inflation_budget_ -= e.size;
     }
-    return e.size;
   }
 
   uint64_t declared_size(const std::string& record) const { return entry(record).size; }
@@ -244,7 +243,7 @@ at::Tensor load_storage(PyTorchStreamReader& reader, ArchiveDirectory& directory
   const auto item = static_cast<uint64_t>(c10::elementSize(dtype));
   const uint64_t declared = directory.declared_size(name);
   // torch.save writes each storage whole, so its record holds exactly numel elements.
-  if (static_cast<uint64_t>(numel) > declared / item || declared != static_cast<uint64_t>(numel) * item) {
+  if (declared % item != 0 || declared / item != static_cast<uint64_t>(numel)) {
     throw InputError(path, name,
                      "holds " + std::to_string(declared) + " bytes, but the pickle's storage is " +
                          std::to_string(numel) + " elements of " + std::to_string(item) + " bytes");

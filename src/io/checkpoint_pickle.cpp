@@ -122,8 +122,8 @@ class ContainerGraph {
     it->second.height = std::max(it->second.height, nested_height(items));
   }
 
-  /// Every container that has been inside another is visited once: shared references are
-  /// common in pickles and must not multiply the work.
+  /// Calls visit on every value under `root`, expanding each container once: shared references
+  /// are common in pickles and must not multiply the work.
   template <typename Visit>
   void walk(const c10::IValue& root, Visit&& visit) const {
     std::unordered_set<const void*> seen;

@@ -66,6 +66,7 @@ Extent extent_of(const H5::DataSet& dataset, const std::string& path, const std:
   Extent e;
   e.shape.assign(dims.begin(), dims.end());
   for (const auto d : dims) {
+    // Room is kept for 8-byte elements; check_stored checks wider ones.
     if (d != 0 && e.count > std::numeric_limits<uint64_t>::max() / 8 / d) {
       throw InputError(path, name, "declares an impossible size (" + shape_text(e.shape) + ")");
     }
@@ -81,6 +82,9 @@ Extent extent_of(const H5::DataSet& dataset, const std::string& path, const std:
 void check_stored(const H5::DataSet& dataset, const std::string& path, const std::string& name,
                   const Extent& extent, size_t element_size) {
   constexpr uint64_t kMaxCompression = 1100;  // deflate's ceiling is ~1032:1
+  if (element_size != 0 && extent.count > std::numeric_limits<uint64_t>::max() / element_size) {
+    throw InputError(path, name, "declares an impossible size (" + shape_text(extent.shape) + ")");
+  }
   const uint64_t declared = extent.count * element_size;
   const uint64_t stored = H5Dget_storage_size(dataset.getId());
   const H5::DSetCreatPropList plist = dataset.getCreatePlist();

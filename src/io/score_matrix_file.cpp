@@ -105,10 +105,10 @@ ModelScores ScoreMatrixFile::read_model(const std::string& model) const {
   check_model(model);  // shapes before any allocation
   const auto read = [&](const std::string& name) {
     ScoreMatrix m;
-    const Shape shape = reader_.shape(name);
+    Shape shape;  // 2-D, as check_model made sure
+    m.values = reader_.read_float32(name, &shape);
     m.rows = static_cast<int64_t>(shape[0]);
     m.cols = static_cast<int64_t>(shape[1]);
-    m.values = reader_.read_float32(name);
     return m;
   };
   ModelScores scores;
