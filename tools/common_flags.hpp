@@ -44,6 +44,16 @@ inline CLI::Option* add_log_level_flag(CLI::App& app, std::string& level) {
       ->capture_default_str();
 }
 
+/// --optimize true|false: the extraction's fidelity switch (README "Feature extraction").
+inline CLI::Option* add_optimize_flag(CLI::App& app, bool& optimize, const std::string& prefix = "") {
+  return app
+      .add_option("--optimize", optimize,
+                  prefix +
+                      "true: fold BatchNorm into the convolutions (optimize_for_inference), faster, features "
+                      "within ~5e-4 relative of the eager model; false: run the export as it is")
+      ->capture_default_str();
+}
+
 /// --num_shards / --shard_index: one shard of an extraction (e.g. a Slurm array task).
 inline void add_shard_flags(CLI::App& app, int64_t& num_shards, int64_t& shard_index) {
   app.add_option("--num_shards", num_shards,

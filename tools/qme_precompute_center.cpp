@@ -31,6 +31,7 @@ struct Options {
   int64_t views = 1;
   int64_t batch_frames = 32;
   int num_workers = 1;
+  bool optimize = true;
   int64_t num_shards = 1;
   int64_t shard_index = 0;
   bool merge_shards = false;
@@ -63,6 +64,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--num_workers", o.num_workers, "threads reading and resizing frames")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  qme::tools::add_optimize_flag(app, o.optimize);
   qme::tools::add_shard_flags(app, o.num_shards, o.shard_index);
   app.add_flag("--merge_shards", o.merge_shards,
                "assemble the parts of a --num_shards run into the center files and the training-frames "
@@ -97,6 +99,7 @@ int run(const Options& o) {
   options.device = device.str();
   options.batch_frames = o.batch_frames;
   options.num_workers = o.num_workers;
+  options.optimize = o.optimize;
   options.seed = o.seed;
   options.shard = {o.num_shards, o.shard_index};
   options.save_path = o.save_path;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "qme/config/yaml_node.hpp"
 #include "qme/core/error.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/text_file.hpp"
@@ -51,28 +52,18 @@ std::string shard_file(const std::string& path, const ShardSpec& shard) {
          ".h5";
 }
 
-namespace {
-
-std::string quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-}  // namespace
-
 void write_run_config(const std::string& output, const std::string& tool, const ExtractionOptions& options,
                       const std::map<std::string, std::string>& extra) {
   std::ostringstream out;
   out << "# written by " << tool << " next to " << std::filesystem::path(output).filename().string() << "\n";
   out << "tool: " << tool << "\nmode: " << options.model << "\ndataset: " << options.dataset
-      << "\nroot: " << quoted(options.root) << "\ndevice: " << options.device
+      << "\nroot: " << config::yaml_quoted(options.root) << "\ndevice: " << options.device
       << "\nbatch_frames: " << options.batch_frames << "\nnum_workers: " << options.num_workers
       << "\nseed: " << options.seed << "\noptimize: " << (options.optimize ? "true" : "false")
       << "\nnum_shards: " << options.shard.num_shards << "\nshard_index: " << options.shard.shard_index
       << "\n";
   for (const auto& [key, value] : extra) out << key << ": " << value << "\n";
-  out << "backbone_cfg_source: " << quoted(options.backbone.source) << "\nbackbone_cfg:\n";
+  out << "backbone_cfg_source: " << config::yaml_quoted(options.backbone.source) << "\nbackbone_cfg:\n";
   std::istringstream yaml(config::to_yaml(options.backbone));
   for (std::string line; std::getline(yaml, line);) out << "  " << line << "\n";
   const std::string stem = output.size() > 3 ? output.substr(0, output.size() - 3) : output;
@@ -123,6 +114,12 @@ void write_ids(io::AtomicH5Writer& writer, const std::string& name, const std::v
 std::vector<int64_t> read_ids(const io::H5Reader& reader, const std::string& name) {
   if (!reader.has_dataset(name)) return {};
   return reader.read_ids(name);
+}
+
+std::vector<int64_t> read_row_ids(const io::H5Reader& reader, const std::string& name, int64_t rows,
+                                  const std::string& rows_name) {
+  if (rows == 0 && !reader.has_dataset(name)) return {};
+  return reader.read_ids(name, static_cast<uint64_t>(rows), rows_name + " has " + std::to_string(rows) + " rows");
 }
 
 void append_rows(cache::FeatureMatrix& rows, const cache::FeatureMatrix& more) {

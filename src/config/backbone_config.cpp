@@ -84,13 +84,6 @@ BackboneConfig from_yaml(const YamlMap& yaml) {
   return config;
 }
 
-// Single-quoted YAML scalar: always read back as the exact string (paths may hold ':' or '#').
-std::string quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += (c == '\'') ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
 }  // namespace
 
 const std::vector<std::string>& known_datasets() {
@@ -140,20 +133,20 @@ std::string to_yaml(const BackboneConfig& config) {
   for (const auto& [model, paths] : config.model_paths) {
     const std::string config_suffix = model == "biggait" ? "_cfg_path" : "_config_path";
     if (!paths.cache_path.empty()) {
-      out += model + "_cache_path: " + quoted(paths.cache_path) + "\n";
+      out += model + "_cache_path: " + yaml_quoted(paths.cache_path) + "\n";
     }
     if (!paths.backbone_path.empty()) {
-      out += model + "_backbone_path: " + quoted(paths.backbone_path) + "\n";
+      out += model + "_backbone_path: " + yaml_quoted(paths.backbone_path) + "\n";
     }
     if (!paths.config_path.empty()) {
-      out += model + config_suffix + ": " + quoted(paths.config_path) + "\n";
+      out += model + config_suffix + ": " + yaml_quoted(paths.config_path) + "\n";
     }
     if (!paths.torchscript_path.empty()) {
-      out += model + "_torchscript_path: " + quoted(paths.torchscript_path) + "\n";
+      out += model + "_torchscript_path: " + yaml_quoted(paths.torchscript_path) + "\n";
     }
   }
-  out += "qe_ckpt_path: " + quoted(config.qe_ckpt_path) + "\n";
-  if (config.face_weights) out += "face_weights: " + quoted(*config.face_weights) + "\n";
+  out += "qe_ckpt_path: " + yaml_quoted(config.qe_ckpt_path) + "\n";
+  if (config.face_weights) out += "face_weights: " + yaml_quoted(*config.face_weights) + "\n";
   return out;
 }
 

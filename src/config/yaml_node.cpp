@@ -251,4 +251,42 @@ template std::string YamlMap::optional<std::string>(const std::string&, const st
 template std::vector<std::string> YamlMap::optional<std::vector<std::string>>(
     const std::string&, const std::vector<std::string>&) const;
 
+namespace {
+
+bool single_quotable(const std::string& text) {
+  // Bytes from 0x80 are UTF-8 and stay as they are; control characters need double quotes.
+  return std::none_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+std::string double_quoted(const std::string& text) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string yaml_quoted(const std::string& text) {
+  if (!single_quotable(text)) return double_quoted(text);
+  std::string out = "'";
+  for (const char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
 }  // namespace qme::config

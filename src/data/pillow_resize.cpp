@@ -6,18 +6,14 @@
 #include <string>
 
 #include "qme/core/error.hpp"
+#include "qme/core/target_clones.hpp"
 
 // Bit-exactness depends on the double arithmetic of the kernel weights being
 // evaluated as written: this file is compiled with -ffp-contract=off (no fused
 // multiply-add), as Pillow's own build is on x86-64.
 
-// x86-64 builds target the SSE2 baseline; the row kernel is worth an AVX2 copy,
-// picked when the program loads (GCC function multiversioning).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define QME_RESAMPLE_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define QME_RESAMPLE_CLONES
-#endif
+// The row kernel is worth an AVX2 copy (qme/core/target_clones.hpp).
+#define QME_RESAMPLE_CLONES QME_TARGET_CLONES("avx2", "default")
 
 namespace qme::data {
 

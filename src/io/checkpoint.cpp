@@ -79,6 +79,7 @@ class ArchiveDirectory {
  public:
   static constexpr uint64_t kMaxPickleBytes = uint64_t{256} << 20;  // a state dict's needs a few MB
   static constexpr uint64_t kMaxInflation = 64;                     // inflated bytes per file byte
+  static constexpr uint64_t kMaxVersionBytes = 64;
 
   explicit ArchiveDirectory(const std::string& path) : path_(path) {
     std::ifstream in(path, std::ios::binary);
@@ -86,11 +87,11 @@ class ArchiveDirectory {
     const auto size = static_cast<uint64_t>(in.tellg());
     inflation_budget_ = std::max<uint64_t>(uint64_t{64} << 20, size * kMaxInflation);
     const auto [offset, length] = find_directory(in, size);
-    if (offset > size || length > size - offset) corrupt("the zip directory lies outside the file");
+    if (offset > size || length > size - offset) truncated("the zip directory lies outside the file");
     std::string dir(static_cast<size_t>(length), '\0');
     in.seekg(static_cast<std::streamoff>(offset));
     in.read(dir.data(), static_cast<std::streamsize>(length));
-    if (!in) corrupt("the zip directory cannot be read");
+    if (!in) truncated("the zip directory cannot be read");
     parse_directory(dir);
   }
 
@@ -117,6 +118,12 @@ class ArchiveDirectory {
 
   uint64_t declared_size(const std::string& record) const { return entry(record).size; }
 
+  /// LibTorch's reader reads the version record whole as it opens the archive, before qme can
+  /// admit it: its declared size is checked first (a version is a few digits).
+  void admit_version_record() {
+    if (entries_.count("version") != 0) admit("version", kMaxVersionBytes);
+  }
+
   void verify(const std::string& record, const char* data, size_t size) const {
     if (crc32(data, size) != entry(record).crc) corrupt("record '" + record + "' fails its CRC check");
   }
@@ -138,6 +145,11 @@ class ArchiveDirectory {
     throw InputError(path_, "", "is corrupt (" + why + ")");
   }
 
+  /// The zip directory itself cannot be found or read: most often a partial download.
+  [[noreturn]] void truncated(const std::string& why) const {
+    throw InputError(path_, "", "is truncated or corrupt (" + why + ")");
+  }
+
   std::pair<uint64_t, uint64_t> find_directory(std::ifstream& in, uint64_t size) const {
     // The end-of-directory record (22 bytes + a comment of up to 64 KiB) closes the file.
     const uint64_t tail_size = std::min<uint64_t>(size, 22 + 65535 + 20);
@@ -154,13 +166,13 @@ class ArchiveDirectory {
         std::string record(56, '\0');
         in.seekg(static_cast<std::streamoff>(zip64_end));
         in.read(record.data(), 56);
-        if (!in || little_endian(record, 0, 4) != 0x06064b50) corrupt("bad zip64 end of directory");
+        if (!in || little_endian(record, 0, 4) != 0x06064b50) truncated("bad zip64 end of directory");
         length = little_endian(record, 40, 8);
         offset = little_endian(record, 48, 8);
       }
       return {offset, length};
     }
-    corrupt("no end of zip directory");
+    truncated("no end of zip directory");
   }
 
   void parse_directory(const std::string& dir) {
@@ -173,7 +185,7 @@ class ArchiveDirectory {
       const auto name_length = static_cast<size_t>(little_endian(dir, at + 28, 2));
       const auto extra_length = static_cast<size_t>(little_endian(dir, at + 30, 2));
       const auto comment_length = static_cast<size_t>(little_endian(dir, at + 32, 2));
-      if (at + 46 + name_length + extra_length > dir.size()) corrupt("truncated zip directory");
+      if (at + 46 + name_length + extra_length > dir.size()) truncated("truncated zip directory");
       if (e.size == 0xFFFFFFFFu) e.size = zip64_size(dir.substr(at + 46 + name_length, extra_length));
       const std::string name = dir.substr(at + 46, name_length);
       const auto slash = name.find('/');
@@ -199,7 +211,6 @@ class ArchiveDirectory {
 };
 
 std::unique_ptr<PyTorchStreamReader> open_archive(const std::string& path) {
-  check_is_zip(path);
   try {
     return std::make_unique<PyTorchStreamReader>(path);
   } catch (const c10::Error& e) {
@@ -255,11 +266,11 @@ at::Tensor load_storage(PyTorchStreamReader& reader, ArchiveDirectory& directory
   return tensor;
 }
 
-c10::IValue decode_archive(PyTorchStreamReader& reader, const std::string& path) {
+c10::IValue decode_archive(PyTorchStreamReader& reader, ArchiveDirectory& directory,
+                           const std::string& path) {
   if (reader.hasRecord("constants.pkl") || reader.hasRecord("code/__torch__.py")) {
     throw InputError(path, "", "is a TorchScript archive (torch.jit.save), not a torch.save checkpoint");
   }
-  ArchiveDirectory directory(path);
   check_byte_order(reader, directory, path);
   const auto pickle = read_record(reader, directory, path, "data.pkl", ArchiveDirectory::kMaxPickleBytes);
   const StorageLoader loader = [&](const std::string& key, c10::ScalarType dtype, int64_t numel) {
@@ -353,9 +364,12 @@ void Checkpoint::set(const std::string& key, c10::IValue value) {
 }
 
 c10::IValue read_torch_archive(const std::string& path) {
+  check_is_zip(path);
+  ArchiveDirectory directory(path);
+  directory.admit_version_record();
   auto reader = open_archive(path);
   try {
-    return decode_archive(*reader, path);
+    return decode_archive(*reader, directory, path);
   } catch (const c10::Error& e) {
     throw InputError(path, "", "is corrupt (" + first_line(e.what_without_backtrace()) + ")");
   }

@@ -3,13 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-// x86-64 builds target the 2003 baseline (SSE2); these loops are worth an AVX2 /
-// AVX-512 copy, picked when the program loads (GCC function multiversioning).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define QME_KERNEL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define QME_KERNEL_CLONES
-#endif
+#include "qme/core/target_clones.hpp"
+
+#define QME_KERNEL_CLONES QME_TARGET_CLONES("avx512f", "avx2", "default")
 
 namespace qme::scores::kernels {
 

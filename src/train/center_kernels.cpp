@@ -1,5 +1,7 @@
 #include "center_kernels.hpp"
 
+#include "qme/core/target_clones.hpp"
+
 namespace qme::train::kernels {
 
 namespace {
@@ -34,8 +36,9 @@ __attribute__((always_inline)) inline void block(const float* a, const float* b,
 
 }  // namespace
 
-__attribute__((target_clones("avx512f", "arch=haswell", "default"))) void dot_products(
-    const float* a, int64_t rows, const float* b, int64_t cols, int64_t dim, float* out, int64_t out_stride) {
+QME_TARGET_CLONES("avx512f", "arch=haswell", "default")
+void dot_products(const float* a, int64_t rows, const float* b, int64_t cols, int64_t dim, float* out,
+                  int64_t out_stride) {
   int64_t i = 0;
   for (; i + 8 <= rows; i += 8) block<8>(a + i * dim, b, cols, dim, out + i * out_stride, out_stride);
   switch (rows - i) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "qme/config/backbone_config.hpp"
+#include "qme/config/yaml_node.hpp"
 #include "qme/core/error.hpp"
 #include "support/log_capture.hpp"
 #include "support/test_support.hpp"
@@ -201,4 +202,19 @@ TEST_CASE("the torchscript path key is read and written back", "[config]") {
   const auto copy = qme::config::parse_backbone_config(to_yaml(config), "copy");
   CHECK(copy.model_paths.at("adaface").torchscript_path == "ts/adaface.pt");
   CHECK(copy.model_paths.at("biggait").torchscript_path == "ts/big gait.pt");
+}
+
+// Found by the config fuzzer: a line break in a single-quoted scalar reads back as a space.
+TEST_CASE("paths with quotes, line breaks and control characters survive to_yaml", "[config]") {
+  const std::string odd = "dir\nwith 'quotes' \"and\" \\ tab\t bell\x07 and # : marks.pt";
+  auto config = qme::config::parse_backbone_config("model_list: [adaface]\n", "odd.yaml");
+  config.model_paths["adaface"].torchscript_path = odd;
+  config.qe_ckpt_path = "plain/path:with#marks.pth";
+  const std::string yaml = to_yaml(config);
+  const auto copy = qme::config::parse_backbone_config(yaml, "copy");
+  CHECK(copy.model_paths.at("adaface").torchscript_path == odd);
+  CHECK(copy.qe_ckpt_path == "plain/path:with#marks.pth");
+  CHECK(to_yaml(copy) == yaml);
+  CHECK(qme::config::yaml_quoted("it's") == "'it''s'");
+  CHECK(qme::config::yaml_quoted("a\nb") == "\"a\\x0ab\"");
 }

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -177,9 +178,7 @@ TEST_CASE("bad checkpoint files fail with one message naming the file", "[io]") 
   const auto bytes = read_file(good);
   const auto truncated = dir.path("truncated.pth");
   write_file(truncated, bytes.substr(0, bytes.size() / 2));
-  CHECK_THAT(read_error(truncated),
-             Catch::StartsWith(truncated + " cannot be read as a torch.save archive") &&
-                 Catch::Contains("truncated or corrupt"));
+  CHECK_THAT(read_error(truncated), Catch::StartsWith(truncated + " is truncated or corrupt ("));
 
   // One flipped bit inside a stored tensor: the zip's CRC catches it.
   auto flipped = bytes;
@@ -352,4 +351,30 @@ TEST_CASE("a training checkpoint saved by Python's torch.save loads in qme", "[i
   CHECK(optimizer.at("state").toGenericDict().size() == 4);
   CHECK(checkpoint.find("big")->toInt() == (int64_t{1} << 62));
   CHECK(checkpoint.find("rng")->toTensor().scalar_type() == torch::kByte);
+}
+
+// LibTorch's reader reads the version record whole as it opens an archive: a directory that
+// declares a huge one must be refused before that allocation.
+TEST_CASE("a version record declaring a gigabyte is refused before LibTorch reads it", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("version_bomb.pth");
+  write_archive(path, {{"data.pkl", proto() + "}."}});
+  std::string bytes = read_file(path);
+  const std::string name = "/version";
+  // The central directory's entry: "PK\1\2", ..., uncompressed size at +24, name at +46.
+  size_t at = std::string::npos;
+  for (size_t p = bytes.find("PK\x01\x02"); p != std::string::npos; p = bytes.find("PK\x01\x02", p + 4)) {
+    const size_t name_length =
+        static_cast<unsigned char>(bytes[p + 28]) | static_cast<unsigned char>(bytes[p + 29]) << 8;
+    const std::string record = bytes.substr(p + 46, name_length);
+    if (record.size() >= name.size() && record.compare(record.size() - name.size(), name.size(), name) == 0)
+      at = p;
+  }
+  REQUIRE(at != std::string::npos);
+  const uint32_t huge = uint32_t{1} << 30;
+  std::memcpy(&bytes[at + 24], &huge, sizeof huge);
+  write_file(path, bytes);
+  CHECK(read_error(path) == path +
+                                ": 'version' declares 1073741824 bytes, more than the 64 a checkpoint's "
+                                "record of this kind can need");
 }

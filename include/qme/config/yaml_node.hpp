@@ -59,4 +59,9 @@ class YamlMap {
   std::string source_;
 };
 
+/// `text` as a YAML scalar that reads back as exactly `text` (paths may hold ':', '#', quotes or
+/// line breaks): single-quoted when it is all printable, double-quoted with escapes otherwise
+/// (a line break in single quotes would read back as a space).
+std::string yaml_quoted(const std::string& text);
+
 }  // namespace qme::config
