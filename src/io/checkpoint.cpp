@@ -26,8 +26,10 @@ namespace {
 using caffe2::serialize::PyTorchStreamReader;
 using caffe2::serialize::PyTorchStreamWriter;
 
+/// LibTorch's message, less its backtrace and its plea for a better message.
 std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
+  const std::string line = text.substr(0, text.find('\n'));
+  return line.substr(0, line.find("  (Could this error message be improved?"));
 }
 
 /// Names what the file is when it is not a zip archive, from its first bytes.
@@ -118,10 +120,20 @@ class ArchiveDirectory {
 
   uint64_t declared_size(const std::string& record) const { return entry(record).size; }
 
-  /// LibTorch's reader reads the version record whole as it opens the archive, before qme can
-  /// admit it: its declared size is checked first (a version is a few digits).
-  void admit_version_record() {
-    if (entries_.count("version") != 0) admit("version", kMaxVersionBytes);
+  /// LibTorch's reader reads and parses the version record as it opens the archive, and leaks its
+  /// zip state when that fails: qme reads the record itself first, with its size capped, its CRC
+  /// checked and its number within what LibTorch reads.
+  void check_version_record() {
+    if (entries_.count("version") == 0) {
+      throw InputError(path_, "version", "is missing from the archive (every torch.save archive has one)");
+    }
+    admit("version", kMaxVersionBytes);
+    const Entry& e = entry("version");
+    if (e.compressed) corrupt("record 'version' is compressed; torch.save stores records as they are");
+    if (e.local_offset == 0xFFFFFFFFu) return;  // a zip64 offset: left to LibTorch
+    const std::string text = read_stored(e);
+    verify("version", text.data(), text.size());
+    check_version_number(text);
   }
 
   void verify(const std::string& record, const char* data, size_t size) const {
@@ -132,8 +144,40 @@ class ArchiveDirectory {
   struct Entry {
     uint32_t crc = 0;
     bool compressed = false;
-    uint64_t size = 0;  // uncompressed
+    uint64_t size = 0;          // uncompressed
+    uint64_t local_offset = 0;  // of its local header
   };
+
+  /// A stored (uncompressed) record's bytes, found through its local header.
+  std::string read_stored(const Entry& e) const {
+    std::ifstream in(path_, std::ios::binary);
+    std::string header(30, '\0');
+    in.seekg(static_cast<std::streamoff>(e.local_offset));
+    in.read(header.data(), 30);
+    if (!in || little_endian(header, 0, 4) != 0x04034b50) truncated("a record's local header is missing");
+    const uint64_t skip = little_endian(header, 26, 2) + little_endian(header, 28, 2);
+    std::string data(static_cast<size_t>(e.size), '\0');
+    in.seekg(static_cast<std::streamoff>(e.local_offset + 30 + skip));
+    in.read(data.data(), static_cast<std::streamsize>(e.size));
+    if (!in) truncated("a record ends beyond the file");
+    return data;
+  }
+
+  void check_version_number(const std::string& text) const {
+    const std::string digits = !text.empty() && text.back() == '\n' ? text.substr(0, text.size() - 1) : text;
+    const bool numeric =
+        !digits.empty() && digits.size() <= 9 &&
+        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!numeric) throw InputError(path_, "version", "is not a decimal number (torch.save's format version)");
+    const uint64_t version = std::stoull(digits);
+    if (version < caffe2::serialize::kMinSupportedFileFormatVersion ||
+        version > caffe2::serialize::kMaxSupportedFileFormatVersion) {
+      throw InputError(path_, "version",
+                       "is '" + digits + "', not a torch.save format version LibTorch reads (" +
+                           std::to_string(caffe2::serialize::kMinSupportedFileFormatVersion) + " to " +
+                           std::to_string(caffe2::serialize::kMaxSupportedFileFormatVersion) + ")");
+    }
+  }
 
   const Entry& entry(const std::string& record) const {
     const auto it = entries_.find(record);
@@ -182,16 +226,27 @@ class ArchiveDirectory {
       e.crc = static_cast<uint32_t>(little_endian(dir, at + 16, 4));
       e.compressed = little_endian(dir, at + 10, 2) != 0;
       e.size = little_endian(dir, at + 24, 4);
+      e.local_offset = little_endian(dir, at + 42, 4);
       const auto name_length = static_cast<size_t>(little_endian(dir, at + 28, 2));
       const auto extra_length = static_cast<size_t>(little_endian(dir, at + 30, 2));
       const auto comment_length = static_cast<size_t>(little_endian(dir, at + 32, 2));
       if (at + 46 + name_length + extra_length > dir.size()) truncated("truncated zip directory");
       if (e.size == 0xFFFFFFFFu) e.size = zip64_size(dir.substr(at + 46 + name_length, extra_length));
-      const std::string name = dir.substr(at + 46, name_length);
-      const auto slash = name.find('/');
-      if (slash != std::string::npos) entries_[name.substr(slash + 1)] = e;
+      add_entry(dir.substr(at + 46, name_length), e);
       at += 46 + name_length + extra_length + comment_length;
     }
+  }
+
+  /// torch.save puts every record under one top folder, which LibTorch's reader takes from the
+  /// first record: a record elsewhere is one LibTorch would not find, so the file is refused.
+  void add_entry(const std::string& name, const Entry& e) {
+    const auto slash = name.find('/');
+    if (slash == std::string::npos) corrupt("record '" + name + "' is not in the archive's top folder");
+    if (entries_.empty()) top_folder_ = name.substr(0, slash);
+    if (name.compare(0, slash, top_folder_) != 0 || slash != top_folder_.size()) {
+      corrupt("its records lie in more than one top folder, where torch.save writes one");
+    }
+    entries_[name.substr(slash + 1)] = e;
   }
 
   /// The uncompressed size from a zip64 extra field (id 1, whose first value it is).
@@ -207,6 +262,7 @@ class ArchiveDirectory {
 
   std::string path_;
   std::map<std::string, Entry> entries_;
+  std::string top_folder_;
   uint64_t inflation_budget_ = 0;
 };
 
@@ -366,7 +422,7 @@ void Checkpoint::set(const std::string& key, c10::IValue value) {
 c10::IValue read_torch_archive(const std::string& path) {
   check_is_zip(path);
   ArchiveDirectory directory(path);
-  directory.admit_version_record();
+  directory.check_version_record();
   auto reader = open_archive(path);
   try {
     return decode_archive(*reader, directory, path);

@@ -3,8 +3,9 @@
 # corpora (the committed corpus only grows by hand: add a crashing input as finding_<what>).
 # Usage: tests/fuzz/run_fuzzers.sh FUZZ_BUILD_DIR SECONDS_EACH OUT_DIR [NAME...]
 #   FUZZ_BUILD_DIR: cmake -DCMAKE_CXX_COMPILER=clang++-14 -DQME_BUILD_FUZZERS=ON -DQME_SANITIZE=address,undefined
-# Each run prints libFuzzer's final stats (execs, coverage) into OUT_DIR/NAME.log; crashing
-# inputs land in OUT_DIR/NAME/findings/.
+# Each run (libFuzzer's fork mode: a finding is recorded and the run goes on) logs its progress
+# (execs, coverage) into OUT_DIR/NAME.log and its CPU time into OUT_DIR/NAME.time; crashing,
+# leaking, slow or memory-hungry inputs land in OUT_DIR/NAME/findings/.
 set -euo pipefail
 build=$(realpath "$1")
 seconds=$2
@@ -26,7 +27,8 @@ for name in "${names[@]}"; do
   TIMEFORMAT="%R s wall, %U s user, %S s system"
   { time "$build/tests/fuzz/qme_fuzz_$name" "$out/$name/corpus" "$here/corpus/$name" "${dict[@]}" \
       -max_total_time="$seconds" -rss_limit_mb=1500 -timeout=20 -print_final_stats=1 \
+      -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
       -artifact_prefix="$out/$name/findings/" >"$out/$name.log" 2>&1 || true; } 2>"$out/$name.time"
-  echo "$name: $(cat "$out/$name.time"); $(grep -E 'stat::number_of_executed_units|cov:' "$out/$name.log" | tail -2 | tr '\n' ' ')"
+  echo "$name: $(cat "$out/$name.time"); $(grep -E '^#[0-9]+: cov:' "$out/$name.log" | tail -1)"
   ls "$out/$name/findings"
 done

@@ -378,3 +378,51 @@ TEST_CASE("a version record declaring a gigabyte is refused before LibTorch read
                                 ": 'version' declares 1073741824 bytes, more than the 64 a checkpoint's "
                                 "record of this kind can need");
 }
+
+// Found by the checkpoint fuzzer: without a version record where LibTorch's reader looks for it
+// (under the first record's top folder), that reader refuses the archive and leaks its zip
+// state; qme refuses it first, by name.
+TEST_CASE("an archive without a version record is refused by name", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("no_version.pth");
+  write_archive(path, {{"data.pkl", proto() + "}."}});
+  std::string bytes = read_file(path);
+  for (size_t at = bytes.find("/version"); at != std::string::npos; at = bytes.find("/version", at + 1)) {
+    bytes[at + 7] = 'X';  // "/versioX" in both the local header and the directory
+  }
+  write_file(path, bytes);
+  CHECK(read_error(path) ==
+        path + ": 'version' is missing from the archive (every torch.save archive has one)");
+}
+
+TEST_CASE("an archive whose records lie in two top folders is refused as corrupt", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("two_folders.pth");
+  write_archive(path, {{"data.pkl", proto() + "}."}});
+  std::string bytes = read_file(path);
+  const auto at = bytes.rfind("/version");  // the directory's entry, after the local header's
+  REQUIRE(at != std::string::npos);
+  bytes[at - 1] = 'X';
+  write_file(path, bytes);
+  CHECK_THAT(read_error(path),
+             Catch::StartsWith(path + " is corrupt (its records lie in more than one top folder"));
+}
+
+// Found by the checkpoint fuzzer: LibTorch's reader parses the version as it opens the archive
+// and leaks when that fails; qme reads and checks the record first.
+TEST_CASE("a version record that is not a supported number is refused by name", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("version.pth");
+  write_archive(path, {{"data.pkl", proto() + "}."}});
+  const std::string good = read_file(path);
+  const auto at = good.find("/version");
+  REQUIRE(at != std::string::npos);
+  // The record's data follows its local header's name (the first "/version"): "3\n".
+  const auto data = good.find('\n', at) - 1;
+  REQUIRE(good[data] >= '1');
+
+  std::string bytes = good;
+  bytes[data] = 'x';  // the CRC now fails
+  write_file(path, bytes);
+  CHECK(read_error(path) == path + " is corrupt (record 'version' fails its CRC check)");
+}
