@@ -8,6 +8,7 @@
 #include "common_flags.hpp"
 #include "qme/cache/synthetic_caches.hpp"
 #include "qme/config/backbone_config.hpp"
+#include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
 #include "tool_main.hpp"
 
@@ -49,7 +50,11 @@ int main(int argc, char** argv) {
     spec.models.clear();
     std::stringstream list(models);
     for (std::string name; std::getline(list, name, ',');) {
-      qme::config::check_model_name(name, "--models", "");
+      try {
+        qme::config::check_model_name(name, "--models", "");
+      } catch (const qme::InputError& e) {
+        throw qme::UsageError(e.what());  // a flag's value: exit 2
+      }
       spec.models.push_back({name, 32});
     }
     const auto files = qme::cache::write_synthetic_caches(out_dir, spec);

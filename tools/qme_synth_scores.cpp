@@ -5,6 +5,7 @@
 #include "common_flags.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/eval/synthetic_scores.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "tool_main.hpp"
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
                  "gallery entries per subject (default: the preset's)");
   return qme::tools::run_tool(app, argc, argv, [&] {
     qme::setup_logging("info");
+    qme::io::check_output_file(out_path, /*create_folder=*/true);  // before any work
     auto spec = preset == "ltcc" ? qme::eval::ltcc_sized_spec() : qme::eval::SyntheticScoreSpec{};
     spec.seed = seed;
     spec.distribution = distribution;

@@ -13,6 +13,7 @@
 #include "qme/core/logging.hpp"
 #include "qme/eval/qme_column.hpp"
 #include "qme/eval/tables_job.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
 #include "tool_main.hpp"
 #ifdef QME_TABLES_WITH_PLOTS
@@ -62,7 +63,11 @@ int main(int argc, char** argv) {
     if (!face_weights.empty() && qme_ckpt.empty() && plots_dir.empty()) {
       throw qme::UsageError("--face_weights is only used with --qme_ckpt or --plots");
     }
-    if (!qme_ckpt.empty()) options.learned.push_back(qme::eval::load_qme_column(qme_ckpt, face_weights, use_qe));
+    qme::io::check_output_file(json_path);  // every output before any work ("": none)
+    qme::io::check_output_file(csv_path);
+    qme::io::check_output_directory(plots_dir);
+    if (!qme_ckpt.empty())
+      options.learned.push_back(qme::eval::load_qme_column(qme_ckpt, face_weights, use_qe));
 #ifdef QME_TABLES_WITH_PLOTS
     std::optional<qme::plot::TablesPlotter> plots;
     if (!plots_dir.empty()) {

@@ -20,6 +20,7 @@
 #include "qme/core/logging.hpp"
 #include "qme/eval/paper_table.hpp"
 #include "qme/eval/tables_job.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
 #include "qme/scores/score_jobs.hpp"
 #include "qme/train/device.hpp"
@@ -40,6 +41,7 @@ struct Options {
   // feat / merge
   int64_t batch_frames = 32;
   int num_workers = 1;
+  bool optimize = true;
   int64_t num_shards = 1;
   int64_t shard_index = 0;
   uint64_t seed = 1;
@@ -93,6 +95,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--num_workers", o.num_workers, "feat: threads reading and resizing frames")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  qme::tools::add_optimize_flag(app, o.optimize, "feat: ");
   qme::tools::add_shard_flags(app, o.num_shards, o.shard_index);
   app.add_option("--seed", o.seed, "feat: seed of the face-crop choice (frames with several faces)")
       ->capture_default_str();
@@ -135,6 +138,7 @@ int extract(const Options& o, const qme::config::BackboneConfig& backbone, const
   options.device = device;
   options.batch_frames = o.batch_frames;
   options.num_workers = o.num_workers;
+  options.optimize = o.optimize;
   options.seed = o.seed;
   options.shard = {o.num_shards, o.shard_index};
   options.feats_dir = o.feats_dir;
@@ -161,6 +165,7 @@ int run(const Options& o) {
   }
   qme::tools::check_shard_flags(o.num_shards, o.shard_index, extracts, o.eval_mode == "merge",
                                 "--eval_mode feat", "--eval_mode merge");
+  qme::io::check_output_file(o.json);  // before any work ("": none)
   // Only feature extraction needs weights; score and gather read --feats_dir alone, so a
   // missing default config must not stop them.
   qme::config::BackboneConfig backbone;

@@ -16,8 +16,10 @@ int run_tool(CLI::App& app, int argc, char** argv, Body&& body) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help or the parse error
-    return code == 0 ? kExitOk : kExitUsage;
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    // A bad flag: one line in the form of every other error.
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", name.c_str(), e.what());
+    return kExitUsage;
   }
   try {
     return body();

@@ -1,5 +1,6 @@
 #include "qme/backbone/backbone.hpp"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -68,6 +69,21 @@ int64_t total_length(const std::vector<int64_t>& lengths) {
   return sum;
 }
 
+/// Why torch::jit::load refused `path`, in the user's terms: a torch.save checkpoint (weights
+/// without code) is named as such.
+std::string not_torchscript(const std::string& path, const c10::Error& error) {
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    if (reader.hasRecord("data.pkl") && !reader.hasRecord("constants.pkl")) {
+      return "it is a torch.save checkpoint, weights without the model's code; export the model to "
+             "TorchScript with tools/export/";
+    }
+  } catch (const c10::Error&) {
+    return "not a zip archive, or truncated or damaged";
+  }
+  return first_line(error.what_without_backtrace());
+}
+
 }  // namespace
 
 Backbone Backbone::load(const std::string& path, const std::string& model, const BackboneOptions& options) {
@@ -83,7 +99,7 @@ Backbone Backbone::load(const std::string& path, const std::string& model, const
     backbone.module_ = torch::jit::load(path, backbone.device_);
   } catch (const c10::Error& e) {
     throw InputError(path + ": not a TorchScript file that torch::jit::load can read (" +
-                     first_line(e.what_without_backtrace()) + ")");
+                     not_torchscript(path, e) + ")");
   }
   check_contract(backbone.module_, *backbone.spec_, path);
   backbone.source_ = string_attribute(backbone.module_, kSourceAttribute, path);

@@ -251,6 +251,7 @@ CenterExtractionResult extract_centers(const CenterExtractionOptions& options) {
   if (options.views < 1) throw UsageError("--views must be at least 1");
   if (options.num_sample < 1) throw UsageError("--num_sample must be at least 1");
   const auto start = std::chrono::steady_clock::now();
+  io::check_output_directory(options.save_path);  // before any work
   auto backbone = detail::load_backbone(options);
   const auto& spec = backbone.spec();
   const auto splits = data::read_dataset(options.dataset, options.root);
@@ -331,6 +332,7 @@ CenterExtractionResult merge_center_shards(const std::string& save_path, const s
                                            const std::string& dataset, int64_t num_sample,
                                            int64_t num_shards) {
   if (num_shards < 2) throw UsageError("--merge_shards needs --num_shards of at least 2");
+  io::check_output_directory(save_path);  // the merged files go there: checked before any work
   const auto start = std::chrono::steady_clock::now();
   TrainPart merged;
   int64_t next_sample = 0, total = -1, dim = -1, batch_frames = -1;
@@ -361,9 +363,9 @@ CenterExtractionResult merge_center_shards(const std::string& save_path, const s
     next_sample = end;
     CenterRows rows;
     rows.feats = detail::read_rows(reader, "feats", dim);
-    rows.pids = detail::read_ids(reader, "pids");
-    rows.camids = detail::read_ids(reader, "camids");
-    rows.clothes_ids = detail::read_ids(reader, "clothes_ids");
+    rows.pids = detail::read_row_ids(reader, "pids", rows.feats.rows, "feats");
+    rows.camids = detail::read_row_ids(reader, "camids", rows.feats.rows, "feats");
+    rows.clothes_ids = detail::read_row_ids(reader, "clothes_ids", rows.feats.rows, "feats");
     detail::append_rows(merged.centers.feats, rows.feats);
     for (auto [into, from] :
          {std::pair{&merged.centers.pids, &rows.pids}, std::pair{&merged.centers.camids, &rows.camids},

@@ -119,7 +119,8 @@ std::vector<int64_t> read_ids(const io::H5Reader& reader, const std::string& nam
 std::vector<int64_t> read_row_ids(const io::H5Reader& reader, const std::string& name, int64_t rows,
                                   const std::string& rows_name) {
   if (rows == 0 && !reader.has_dataset(name)) return {};
-  return reader.read_ids(name, static_cast<uint64_t>(rows), rows_name + " has " + std::to_string(rows) + " rows");
+  return reader.read_ids(name, static_cast<uint64_t>(rows),
+                         rows_name + " has " + std::to_string(rows) + " rows");
 }
 
 void append_rows(cache::FeatureMatrix& rows, const cache::FeatureMatrix& more) {

@@ -44,6 +44,10 @@ void write_rows(io::AtomicH5Writer& writer, const std::string& name, const cache
 cache::FeatureMatrix read_rows(const io::H5Reader& reader, const std::string& name, int64_t cols);
 void write_ids(io::AtomicH5Writer& writer, const std::string& name, const std::vector<int64_t>& ids);
 std::vector<int64_t> read_ids(const io::H5Reader& reader, const std::string& name);
+/// Id array `name` with one entry per row of the `rows_name` matrix (`rows` rows), checked from its
+/// shape before it is read: "'pids' has 5 entries but feats has 6 rows". Absent: no rows.
+std::vector<int64_t> read_row_ids(const io::H5Reader& reader, const std::string& name, int64_t rows,
+                                  const std::string& rows_name);
 
 /// Appends `more` below `rows` (equal widths; an empty side takes the other's width).
 void append_rows(cache::FeatureMatrix& rows, const cache::FeatureMatrix& more);

@@ -213,14 +213,10 @@ TestPart read_part(const std::string& path) {
   for (const auto& [prefix, set] : {std::pair<std::string, SetResult*>{"q", &part.query},
                                     std::pair<std::string, SetResult*>{"g", &part.gallery}}) {
     set->features = detail::read_rows(reader, prefix + "f", part.dim);
-    set->labels.pids = detail::read_ids(reader, prefix + "_pids");
-    set->labels.camids = detail::read_ids(reader, prefix + "_camids");
-    set->labels.clothes_ids = detail::read_ids(reader, prefix + "_clothes_ids");
-    if (set->labels.size() != static_cast<size_t>(set->features.rows)) {
-      throw InputError(path, prefix + "_pids",
-                       "has " + std::to_string(set->labels.size()) + " ids for " +
-                           std::to_string(set->features.rows) + " rows");
-    }
+    const int64_t rows = set->features.rows;
+    set->labels.pids = detail::read_row_ids(reader, prefix + "_pids", rows, prefix + "f");
+    set->labels.camids = detail::read_row_ids(reader, prefix + "_camids", rows, prefix + "f");
+    set->labels.clothes_ids = detail::read_row_ids(reader, prefix + "_clothes_ids", rows, prefix + "f");
   }
   part.query.qe_stats = detail::read_rows(reader, "qe_stats", part.qe_width);
   part.query.frame_clip = detail::read_ids(reader, "frame_clip");
@@ -248,6 +244,7 @@ std::string test_shard_path(const std::string& feats_dir, const std::string& mod
 
 TestExtractionResult extract_test_features(const TestExtractionOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  io::check_output_directory(options.feats_dir);  // before any work
   auto backbone = detail::load_backbone(options);
   const auto splits = data::read_dataset(options.dataset, options.root);
   auto query = plan_set(splits.query, splits, kQuerySet, options);
@@ -303,6 +300,7 @@ TestExtractionResult extract_test_features(const TestExtractionOptions& options)
 TestExtractionResult merge_test_shards(const std::string& feats_dir, const std::string& model,
                                        const std::string& dataset, int64_t num_shards) {
   if (num_shards < 2) throw UsageError("--eval_mode merge needs --num_shards of at least 2");
+  io::check_output_directory(feats_dir);  // the merged file goes there: checked before any work
   const auto start = std::chrono::steady_clock::now();
   TestPart merged;
   for (int64_t i = 0; i < num_shards; ++i) {

@@ -67,9 +67,14 @@ LearnedFusion load_qme_column(const std::string& checkpoint_path, const std::str
       std::async(std::launch::async, open_module, checkpoint_path, face_weights_path, use_qe).share());
   auto fuse = [loading](const std::vector<std::string>& models, const std::vector<const ModelScores*>& scores,
                         const TestLabels& labels) { return loading->get().fuse(models, scores, labels); };
-  // The weights file is checked against the probes before any work (run_tables calls this).
-  auto check = [face_weights_path, use_qe](const std::vector<std::string>&, const TestLabels& labels) {
+  // Before any work (run_tables calls this): the weights file against the probes, then the
+  // checkpoint, whose loading has overlapped with the reading of the score-matrix file, against
+  // the models.
+  auto check = [loading, face_weights_path, use_qe](const std::vector<std::string>& models,
+                                                    const TestLabels& labels) {
     if (use_qe) io::read_face_weights(face_weights_path, static_cast<int64_t>(labels.query.size()));
+    const auto& fusion = loading->get();  // rethrows a checkpoint the module refused
+    if (fusion.check) fusion.check(models, labels);
   };
   return LearnedFusion{"qme", "QME", fuse, check};
 }

@@ -223,9 +223,9 @@ eval::LearnedFusion make_qme_table_fusion(const std::string& checkpoint_path,
   auto model = std::make_shared<const QmeInference>(checkpoint_path, options);
   std::vector<float> weights;
   if (use_qe) weights = read_face_weights(face_weights_path);
-  auto fuse = [model, weights, face_weights_path, use_qe](const std::vector<std::string>& models,
-                                                          const std::vector<const ModelScores*>& scores,
-                                                          const TestLabels& labels) {
+  // The models and the weights' rows, checked by run_tables before any work (and again by fuse).
+  auto check = [model, weights, face_weights_path, use_qe](const std::vector<std::string>& models,
+                                                           const TestLabels& labels) {
     model->check_models(models);
     const auto probes = static_cast<int64_t>(labels.query.size());
     if (use_qe && static_cast<int64_t>(weights.size()) != probes) {
@@ -233,9 +233,14 @@ eval::LearnedFusion make_qme_table_fusion(const std::string& checkpoint_path,
                        "has " + std::to_string(weights.size()) + " rows but the score matrices have " +
                            std::to_string(probes) + " probes");
     }
+  };
+  auto fuse = [model, weights, check](const std::vector<std::string>& models,
+                                      const std::vector<const ModelScores*>& scores,
+                                      const TestLabels& labels) {
+    check(models, labels);
     return model->fuse(scores, weights);
   };
-  return eval::LearnedFusion{"qme", "QME", fuse};
+  return eval::LearnedFusion{"qme", "QME", fuse, check};
 }
 
 }  // namespace qme::fusion

@@ -15,7 +15,9 @@ std::vector<float> read_face_weights(const std::string& path, int64_t num_querie
   }
   const Shape shape = reader.shape(name);  // checked against the probes before anything is read
   if (shape.empty() || shape.size() > 2 || (shape.size() == 2 && shape[1] != 1)) {
-    throw InputError(path, name, "must be (Q, 1) or (Q,): one weight per probe");
+    std::string dims = shape.empty() ? "a scalar" : "";
+    for (size_t i = 0; i < shape.size(); ++i) dims += (i ? "x" : "") + std::to_string(shape[i]);
+    throw InputError(path, name, "is " + dims + "; it must be (Q, 1) or (Q,): one weight per probe");
   }
   if (num_queries >= 0 && shape[0] != static_cast<uint64_t>(num_queries)) {
     throw InputError(path, name,

@@ -186,7 +186,7 @@ H5Reader::H5Reader(const std::string& path) : path_(path) {
     if (!H5::H5File::isHdf5(path.c_str())) throw InputError(path, "", "is not an HDF5 file");
     file_ = std::make_unique<H5::H5File>(path, H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {
-    throw InputError(path, "", "cannot be opened as HDF5 (" + e.getDetailMsg() + ")");
+    throw InputError(path, "", "is truncated or damaged: HDF5 cannot open it (" + e.getDetailMsg() + ")");
   }
 }
 
@@ -219,6 +219,16 @@ Shape H5Reader::shape(const std::string& name) const {
   if (!has_dataset(name)) throw InputError(path_, name, "dataset is missing");
   try {
     return extent_of(file_->openDataSet(name), path_, name).shape;
+  } catch (const H5::Exception& e) {
+    throw InputError(path_, name, "cannot be read (" + e.getDetailMsg() + ")");
+  }
+}
+
+Shape H5Reader::numeric_shape(const std::string& name) const {
+  try {
+    Extent extent;
+    open_numeric(*file_, path_, name, &extent);
+    return extent.shape;
   } catch (const H5::Exception& e) {
     throw InputError(path_, name, "cannot be read (" + e.getDetailMsg() + ")");
   }

@@ -72,7 +72,7 @@ std::vector<std::string> ScoreMatrixFile::models() const {
 
 void ScoreMatrixFile::check_matrix(const std::string& name, int64_t rows, int64_t cols, const char* rows_from,
                                    const char* cols_from) const {
-  const Shape shape = reader_.shape(name);
+  const Shape shape = reader_.numeric_shape(name);  // the dtype too, before any work
   if (shape.size() != 2) {
     throw InputError(path(), name,
                      "must be a 2-D matrix, got " + std::to_string(shape.size()) + " dimensions");

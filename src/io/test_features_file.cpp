@@ -12,7 +12,7 @@ namespace {
 
 /// (rows, cols) of a 2-D feature dataset, from its shape alone.
 std::pair<int64_t, int64_t> feature_shape(const H5Reader& reader, const std::string& name) {
-  const Shape shape = reader.shape(name);
+  const Shape shape = reader.numeric_shape(name);
   if (shape.size() != 2) {
     throw InputError(reader.path(), name,
                      "must be a 2-D (rows, feature dimension) matrix, got " + std::to_string(shape.size()) +

@@ -8,6 +8,7 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/evaluation_report.hpp"
+#include "qme/io/output_directory.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/io/test_features_file.hpp"
 
@@ -77,6 +78,7 @@ GatherResult run_gather(const GatherOptions& options) {
   result.path =
       options.output.empty() ? io::score_matrix_path(options.feats_dir, options.dataset) : options.output;
   result.models = options.models;
+  io::check_output_file(result.path, /*create_folder=*/true);  // before any work
   std::vector<std::string> paths;
   for (const auto& model : options.models) {
     paths.push_back(io::test_features_path(options.feats_dir, model, options.dataset));

@@ -142,12 +142,16 @@ void save_atomically(torch::serialize::OutputArchive& archive, const std::string
 }
 
 void load(torch::serialize::InputArchive& archive, const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw InputError(path, "resume state", "file not found");
+  if (!std::filesystem::is_regular_file(path)) {
+    throw InputError(path, "", "does not exist (the trainer state that the run's state.json names)");
+  }
   try {
     archive.load_from(path);
   } catch (const c10::Error& e) {
-    throw InputError(path, "resume state",
-                     std::string("is not a qme resume file: ") + e.what_without_backtrace());
+    const std::string why = e.what_without_backtrace();
+    throw InputError(path, "",
+                     "is not a qme resume file (truncated, damaged or another kind of file: " +
+                         why.substr(0, why.find('\n')) + ")");
   }
 }
 

@@ -74,7 +74,10 @@ T field(const nlohmann::json& j, const char* key, const std::string& source) {
   try {
     return j.at(key).get<T>();
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(source, key, std::string("has the wrong type: ") + e.what());
+    const std::string what = e.what();  // "[json.exception.type_error.302] type must be ..."
+    const auto tag = what.find("] ");
+    throw InputError(source, key,
+                     "has the wrong type: " + what.substr(tag == std::string::npos ? 0 : tag + 2));
   }
 }
 
@@ -114,8 +117,12 @@ RunState read_run_state(const std::string& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path, "", std::string("is not valid JSON: ") + e.what());
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() quotes what it read, which can be the whole file: name the place instead.
+    const auto size = text.str().size();
+    throw InputError(path, "",
+                     e.byte > size ? "is not valid JSON: its " + std::to_string(size) + " bytes are cut short"
+                                   : "is not valid JSON: it is damaged at byte " + std::to_string(e.byte));
   }
   return run_state_from_json(j, path);
 }

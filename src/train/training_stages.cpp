@@ -395,9 +395,19 @@ class ScoreLossStage : public Stage {
   torch::Tensor sample_quality_;  ///< (N, 1) on the device; undefined without the QE
 };
 
+/// Every folder the run writes to, checked before anything is read or created: the run folder,
+/// the checkpoints' and (mod_qe) the probe weights'.
+void check_output_folders(const TrainingRunOptions& o) {
+  io::check_output_directory(o.run_dir.empty() ? default_run_dir(o.log_prefix, o.mode, o.dataset, o.run_name)
+                                               : o.run_dir);
+  io::check_output_directory(join_path(o.ckpt_dir, o.mode == "mod_qe" ? "MEME" : "QME"));
+  if (o.mode == "mod_qe") io::check_output_directory(o.feats_dir);
+}
+
 }  // namespace
 
 std::unique_ptr<Stage> make_stage(const TrainingRunOptions& options, const torch::Device& device) {
+  check_output_folders(options);
   if (options.mode == "mod_qe") return std::make_unique<QualityStage>(options, device);
   if (options.mode == "score_loss") return std::make_unique<ScoreLossStage>(options, device);
   throw UsageError("--mode must be mod_qe or score_loss, got '" + options.mode + "'");

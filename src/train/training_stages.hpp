@@ -51,8 +51,8 @@ class Stage {
   virtual void prepare_run_dir(const std::string& /*dir*/) {}
 };
 
-/// Loads the caches and test files of `options.mode` and builds its trainer on `device`.
-/// Writes nothing.
+/// Checks that every output folder of the run can be written, then loads the caches and test
+/// files of `options.mode` and builds its trainer on `device`. Writes nothing.
 std::unique_ptr<Stage> make_stage(const TrainingRunOptions& options, const torch::Device& device);
 
 }  // namespace qme::train::detail

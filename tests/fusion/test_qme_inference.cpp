@@ -236,7 +236,7 @@ TEST_CASE("face-weight files are validated where they enter", "[fusion]") {
   CHECK(error(good, 4) == good + ": 'face_weights' has 3 rows but the score matrices have 4 probes");
   const auto wide = dir.path("wide.h5");
   write_weights(wide, {0.5f, 0.25f}, {1, 2});
-  CHECK(error(wide) == wide + ": 'face_weights' must be (Q, 1) or (Q,): one weight per probe");
+  CHECK(error(wide) == wide + ": 'face_weights' is 1x2; it must be (Q, 1) or (Q,): one weight per probe");
   const auto nan = dir.path("nan.h5");
   write_weights(nan, {0.5f, NAN}, {2, 1});
   CHECK(error(nan) == nan + ": 'face_weights' holds nan at row 1; quality weights lie in [0, 1]");

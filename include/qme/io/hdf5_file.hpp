@@ -37,6 +37,10 @@ class H5Reader {
   std::vector<std::string> list_group(const std::string& name) const;
 
   Shape shape(const std::string& name) const;
+  /// The shape of a dataset of numbers (any integer or float type), checked from its metadata
+  /// alone: InputError when it is missing, holds no numbers (strings, compounds) or declares more
+  /// values than it stores. For checking files before any work.
+  Shape numeric_shape(const std::string& name) const;
 
   /// Whole dataset converted to float32 / float64 / int64 (row-major).
   std::vector<float> read_float32(const std::string& name, Shape* shape = nullptr) const;
