@@ -88,13 +88,14 @@ class ArchiveDirectory {
     in.seekg(0, std::ios::end);
     const auto size = static_cast<uint64_t>(in.tellg());
     inflation_budget_ = std::max<uint64_t>(uint64_t{64} << 20, size * kMaxInflation);
-    const auto [offset, length] = find_directory(in, size);
+    const auto [offset, length, count] = find_directory(in, size);
     if (offset > size || length > size - offset) truncated("the zip directory lies outside the file");
     std::string dir(static_cast<size_t>(length), '\0');
     in.seekg(static_cast<std::streamoff>(offset));
     in.read(dir.data(), static_cast<std::streamsize>(length));
     if (!in) truncated("the zip directory cannot be read");
-    parse_directory(dir);
+    if (parse_directory(dir) != count)
+      corrupt("its zip directory holds another number of records than it declares");
   }
 
   /// Refuses a record whose inflated size would exceed `limit` or what a checkpoint of this
@@ -194,7 +195,14 @@ class ArchiveDirectory {
     throw InputError(path_, "", "is truncated or corrupt (" + why + ")");
   }
 
-  std::pair<uint64_t, uint64_t> find_directory(std::ifstream& in, uint64_t size) const {
+  /// Where the zip directory lies and how many records it declares, from the end record and,
+  /// when there is one, the zip64 end record. LibTorch's zip reader (miniz) takes the zip64
+  /// values, so the two must agree wherever the end record does not defer to zip64.
+  struct DirectoryPlace {
+    uint64_t offset = 0, length = 0, count = 0;
+  };
+
+  DirectoryPlace find_directory(std::ifstream& in, uint64_t size) const {
     // The end-of-directory record (22 bytes + a comment of up to 64 KiB) closes the file.
     const uint64_t tail_size = std::min<uint64_t>(size, 22 + 65535 + 20);
     std::string tail(static_cast<size_t>(tail_size), '\0');
@@ -202,39 +210,65 @@ class ArchiveDirectory {
     in.read(tail.data(), static_cast<std::streamsize>(tail_size));
     for (size_t at = tail.size() >= 22 ? tail.size() - 22 + 1 : 0; at-- > 0;) {
       if (little_endian(tail, at, 4) != 0x06054b50) continue;
-      uint64_t length = little_endian(tail, at + 12, 4);
-      uint64_t offset = little_endian(tail, at + 16, 4);
-      if ((offset == 0xFFFFFFFFu || length == 0xFFFFFFFFu) && at >= 20 &&
-          little_endian(tail, at - 20, 4) == 0x07064b50) {
-        const uint64_t zip64_end = little_endian(tail, at - 20 + 8, 8);
-        std::string record(56, '\0');
-        in.seekg(static_cast<std::streamoff>(zip64_end));
-        in.read(record.data(), 56);
-        if (!in || little_endian(record, 0, 4) != 0x06064b50) truncated("bad zip64 end of directory");
-        length = little_endian(record, 40, 8);
-        offset = little_endian(record, 48, 8);
+      DirectoryPlace place{little_endian(tail, at + 16, 4), little_endian(tail, at + 12, 4),
+                           little_endian(tail, at + 10, 2)};
+      if (at >= 20 && little_endian(tail, at - 20, 4) == 0x07064b50) {
+        place = merge_zip64(in, little_endian(tail, at - 20 + 8, 8), place);
       }
-      return {offset, length};
+      return place;
     }
     truncated("no end of zip directory");
   }
 
-  void parse_directory(const std::string& dir) {
+  DirectoryPlace merge_zip64(std::ifstream& in, uint64_t zip64_end, const DirectoryPlace& place) const {
+    std::string record(56, '\0');
+    in.seekg(static_cast<std::streamoff>(zip64_end));
+    in.read(record.data(), 56);
+    if (!in || little_endian(record, 0, 4) != 0x06064b50) truncated("bad zip64 end of directory");
+    const DirectoryPlace zip64{little_endian(record, 48, 8), little_endian(record, 40, 8),
+                               little_endian(record, 32, 8)};
+    const bool agree = (place.offset == 0xFFFFFFFFu || place.offset == zip64.offset) &&
+                       (place.length == 0xFFFFFFFFu || place.length == zip64.length) &&
+                       (place.count == 0xFFFFu || place.count == zip64.count);
+    if (!agree) corrupt("its zip64 end record disagrees with its end record");
+    return zip64;
+  }
+
+  /// Reads every record's entry; returns how many there are.
+  uint64_t parse_directory(const std::string& dir) {
     size_t at = 0;
+    uint64_t records = 0;
     while (at + 46 <= dir.size() && little_endian(dir, at, 4) == 0x02014b50) {
-      Entry e;
-      e.crc = static_cast<uint32_t>(little_endian(dir, at + 16, 4));
-      e.compressed = little_endian(dir, at + 10, 2) != 0;
-      e.size = little_endian(dir, at + 24, 4);
-      e.local_offset = little_endian(dir, at + 42, 4);
       const auto name_length = static_cast<size_t>(little_endian(dir, at + 28, 2));
       const auto extra_length = static_cast<size_t>(little_endian(dir, at + 30, 2));
       const auto comment_length = static_cast<size_t>(little_endian(dir, at + 32, 2));
       if (at + 46 + name_length + extra_length > dir.size()) truncated("truncated zip directory");
+      const std::string name = dir.substr(at + 46, name_length);
+      Entry e;
+      e.crc = static_cast<uint32_t>(little_endian(dir, at + 16, 4));
+      e.compressed = stored_or_deflated(name, little_endian(dir, at + 8, 2), little_endian(dir, at + 10, 2));
+      e.size = little_endian(dir, at + 24, 4);
+      e.local_offset = little_endian(dir, at + 42, 4);
       if (e.size == 0xFFFFFFFFu) e.size = zip64_size(dir.substr(at + 46 + name_length, extra_length));
-      add_entry(dir.substr(at + 46, name_length), e);
+      add_entry(name, e);
       at += 46 + name_length + extra_length + comment_length;
+      ++records;
     }
+    return records;
+  }
+
+  /// True for a deflated record, false for a stored one; anything else (encrypted or patched
+  /// data, another method) LibTorch cannot read and torch.save never writes.
+  bool stored_or_deflated(const std::string& name, uint64_t flags, uint64_t method) const {
+    constexpr uint64_t kEncrypted = 0x1, kPatched = 0x20, kStrongEncryption = 0x40;
+    if ((flags & (kEncrypted | kPatched | kStrongEncryption)) != 0) {
+      corrupt("record '" + name + "' is encrypted or patched, which torch.save never writes");
+    }
+    if (method != 0 && method != 8) {
+      corrupt("record '" + name + "' uses zip compression method " + std::to_string(method) +
+              "; a checkpoint's records are stored or deflated");
+    }
+    return method == 8;
   }
 
   /// torch.save puts every record under one top folder, which LibTorch's reader takes from the
@@ -246,7 +280,7 @@ class ArchiveDirectory {
     if (name.compare(0, slash, top_folder_) != 0 || slash != top_folder_.size()) {
       corrupt("its records lie in more than one top folder, where torch.save writes one");
     }
-    entries_[name.substr(slash + 1)] = e;
+    if (!entries_.emplace(name.substr(slash + 1), e).second) corrupt("record '" + name + "' appears twice");
   }
 
   /// The uncompressed size from a zip64 extra field (id 1, whose first value it is).

@@ -426,3 +426,24 @@ TEST_CASE("a version record that is not a supported number is refused by name", 
   write_file(path, bytes);
   CHECK(read_error(path) == path + " is corrupt (record 'version' fails its CRC check)");
 }
+
+// Found by the checkpoint fuzzer: records LibTorch's zip reader refuses while opening the
+// archive (and leaks on) are refused by qme's own reading of the zip directory first.
+TEST_CASE("encrypted records and unknown compression methods are refused by name", "[io]") {
+  TempDir dir;
+  const auto path = dir.path("odd_record.pth");
+  write_archive(path, {{"data.pkl", proto() + "}."}});
+  const std::string good = read_file(path);
+  const auto entry = good.rfind("PK\x01\x02");  // the directory's last entry
+  REQUIRE(entry != std::string::npos);
+
+  std::string encrypted = good;
+  encrypted[entry + 8] = static_cast<char>(encrypted[entry + 8] | 1);  // general-purpose flag bit 0
+  write_file(path, encrypted);
+  CHECK_THAT(read_error(path), Catch::Contains("is encrypted or patched, which torch.save never writes"));
+
+  std::string method = good;
+  method[entry + 10] = 12;  // bzip2
+  write_file(path, method);
+  CHECK_THAT(read_error(path), Catch::Contains("uses zip compression method 12"));
+}
