@@ -478,6 +478,18 @@ def record(report, job):
     return watcher
 
 
+def run_planned_kill(report, job, plan):
+    """Runs the job with a kill at `plan`; returns its description and where the kill landed
+    (None, reported as a failure, when the process was not killed there)."""
+    watcher = Watcher(job.targets, plan)
+    code = job.run(watcher)
+    what = f"{job.tool} killed at {describe(plan)}"
+    if not report.check(code == -signal.SIGKILL and watcher.landed,
+                        f"{what}: exit {code}, the kill did not land\n{job.output()}"):
+        return what, None
+    return what, watcher.landed
+
+
 def single_shot(report, job, main_label):
     """Tools that write each output once: plant a distinct earlier file at each output path, kill
     at every point of the main output and before the rename of the others, check, restore."""
@@ -495,13 +507,10 @@ def single_shot(report, job, main_label):
         plans += [(t.label, 1, point, write) for point, write in points]
     for plan in plans:
         temporaries = {n for ts in final_files(job.targets).values() for n in ts}
-        watcher = Watcher(job.targets, plan)
-        code = job.run(watcher)
-        what = f"{job.tool} killed at {describe(plan)}"
-        if not report.check(code == -signal.SIGKILL and watcher.landed,
-                            f"{what}: exit {code}, the kill did not land\n{job.output()}"):
+        what, landed = run_planned_kill(report, job, plan)
+        if landed is None:
             continue
-        version, point, _ = watcher.landed
+        version, point, _ = landed
         expected = {version.final: new[version.final] if point == "renamed" else previous[version.final]}
         left = check_outputs(report, what, job.targets, expected, allowed, temporaries)
         report.count(job.tool, bool(left))
@@ -581,13 +590,10 @@ def training(report, job, run_dir, plans):
         if write == "mid":
             write = (found[occurrence - 1].writes + 1) // 2
         plan = (label, occurrence, point, write)
-        watcher = Watcher(job.targets, plan)
-        code = job.run(watcher)
-        what = f"{job.tool} killed at {describe(plan)}"
-        if not report.check(code == -signal.SIGKILL and watcher.landed,
-                            f"{what}: exit {code}, the kill did not land\n{job.output()}"):
+        what, landed = run_planned_kill(report, job, plan)
+        if landed is None:
             continue
-        version, landed_point, _ = watcher.landed
+        version, landed_point, _ = landed
         earlier = [v.sha for v in found[:occurrence - 1] if v.final == version.final]
         if landed_point == "renamed":
             expected = {version.final: found[occurrence - 1].sha}
