@@ -1,7 +1,7 @@
 // bench_eval: median time of one full evaluation report (qme::eval::evaluate)
 // on an LTCC-sized score matrix (493 x 7050, 75 subjects) or a given file.
 // Upstream's Python test_score takes ~2.0-2.5 s per model at this size on the
-// reference 2-core machine (DESIGN §5).
+// reference 2-core machine (docs/architecture.md §5).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <vector>

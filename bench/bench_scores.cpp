@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "qme/io/test_features_file.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/scores/score_jobs.hpp"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// QME training steps per second from in-memory caches (DESIGN 5): batch 8, 300 centers,
+// QME training steps per second from in-memory caches (docs/architecture.md §5): batch 8, 300 centers,
 // 3 models (512-d cosine, 4096-d BigGait, 4096-d cosine), 8 frames per sample. Per step:
 // gather the batch's cached frame features and average them per sample, score them against
 // every model's centers with qme's similarity rules (CenterScorer), modality dropout, the

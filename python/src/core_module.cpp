@@ -17,8 +17,8 @@
 #include "qme/eval/paper_table.hpp"
 #include "qme/eval/tables_job.hpp"
 #include "qme/io/face_weights.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
-#include "qme/io/test_features_file.hpp"
 
 namespace qme::python {
 

@@ -47,11 +47,11 @@ void check_contract(const torch::jit::Module& module, const BackboneSpec& spec, 
     throw InputError(path + ": TorchScript module has no '" +
                      std::string(family.empty() ? kFamilyAttribute : kInputAttribute) +
                      "' attribute: it is not a qme backbone export (write one with tools/export/; model '" +
-                     spec.model + "' needs " + wanted + ")");
+                     spec.name + "' needs " + wanted + ")");
   }
   if (family != spec.family || input != spec.input_attribute()) {
     throw InputError(path + ": TorchScript backbone is family '" + family + "', input " + input +
-                     ", but model '" + spec.model + "' needs " + wanted + " (check the '" + spec.model +
+                     ", but model '" + spec.name + "' needs " + wanted + " (check the '" + spec.name +
                      "_torchscript_path' key of the backbone config)");
   }
 }
@@ -139,7 +139,7 @@ std::map<std::string, torch::Tensor> Backbone::forward(const torch::Tensor& inpu
 void Backbone::check_frames(const torch::Tensor& frames) const {
   const auto& s = *spec_;
   if (frames.dim() != 4 || frames.size(1) != 3 || frames.size(2) != s.height || frames.size(3) != s.width) {
-    throw UsageError("backbone '" + s.model + "' takes frames (N, 3, " + std::to_string(s.height) + ", " +
+    throw UsageError("backbone '" + s.name + "' takes frames (N, 3, " + std::to_string(s.height) + ", " +
                      std::to_string(s.width) + "), got " + io::shape_text(frames));
   }
 }

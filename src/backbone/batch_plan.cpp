@@ -4,17 +4,13 @@
 #include <string>
 
 #include "qme/core/error.hpp"
+#include "qme/core/random_mixing.hpp"
 
 namespace qme::backbone {
 
 namespace {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+using core::splitmix64;
 
 /// Weight of each video starting at item i: video_weight[i] for the first item of a video.
 std::vector<int64_t> video_weights(const std::vector<int64_t>& item_video,

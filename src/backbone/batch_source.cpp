@@ -70,15 +70,15 @@ BatchSource::BatchSource(const data::DatasetSplits& splits, const BackboneSpec& 
       prefetch_(std::max<int64_t>(prefetch, 1)),
       views_(views) {
   files_ = std::make_unique<Files>();
-  files_->transform = data::test_transform(spec.transform_model);
-  if (views_ > 0) files_->train = data::train_transform(spec.transform_model);
-  if (spec.face_input && splits.face_file.empty()) {
+  files_->transform = data::test_transform(spec.name);
+  if (views_ > 0) files_->train = data::train_transform(spec.name);
+  if (spec.face_input() && splits.face_file.empty()) {
     throw InputError(splits.body_file, "",
-                     "the dataset has no face file, which the face model " + spec.model + " needs");
+                     "the dataset has no face file, which the face model " + spec.name + " needs");
   }
   {
     std::lock_guard<std::mutex> lock(hdf5_mutex());
-    if (spec.face_input) {
+    if (spec.face_input()) {
       files_->faces = std::make_unique<io::H5Reader>(splits.face_file);
       files_->face_index = std::make_unique<LockedFaceIndex>(*files_->faces);
     } else {
@@ -158,7 +158,7 @@ PreparedBatch BatchSource::build(int64_t index) const {
   std::vector<uint64_t> seeds;  // per key: its clip's seed and its place in the clip
   for (const auto& clip : clips) {
     std::vector<std::string> clip_keys;
-    if (spec_.face_input) {
+    if (spec_.face_input()) {
       data::SampleRng rng(clip.seed);
       clip_keys = splits_.kind == data::DatasetKind::kVideo
                       ? data::sample_clip_faces(*files_->face_index, clip.frames, splits_.name, false, rng)
@@ -168,7 +168,7 @@ PreparedBatch BatchSource::build(int64_t index) const {
       clip_keys = clip.frames;
     }
     for (size_t k = 0; k < clip_keys.size(); ++k) {
-      const std::string frame = spec_.face_input ? frame_of_face(clip_keys[k]) : clip_keys[k];
+      const std::string frame = spec_.face_input() ? frame_of_face(clip_keys[k]) : clip_keys[k];
       for (int64_t v = 0; v < std::max<int64_t>(views_, 1); ++v) batch.frame_keys.push_back(frame);
       seeds.push_back(item_seed(clip.seed, 1000, static_cast<int64_t>(k)));
     }
@@ -180,7 +180,7 @@ PreparedBatch BatchSource::build(int64_t index) const {
   batch.frames =
       torch::empty({static_cast<int64_t>(keys.size()) * copies, 3, t.height, t.width}, torch::kFloat32);
   float* out = batch.frames.data_ptr<float>();
-  const io::H5Reader& reader = spec_.face_input ? *files_->faces : *files_->body;
+  const io::H5Reader& reader = spec_.face_input() ? *files_->faces : *files_->body;
   std::unordered_map<std::string, int64_t> done;  // padded clips repeat frames: transform once
   for (size_t i = 0; i < keys.size(); ++i) {
     float* slot = out + static_cast<int64_t>(i) * copies * t.output_size();
@@ -202,7 +202,7 @@ PreparedBatch BatchSource::build(int64_t index) const {
       }
     } catch (const std::exception& e) {
       throw InputError(reader.path(), keys[i],
-                       std::string("cannot be transformed for ") + spec_.model + " (" + e.what() + ")");
+                       std::string("cannot be transformed for ") + spec_.name + " (" + e.what() + ")");
     }
     done.emplace(keys[i], static_cast<int64_t>(i));
   }

@@ -116,7 +116,7 @@ void add_frame_rows(cache::TrainingFrames& f, const BackboneSpec& spec, const Tr
         }
         detail::append_rows(f.feats, one);
         if (with_qe) detail::append_rows(*f.qe_stats, one_stats);
-        if (spec.face_input) f.has_face->push_back(has ? 1 : 0);
+        if (spec.face_input()) f.has_face->push_back(has ? 1 : 0);
         f.pids.push_back(sample.pid);
         f.camids.push_back(sample.camid);
         f.clothes_ids.push_back(sample.clothes_id);
@@ -267,7 +267,7 @@ CenterExtractionResult extract_centers(const CenterExtractionOptions& options) {
                                        : "");
   TrainPart part;
   if (spec.qe != QeStatistics::kNone) part.frames.qe_stats = cache::FeatureMatrix(0, spec.qe_width());
-  if (spec.face_input) part.frames.has_face = std::vector<uint8_t>();
+  if (spec.face_input()) part.frames.has_face = std::vector<uint8_t>();
   {
     // The centers come from the frames as the test transform gives them; the training-frames
     // cache too with one view, else from a second pass of augmented views.

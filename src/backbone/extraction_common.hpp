@@ -28,7 +28,7 @@ Backbone load_backbone(const ExtractionOptions& options);
 std::string shard_file(const std::string& path, const ShardSpec& shard);
 
 /// Writes "{stem}.run.yaml" next to an output "{stem}.h5": the tool's settings and the resolved
-/// backbone config (DESIGN §9).
+/// backbone config (docs/architecture.md §9).
 void write_run_config(const std::string& output, const std::string& tool, const ExtractionOptions& options,
                       const std::map<std::string, std::string>& extra);
 

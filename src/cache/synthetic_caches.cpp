@@ -13,9 +13,11 @@
 #include "qme/cache/training_frames.hpp"
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
+#include "qme/core/random_mixing.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/io/score_matrix_file.hpp"
-#include "qme/io/test_features_file.hpp"
+#include "qme/models/model_spec.hpp"
 
 namespace qme::cache {
 
@@ -29,7 +31,7 @@ class Sampler {
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   double normal() {
     const double u1 = uniform(), u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    return core::box_muller_normal(u1, u2);
   }
   /// N(0, I/d): norm about 1.
   std::vector<double> noise(int64_t d) {
@@ -130,9 +132,10 @@ class ModelFeatures {
  public:
   ModelFeatures(const SyntheticCacheSpec& spec, size_t index)
       : dim_(spec.models[index].dim),
-        face_(config::is_face_model(spec.models[index].name)),
+        face_(models::is_face_model(spec.models[index].name)),
         rng_(stream_seed(spec.seed, 1 + static_cast<uint32_t>(index))) {
-    const bool gait = spec.models[index].name.rfind("biggait", 0) == 0;
+    const models::ModelSpec* row = models::find_model_spec(spec.models[index].name);
+    const bool gait = row && row->modality == models::Modality::kGait;
     outfit_gain_ = gait ? 0.4 : 0.9;
     noise_gain_ = gait ? spec.gait_noise : spec.body_noise;
     const int64_t pids = spec.num_train_pids + spec.num_test_pids;

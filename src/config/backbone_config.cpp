@@ -5,6 +5,7 @@
 
 #include "qme/config/yaml_node.hpp"
 #include "qme/core/error.hpp"
+#include "qme/models/model_spec.hpp"
 
 namespace qme::config {
 
@@ -96,18 +97,17 @@ std::string default_backbone_config_path(const std::string& dataset) {
 }
 
 const std::vector<std::string>& known_models() {
-  static const std::vector<std::string> kModels = {"adaface",  "arcface",   "kprpe", "biggait", "cal-ccvid",
-                                                   "cal-ltcc", "cal-mevid", "aim",   "agrl"};
-  return kModels;
+  return models::model_names();
 }
 
 bool is_face_model(const std::string& model) {
-  return model == "adaface" || model == "arcface" || model == "kprpe";
+  return models::is_face_model(model);
 }
 
 std::optional<std::string> quality_face_model(const BackboneConfig& config) {
   for (const auto& model : config.model_list) {
-    if (model == "adaface" || model == "kprpe") return model;
+    const models::ModelSpec* row = models::find_model_spec(model);
+    if (row && row->feeds_face_quality) return model;
   }
   return std::nullopt;
 }
@@ -131,7 +131,8 @@ std::string to_yaml(const BackboneConfig& config) {
   std::string out = "model_list:\n";
   for (const auto& model : config.model_list) out += "  - " + model + "\n";
   for (const auto& [model, paths] : config.model_paths) {
-    const std::string config_suffix = model == "biggait" ? "_cfg_path" : "_config_path";
+    const models::ModelSpec* row = models::find_model_spec(model);
+    const std::string config_suffix = row ? row->config_key_suffix : "_config_path";
     if (!paths.cache_path.empty()) {
       out += model + "_cache_path: " + yaml_quoted(paths.cache_path) + "\n";
     }

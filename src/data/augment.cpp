@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "qme/core/error.hpp"
+#include "qme/models/model_spec.hpp"
 
 namespace qme::data {
 
@@ -263,23 +264,13 @@ std::vector<float> TrainTransform::apply(const RgbImage& image, const ClipDraw& 
 TrainTransform train_transform(const std::string& model) {
   TrainTransform t;
   t.base = test_transform(model);  // InputError for an unknown model
+  const models::AugmentationRecipe& recipe = models::model_spec(model).augmentation;
   TrainAugmentation& a = t.augment;
-  if (model == "adaface") {
-    a.blur = true;
-    a.flip_probability = 0.5;
-  } else if (model == "biggait") {
-    a.crop_probability = 0.2;
-    a.erasing = RandomErasing::upstream(0.5);
-  } else if (model == "cal-ccvid" || model == "cal-mevid") {
-    a.flip_per_clip = true;  // AUG.RE_PROB is 0 for the video sets: no erasing
-  } else if (model == "cal-ltcc" || model == "aim") {
-    // build_img_transforms with AUG.RC_PROB = RF_PROB = RE_PROB = 0.5.
-    a.crop_probability = 0.5;
-    a.flip_probability = 0.5;
-    a.erasing = RandomErasing::upstream(0.5);
-  } else if (model == "agrl") {
-    a.flip_probability = 0.5;
-  }
+  a.crop_probability = recipe.crop_probability;
+  a.flip_probability = recipe.flip_probability;
+  a.flip_per_clip = recipe.flip_per_clip;
+  a.blur = recipe.blur;
+  if (recipe.erasing_probability > 0.0) a.erasing = RandomErasing::upstream(recipe.erasing_probability);
   return t;
 }
 

@@ -9,10 +9,12 @@
 #include <utility>
 
 #include "qme/core/error.hpp"
+#include "qme/core/random_mixing.hpp"
 #include "qme/data/augment.hpp"
 #include "qme/data/sampling.hpp"
 #include "qme/data/transforms.hpp"
 #include "qme/io/hdf5_file.hpp"
+#include "qme/models/model_spec.hpp"
 
 namespace qme::data {
 
@@ -27,16 +29,7 @@ std::mutex& hdf5_mutex() {
 /// Thrown inside a worker when the loader is being destroyed.
 struct Cancelled {};
 
-bool uses_face_crops(const std::string& model) {
-  return model == "adaface" || model == "arcface" || model == "kprpe";
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+using core::splitmix64;
 
 uint64_t fnv1a(const std::string& text) {
   uint64_t h = 0xCBF29CE484222325ULL;
@@ -224,7 +217,7 @@ ClipLoader::Pipeline::Pipeline(const LoaderSource& source, const LoaderOptions& 
   for (const auto& name : options.models) {
     ModelPlan model;
     model.name = name;
-    model.face = uses_face_crops(name);
+    model.face = models::is_face_model(name);
     model.transform = train_transform(name);  // InputError for an unknown model
     need_faces = need_faces || model.face;
     models_.push_back(std::move(model));

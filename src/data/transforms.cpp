@@ -6,49 +6,25 @@
 
 namespace qme::data {
 
-namespace {
-
-constexpr std::array<double, 3> kImageNetMean{0.485, 0.456, 0.406};
-constexpr std::array<double, 3> kImageNetStd{0.229, 0.224, 0.225};
-constexpr std::array<double, 3> kHalf{0.5, 0.5, 0.5};
-
-TestTransform make(const std::string& model, int64_t height, int64_t width, ResizeFilter filter,
-                   const std::array<double, 3>& mean, const std::array<double, 3>& std_dev,
-                   NormalizePrecision precision = NormalizePrecision::kFloat32) {
-  TestTransform t;
-  t.model = model;
-  t.height = height;
-  t.width = width;
-  t.filter = filter;
-  t.mean = mean;
-  t.std_dev = std_dev;
-  t.precision = precision;
-  return t;
-}
-
-}  // namespace
-
 const std::vector<std::string>& test_transform_models() {
-  static const std::vector<std::string> models{"adaface", "biggait",   "cal-ccvid", "cal-ltcc",
-                                               "aim",     "cal-mevid", "agrl"};
-  return models;
+  return models::model_names();
 }
 
 TestTransform test_transform(const std::string& model) {
-  using F = ResizeFilter;
-  if (model == "adaface") return make(model, 112, 112, F::kBilinear, kHalf, kHalf);
-  if (model == "biggait")
-    return make(model, 256, 128, F::kBilinear, kImageNetMean, kImageNetStd, NormalizePrecision::kFloat64);
-  // The video CAL models go through upstream's spatial_transforms.Scale (bicubic);
-  // the image-set models (LTCC) through torchvision's Resize (bilinear).
-  if (model == "cal-ccvid") return make(model, 384, 192, F::kBicubic, kImageNetMean, kImageNetStd);
-  if (model == "cal-ltcc" || model == "aim")
-    return make(model, 384, 192, F::kBilinear, kImageNetMean, kImageNetStd);
-  if (model == "cal-mevid") return make(model, 256, 128, F::kBicubic, kImageNetMean, kImageNetStd);
-  if (model == "agrl") return make(model, 256, 128, F::kBilinear, kImageNetMean, kImageNetStd);
-  std::string known;
-  for (const auto& name : test_transform_models()) known += (known.empty() ? "" : ", ") + name;
-  throw InputError("test transforms", model, "is not a known model (known: " + known + ")");
+  const models::ModelSpec* row = models::find_model_spec(model);
+  if (!row) {
+    throw InputError("test transforms", model,
+                     "is not a known model (known: " + models::model_names_text() + ")");
+  }
+  TestTransform t;
+  t.model = model;
+  t.height = row->height;
+  t.width = row->width;
+  t.filter = row->filter;
+  t.mean = row->normalization.mean;
+  t.std_dev = row->normalization.std_dev;
+  t.precision = row->normalization.precision;
+  return t;
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "qme/core/error.hpp"
+#include "qme/core/random_mixing.hpp"
 
 namespace qme::demo {
 
@@ -31,20 +32,13 @@ double SynthRng::normal() {
   double u = 0.0;
   while (u <= 0.0) u = uniform();
   const double v = uniform();
-  const double r = std::sqrt(-2.0 * std::log(u));
-  spare_ = r * std::sin(2.0 * M_PI * v);
+  const auto pair = core::box_muller_pair(u, v);
+  spare_ = pair.sin_branch;
   has_spare_ = true;
-  return r * std::cos(2.0 * M_PI * v);
+  return pair.cos_branch;
 }
 
 namespace {
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // Stream tags.
 enum : uint64_t { kTagSubject = 1, kTagScene, kTagTracklet, kTagFace, kTagPlan };
@@ -52,7 +46,8 @@ enum : uint64_t { kTagSubject = 1, kTagScene, kTagTracklet, kTagFace, kTagPlan }
 }  // namespace
 
 uint64_t derive_seed(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
-  return splitmix(splitmix(splitmix(splitmix(seed) ^ a) ^ b) ^ c);
+  using core::splitmix64;
+  return splitmix64(splitmix64(splitmix64(splitmix64(seed) ^ a) ^ b) ^ c);
 }
 
 SynthSpec synth_preset(const std::string& size, uint64_t seed) {

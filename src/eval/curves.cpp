@@ -18,6 +18,7 @@
 #include "qme/eval/ranking.hpp"
 #include "qme/eval/retrieval.hpp"
 #include "qme/eval/score_histogram.hpp"
+#include "qme/models/model_spec.hpp"
 
 namespace qme::eval {
 
@@ -512,7 +513,7 @@ const MatrixCurves* face_model_curves(const std::vector<MatrixCurves>& columns) 
   const MatrixCurves* first_model = nullptr;
   for (const auto& c : columns) {
     if (c.kind != ColumnKind::kModel) continue;
-    if (c.name == "adaface" || c.name == "arcface" || c.name == "kprpe") return &c;
+    if (models::is_face_model(c.name)) return &c;
     if (!first_model) first_model = &c;
   }
   return first_model;

@@ -5,10 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 
 #include "qme/core/error.hpp"
-#include "qme/core/numpy_random.hpp"
 #include "qme/eval/open_set.hpp"
 #include "qme/eval/retrieval.hpp"
 #include "qme/eval/verification.hpp"
@@ -16,8 +14,6 @@
 namespace qme::eval {
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void check_shapes(const ScoreMatrix& scores, const ScoreMatrix& merged, const TestLabels& labels,
                   const std::string& context) {
@@ -49,69 +45,37 @@ void warn_ranking(const std::string& context, const char* prefix, const RankingM
   }
 }
 
-/// pandas' mean/std over the draws: NaN draws skipped, std with ddof 1.
-std::pair<double, double> mean_and_std(const std::vector<double>& values) {
-  double sum = 0;
-  int64_t n = 0;
-  for (double v : values) {
-    if (!std::isnan(v)) {
-      sum += v;
-      ++n;
-    }
-  }
-  if (n == 0) return {kNaN, kNaN};
-  const double mean = sum / static_cast<double>(n);
-  if (n < 2) return {mean, kNaN};
-  double squares = 0;
-  for (double v : values) {
-    if (!std::isnan(v)) squares += (v - mean) * (v - mean);
-  }
-  return {mean, std::sqrt(squares / static_cast<double>(n - 1))};
-}
-
 void add_open_set(EvaluationReport& report, const ScoreMatrix& merged, const TestLabels& labels,
                   const EvalOptions& options) {
   const auto& subjects = labels.unique_gallery_pids;
-  const auto enrol_count =
-      static_cast<int64_t>(static_cast<double>(subjects.size()) * options.enrol_fraction);
-  NumpyLegacyRandom rng(options.seed);
-  const size_t targets = options.fpirs.size();
-  std::vector<std::vector<double>> tpir(targets), fnir(targets), threshold(targets);
-  bool warned = false;
-  for (int d = 0; d < options.num_draws; ++d) {
-    auto enrolled = rng.choice_without_replacement(subjects, enrol_count);
-    std::sort(enrolled.begin(), enrolled.end());
-    const auto draw = open_set_draw(merged, labels.query.pids, subjects, enrolled, options.fpirs);
-    if (!warned && (draw.num_non_mated == 0 || draw.num_mated == 0)) {
+  OpenSetProtocol protocol;
+  protocol.seed = options.seed;
+  protocol.num_draws = options.num_draws;
+  protocol.enrol_fraction = options.enrol_fraction;
+  const auto open_set = fnir_at_fpir(merged, labels.query.pids, subjects, options.fpirs, protocol);
+  for (const auto& draw : open_set.draws) {
+    if (draw.num_non_mated == 0 || draw.num_mated == 0) {
       spdlog::warn(
           "{}: an open-set draw has {} mated and {} non-mated probes; its FNIR@FPIR is undefined (NaN)",
           options.context, draw.num_mated, draw.num_non_mated);
-      warned = true;
-    }
-    for (size_t t = 0; t < targets; ++t) {
-      tpir[t].push_back(draw.tpir[t]);
-      fnir[t].push_back(draw.fnir[t]);
-      threshold[t].push_back(draw.threshold[t]);
+      break;
     }
   }
+  const size_t targets = options.fpirs.size();
   std::vector<std::string> labels_pct;
   for (double f : options.fpirs) labels_pct.push_back(percent_label(f));
-  for (size_t t = 0; t < targets; ++t)
-    report.set("TPIR@" + labels_pct[t] + "FPIR", mean_and_std(tpir[t]).first);
-  for (size_t t = 0; t < targets; ++t)
-    report.set("FNIR@" + labels_pct[t] + "FPIR", mean_and_std(fnir[t]).first);
+  for (size_t t = 0; t < targets; ++t) report.set("TPIR@" + labels_pct[t] + "FPIR", open_set.tpir[t].mean);
+  for (size_t t = 0; t < targets; ++t) report.set("FNIR@" + labels_pct[t] + "FPIR", open_set.fnir[t].mean);
   for (size_t t = 0; t < targets; ++t) {
-    report.set("FNIR@" + labels_pct[t] + "FPIR_threshold", mean_and_std(threshold[t]).first);
+    report.set("FNIR@" + labels_pct[t] + "FPIR_threshold", open_set.threshold[t].mean);
   }
   report.set("num_probe_templates", static_cast<double>(labels.query.size()));
   report.set("num_probe_subjects", static_cast<double>(unique_sorted(labels.query.pids).size()));
   report.set("num_gallery_subjects", static_cast<double>(subjects.size()));
-  report.set("num_galley1_templates", static_cast<double>(enrol_count));
-  report.set("num_gallary1_subjects", static_cast<double>(enrol_count));
-  for (size_t t = 0; t < targets; ++t)
-    report.set("TPIR@" + labels_pct[t] + "FPIR_std", mean_and_std(tpir[t]).second);
-  for (size_t t = 0; t < targets; ++t)
-    report.set("FNIR@" + labels_pct[t] + "FPIR_std", mean_and_std(fnir[t]).second);
+  report.set("num_galley1_templates", static_cast<double>(open_set.enrol_count));
+  report.set("num_gallary1_subjects", static_cast<double>(open_set.enrol_count));
+  for (size_t t = 0; t < targets; ++t) report.set("TPIR@" + labels_pct[t] + "FPIR_std", open_set.tpir[t].std);
+  for (size_t t = 0; t < targets; ++t) report.set("FNIR@" + labels_pct[t] + "FPIR_std", open_set.fnir[t].std);
 }
 
 }  // namespace

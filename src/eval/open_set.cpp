@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "qme/core/error.hpp"
+#include "qme/core/numpy_random.hpp"
 #include "qme/core/numpy_sort.hpp"
 
 namespace qme::eval {
@@ -157,6 +158,58 @@ OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>&
     draw.threshold.push_back(threshold);
   }
   return draw;
+}
+
+namespace {
+
+/// pandas' mean/std over the draws: NaN draws skipped, std with ddof 1.
+DrawStatistic mean_and_std(const std::vector<double>& values) {
+  double sum = 0;
+  int64_t n = 0;
+  for (double v : values) {
+    if (!std::isnan(v)) {
+      sum += v;
+      ++n;
+    }
+  }
+  if (n == 0) return {kNaN, kNaN};
+  const double mean = sum / static_cast<double>(n);
+  if (n < 2) return {mean, kNaN};
+  double squares = 0;
+  for (double v : values) {
+    if (!std::isnan(v)) squares += (v - mean) * (v - mean);
+  }
+  return {mean, std::sqrt(squares / static_cast<double>(n - 1))};
+}
+
+}  // namespace
+
+OpenSetSummary fnir_at_fpir(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
+                            const std::vector<int64_t>& subject_pids, const std::vector<double>& fpirs,
+                            const OpenSetProtocol& protocol) {
+  OpenSetSummary summary;
+  summary.enrol_count =
+      static_cast<int64_t>(static_cast<double>(subject_pids.size()) * protocol.enrol_fraction);
+  NumpyLegacyRandom rng(protocol.seed);
+  const size_t targets = fpirs.size();
+  std::vector<std::vector<double>> tpir(targets), fnir(targets), threshold(targets);
+  for (int d = 0; d < protocol.num_draws; ++d) {
+    auto enrolled = rng.choice_without_replacement(subject_pids, summary.enrol_count);
+    std::sort(enrolled.begin(), enrolled.end());
+    summary.draws.push_back(open_set_draw(merged, probe_pids, subject_pids, enrolled, fpirs));
+    const auto& draw = summary.draws.back();
+    for (size_t t = 0; t < targets; ++t) {
+      tpir[t].push_back(draw.tpir[t]);
+      fnir[t].push_back(draw.fnir[t]);
+      threshold[t].push_back(draw.threshold[t]);
+    }
+  }
+  for (size_t t = 0; t < targets; ++t) {
+    summary.tpir.push_back(mean_and_std(tpir[t]));
+    summary.fnir.push_back(mean_and_std(fnir[t]));
+    summary.threshold.push_back(mean_and_std(threshold[t]));
+  }
+  return summary;
 }
 
 }  // namespace qme::eval

@@ -5,6 +5,8 @@
 #include <random>
 
 #include "qme/core/error.hpp"
+#include "qme/core/random_mixing.hpp"
+#include "qme/models/model_spec.hpp"
 
 namespace qme::eval {
 
@@ -17,7 +19,7 @@ class NormalSampler {
   double uniform() { return (static_cast<double>(engine_()) + 0.5) / 4294967296.0; }
   double normal() {
     const double u1 = uniform(), u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    return core::box_muller_normal(u1, u2);
   }
 
  private:
@@ -30,15 +32,13 @@ struct ModelBehaviour {
   double impostor_mean, spread, genuine_gain, quality_weight, clothes_penalty;
 };
 
-bool is_face_model(const std::string& model) {
-  return model.rfind("adaface", 0) == 0 || model == "arcface" || model == "kprpe";
-}
-
 ModelBehaviour behaviour_of(const std::string& model, size_t index) {
-  if (is_face_model(model)) {
+  const models::ModelSpec* row = models::find_model_spec(model);
+  const models::Modality modality = row ? row->modality : models::Modality::kBody;
+  if (modality == models::Modality::kFace) {
     return {0.05, 0.08, 0.40, 1.0, 0.0};  // strong when the face is good, useless otherwise
   }
-  if (model == "biggait") return {0.18, 0.015, 0.028, 0.0, 0.2};  // 1/(1+d): narrow range
+  if (modality == models::Modality::kGait) return {0.18, 0.015, 0.028, 0.0, 0.2};  // 1/(1+d): narrow range
   // body re-id: decent, hurt by outfit changes; offsets differ per model
   return {0.30 + 0.05 * static_cast<double>(index % 3), 0.06, 0.14, 0.0, 0.6};
 }
@@ -117,7 +117,7 @@ SyntheticScores make_synthetic_scores(const SyntheticScoreSpec& spec) {
   const double quantum = spec.distribution.quantum;
   for (size_t m = 0; m < spec.models.size(); ++m) {
     const auto b = scaled(behaviour_of(spec.models[m], m), spec.distribution);
-    const bool face = is_face_model(spec.models[m]);
+    const bool face = models::is_face_model(spec.models[m]);
     ModelScores scores;
     scores.score_mat = ScoreMatrix(q, g);
     for (int64_t i = 0; i < q; ++i) {

@@ -8,9 +8,9 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/evaluation_report.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/io/score_matrix_file.hpp"
-#include "qme/io/test_features_file.hpp"
 
 namespace qme::scores {
 

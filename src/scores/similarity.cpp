@@ -1,31 +1,11 @@
 #include "qme/scores/similarity.hpp"
 
-#include <array>
-
 #include "qme/core/error.hpp"
 
 namespace qme::scores {
 
-namespace {
-
-// upstream sim_fn tests substrings in this order: cosine families first.
-constexpr std::array<const char*, 6> kCosineFamilies = {"adaface", "arcface", "kprpe", "cal", "agrl", "aim"};
-
-bool contains(const std::string& text, const char* part) {
-  return text.find(part) != std::string::npos;
-}
-
-}  // namespace
-
 Similarity similarity_for_model(const std::string& model) {
-  for (const char* family : kCosineFamilies) {
-    if (contains(model, family)) return Similarity::kCosine;
-  }
-  if (contains(model, "biggait")) return Similarity::kBigGaitParts;
-  throw InputError("model '" + model +
-                   "' has no known similarity: cosine is used for adaface, arcface, kprpe, cal* "
-                   "(cal-ccvid, cal-ltcc, cal-mevid), aim and agrl, BigGait's part distance for "
-                   "biggait");
+  return models::similarity_for_name(model);
 }
 
 std::string to_string(Similarity similarity) {

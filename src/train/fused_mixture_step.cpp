@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "qme/core/error.hpp"
+#include "qme/core/random_mixing.hpp"
 #include "qme/io/checkpoint.hpp"
 
 namespace qme::train::detail {
@@ -16,13 +17,7 @@ namespace {
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 constexpr double kSeluScale = 1.0507009873554804934193349852946;
 
-/// SplitMix64's output function: a well-mixed 64-bit value for each input.
-uint64_t splitmix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+using core::splitmix64;
 
 torch::Tensor& grad_of(torch::Tensor& parameter) {
   auto& grad = parameter.mutable_grad();

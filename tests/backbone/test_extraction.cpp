@@ -18,8 +18,8 @@
 #include "qme/core/error.hpp"
 #include "qme/data/datasets.hpp"
 #include "qme/data/transforms.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/io/hdf5_file.hpp"
-#include "qme/io/test_features_file.hpp"
 #include "support/test_support.hpp"
 #include "support/tiny_backbones.hpp"
 

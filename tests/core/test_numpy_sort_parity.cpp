@@ -1,5 +1,5 @@
 // qme::numpy::argsort against orders numpy 1.24 produced for tied float32
-// rows (tests/data/numpy_argsort_cases.json, written by the script next to it).
+// rows (tests/fixtures/numpy_argsort_cases.json, written by the script next to it).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
@@ -16,7 +16,7 @@ struct SortCase {
 };
 
 std::vector<SortCase> load_cases() {
-  std::ifstream in(std::string(QME_SOURCE_DIR) + "/tests/data/numpy_argsort_cases.json");
+  std::ifstream in(std::string(QME_SOURCE_DIR) + "/tests/fixtures/numpy_argsort_cases.json");
   REQUIRE(in.good());
   const auto json = nlohmann::json::parse(in);
   std::vector<SortCase> cases;

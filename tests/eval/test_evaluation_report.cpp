@@ -269,6 +269,52 @@ TEST_CASE("report values come from the metric functions, open set averaged over 
   CHECK(report.at("num_gallary1_subjects") == 8);
 }
 
+TEST_CASE("the report's TAR@FAR and FNIR@FPIR are the public tar_at_far and fnir_at_fpir", "[eval]") {
+  qme::test::LogCapture quiet;
+  const auto d = random_dataset(6, 9, 5, 45);  // U = 9
+  auto options = quiet_options();
+  options.seed = 7;  // not the defaults: the report must pass its options on
+  options.num_draws = 6;
+  options.enrol_fraction = 0.6;
+  options.fars = {1e-3, 0.05};
+  options.fpirs = {0.02, 0.2};
+  const auto report = evaluate(d.scores, d.merged, d.labels, options);
+
+  const auto tar =
+      qme::eval::tar_at_far(d.scores, d.labels.query.pids, d.labels.gallery.pids, options.fars, 1);
+  REQUIRE(tar.size() == 2);
+  CHECK(same_value(report.at("TAR@0.10%FAR"), tar[0].tar));
+  CHECK(same_value(report.at("TAR@5.00%FAR"), tar[1].tar));
+  CHECK(same_value(report.at("Threshold@0.10%FAR"), tar[0].threshold));
+  CHECK(same_value(report.at("Threshold@5.00%FAR"), tar[1].threshold));
+
+  qme::eval::OpenSetProtocol protocol;
+  protocol.seed = 7;
+  protocol.num_draws = 6;
+  protocol.enrol_fraction = 0.6;
+  const auto open_set = qme::eval::fnir_at_fpir(d.merged, d.labels.query.pids, d.labels.unique_gallery_pids,
+                                                options.fpirs, protocol);
+  REQUIRE(open_set.draws.size() == 6);
+  CHECK(open_set.enrol_count == 5);  // int(0.6 * 9)
+  CHECK(report.at("num_galley1_templates") == 5);
+  CHECK(report.at("num_gallary1_subjects") == 5);
+  const char* labels[] = {"2.00%", "20.00%"};
+  for (size_t k = 0; k < 2; ++k) {
+    const std::string p = labels[k];
+    INFO(p);
+    CHECK(same_value(report.at("TPIR@" + p + "FPIR"), open_set.tpir[k].mean));
+    CHECK(same_value(report.at("FNIR@" + p + "FPIR"), open_set.fnir[k].mean));
+    CHECK(same_value(report.at("FNIR@" + p + "FPIR_threshold"), open_set.threshold[k].mean));
+    CHECK(same_value(report.at("TPIR@" + p + "FPIR_std"), open_set.tpir[k].std));
+    CHECK(same_value(report.at("FNIR@" + p + "FPIR_std"), open_set.fnir[k].std));
+  }
+  // The default protocol draws other subsets: the options did reach fnir_at_fpir.
+  const auto defaults =
+      qme::eval::fnir_at_fpir(d.merged, d.labels.query.pids, d.labels.unique_gallery_pids, options.fpirs);
+  CHECK(defaults.draws.size() == 10);
+  CHECK(defaults.enrol_count == 7);
+}
+
 TEST_CASE("the same seed gives an identical report, with any thread count", "[eval]") {
   qme::test::LogCapture quiet;
   const auto d = random_dataset(5, 12, 5, 50);

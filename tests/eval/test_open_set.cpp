@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "qme/core/numpy_random.hpp"
 #include "qme/core/numpy_sort.hpp"
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/open_set.hpp"
@@ -271,4 +272,130 @@ TEST_CASE("open_set_draw matches upstream's DIR_FAR on random merged matrices", 
       CHECK(same_value(got.threshold[k], want.threshold[k]));
     }
   }
+}
+
+// fnir_at_fpir: upstream's protocol over the public function. Subjects 10..50 (U = 5, so each
+// draw enrols int(0.8 * 5) = 4 and leaves one out, L). Probe s scores m_s on its own column
+// and .10 elsewhere, m = .90 .80 .70 .60 .50; probe 60 (never enrolled) scores .55 everywhere.
+// Non-mated maxima: .55 (probe 60) and .10 (probe L): at FPIR .5 (n = 1) the threshold is
+// .55, at FPIR .01 (n = 0) .55 + 1e-8. Both FPIRs: the 4 mated probes hit when m_s >= .55,
+// so TPIR = 1 when L = 50 and 3/4 otherwise.
+namespace {
+
+const std::vector<int64_t> kProtocolSubjects = {10, 20, 30, 40, 50};
+const std::vector<int64_t> kProtocolProbes = {10, 20, 30, 40, 50, 60};
+
+ScoreMatrix protocol_matrix() {
+  const float mate[] = {0.90f, 0.80f, 0.70f, 0.60f, 0.50f};
+  ScoreMatrix m(6, 5, 0.10f);
+  for (int64_t s = 0; s < 5; ++s) m.row(s)[s] = mate[s];
+  for (int64_t c = 0; c < 5; ++c) m.row(5)[c] = 0.55f;
+  return m;
+}
+
+/// The subject each of upstream's draws leaves out: np.random.seed(seed), then per draw
+/// np.random.choice(subjects, 4, replace=False).
+std::vector<int64_t> left_out_subjects(uint32_t seed, int draws) {
+  qme::NumpyLegacyRandom rng(seed);
+  std::vector<int64_t> out;
+  for (int k = 0; k < draws; ++k) {
+    const auto enrolled = rng.choice_without_replacement(kProtocolSubjects, 4);
+    for (auto s : kProtocolSubjects) {
+      if (std::find(enrolled.begin(), enrolled.end(), s) == enrolled.end()) out.push_back(s);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fnir_at_fpir averages seeded enrolment draws: mean and sample std (ddof 1)", "[eval]") {
+  const std::vector<double> fpirs = {0.01, 0.5};
+  const auto summary = qme::eval::fnir_at_fpir(protocol_matrix(), kProtocolProbes, kProtocolSubjects, fpirs);
+  CHECK(summary.enrol_count == 4);
+  REQUIRE(summary.draws.size() == 10);
+  REQUIRE(summary.tpir.size() == 2);
+  REQUIRE(summary.fnir.size() == 2);
+  REQUIRE(summary.threshold.size() == 2);
+
+  const auto left_out = left_out_subjects(45, 10);
+  REQUIRE(left_out.size() == 10);
+  std::vector<double> tpir, fnir;
+  for (size_t k = 0; k < 10; ++k) {
+    INFO("draw " << k << ", subject " << left_out[k] << " left out");
+    const auto& draw = summary.draws[k];
+    CHECK(draw.num_mated == 4);
+    CHECK(draw.num_non_mated == 2);
+    const double want = left_out[k] == 50 ? 1.0 : 0.75;
+    CHECK(draw.tpir[0] == want);
+    CHECK(draw.tpir[1] == want);
+    CHECK(draw.fnir[1] == 1.0 - want);
+    CHECK(draw.threshold[1] == d(0.55f));
+    CHECK(draw.threshold[0] == d(0.55f) + 1e-8);
+    tpir.push_back(want);
+    fnir.push_back(1.0 - want);
+  }
+  const auto with_50_out = std::count(left_out.begin(), left_out.end(), int64_t{50});
+  // Both values occur, so the sample and the population std differ.
+  REQUIRE(with_50_out > 0);
+  REQUIRE(with_50_out < 10);
+  const double mean = (with_50_out * 1.0 + (10 - with_50_out) * 0.75) / 10.0;
+  double squares = 0;
+  for (double v : tpir) squares += (v - mean) * (v - mean);
+  const double sample_std = std::sqrt(squares / 9.0), population_std = std::sqrt(squares / 10.0);
+  for (size_t t = 0; t < 2; ++t) {
+    INFO("FPIR " << fpirs[t]);
+    CHECK(summary.tpir[t].mean == Approx(mean).epsilon(1e-12));
+    CHECK(summary.fnir[t].mean == Approx(1.0 - mean).epsilon(1e-12));
+    CHECK(summary.tpir[t].std == Approx(sample_std).epsilon(1e-12));
+    CHECK(summary.fnir[t].std == Approx(sample_std).epsilon(1e-12));
+    CHECK(summary.tpir[t].std != Approx(population_std).epsilon(1e-6));
+  }
+  CHECK(summary.threshold[1].mean == Approx(d(0.55f)).epsilon(1e-12));
+  CHECK(summary.threshold[1].std == Approx(0.0).margin(1e-12));
+
+  // The same draws as open_set_draw over the enrolled subsets, draw by draw.
+  qme::NumpyLegacyRandom rng(45);
+  for (size_t k = 0; k < 10; ++k) {
+    auto enrolled = rng.choice_without_replacement(kProtocolSubjects, 4);
+    std::sort(enrolled.begin(), enrolled.end());
+    const auto want = open_set_draw(protocol_matrix(), kProtocolProbes, kProtocolSubjects, enrolled, fpirs);
+    for (size_t t = 0; t < 2; ++t) {
+      CHECK(same_value(summary.draws[k].tpir[t], want.tpir[t]));
+      CHECK(same_value(summary.draws[k].threshold[t], want.threshold[t]));
+    }
+  }
+}
+
+TEST_CASE("fnir_at_fpir follows the protocol's seed, draw count and enrolment fraction", "[eval]") {
+  const std::vector<double> fpirs = {0.5};
+  const auto m = protocol_matrix();
+  qme::eval::OpenSetProtocol protocol;
+  protocol.seed = 7;
+  protocol.num_draws = 25;
+  const auto seeded = qme::eval::fnir_at_fpir(m, kProtocolProbes, kProtocolSubjects, fpirs, protocol);
+  REQUIRE(seeded.draws.size() == 25);
+  const auto left_out = left_out_subjects(7, 25);
+  for (size_t k = 0; k < 25; ++k) CHECK(seeded.draws[k].tpir[0] == (left_out[k] == 50 ? 1.0 : 0.75));
+
+  // One draw: a mean but no sample std. No draw: nothing defined.
+  protocol.num_draws = 1;
+  const auto one = qme::eval::fnir_at_fpir(m, kProtocolProbes, kProtocolSubjects, fpirs, protocol);
+  CHECK_FALSE(std::isnan(one.tpir[0].mean));
+  CHECK(std::isnan(one.tpir[0].std));
+  protocol.num_draws = 0;
+  const auto none = qme::eval::fnir_at_fpir(m, kProtocolProbes, kProtocolSubjects, fpirs, protocol);
+  CHECK(none.draws.empty());
+  CHECK(std::isnan(none.fnir[0].mean));
+  CHECK(std::isnan(none.fnir[0].std));
+
+  // Enrolling everyone (fraction 1): no non-mated probe but 60, so FPIR .5 has n = 0 and the
+  // threshold .55 + 1e-8; the mates .90 .80 .70 .60 hit, .50 does not: TPIR 4/5 in every draw.
+  protocol.num_draws = 3;
+  protocol.enrol_fraction = 1.0;
+  const auto all = qme::eval::fnir_at_fpir(m, kProtocolProbes, kProtocolSubjects, fpirs, protocol);
+  CHECK(all.enrol_count == 5);
+  CHECK(all.tpir[0].mean == Approx(0.8f));
+  CHECK(all.tpir[0].std == 0.0);
+  CHECK(all.threshold[0].mean == Approx(d(0.55f) + 1e-8).epsilon(1e-15));
 }

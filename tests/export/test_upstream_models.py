@@ -17,7 +17,7 @@ For every row (model on a dataset):
 2. export_backbone.main() (the real script, in this process) builds the model from that
    checkpoint with upstream's builder and writes the TorchScript file;
 3. qme_test --eval_mode feat runs the file on a tiny synthetic dataset written in upstream's
-   on-disk layout (DESIGN §7);
+   on-disk layout (docs/architecture.md §7.1);
 4. upstream's test.py path - data.build_dataloader, model.QME(backbone_cfg) and
    test.extract_test_feats - extracts the features of the same data from the same checkpoint;
 5. per row of query and gallery features: cosine >= 0.99999 and max |qme - upstream| /

@@ -15,8 +15,8 @@
 #include "qme/cache/test_quality_stats.hpp"
 #include "qme/cache/training_frames.hpp"
 #include "qme/io/face_weights.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
-#include "qme/io/test_features_file.hpp"
 
 namespace {
 

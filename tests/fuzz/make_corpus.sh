@@ -50,6 +50,6 @@ seed hdf5 test_qe 5 "$scratch/caches/test_feats/adaface_ccvid_test_qe.h5"
 mkdir -p "$corpus/checkpoint"
 /usr/bin/python3 "$here/make_torch_seeds.py" "$corpus/checkpoint"
 "$build/tests/fuzz/qme_make_checkpoint_seed" "$corpus/checkpoint/qme_written.pth"
-cp "$here/../data/checkpoint_os_system.pth" "$corpus/checkpoint/os_system.pth"
+cp "$here/../fixtures/checkpoint_os_system.pth" "$corpus/checkpoint/os_system.pth"
 
 du -sh "$corpus"/*

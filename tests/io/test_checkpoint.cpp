@@ -231,7 +231,7 @@ TEST_CASE("the records newer torch.save versions add are accepted; a big-endian 
 }
 
 TEST_CASE("a checkpoint whose pickle calls os.system is refused and nothing runs", "[io]") {
-  // tests/data/checkpoint_os_system.pth (made by make_checkpoint_os_system.py) would run
+  // tests/fixtures/checkpoint_os_system.pth (made by make_checkpoint_os_system.py) would run
   // `touch qme_os_system_ran` under Python's pickle. This one writes a marker into a temp dir.
   TempDir dir;
   const auto marker = dir.path("ran");
@@ -242,7 +242,7 @@ TEST_CASE("a checkpoint whose pickle calls os.system is refused and nothing runs
   CHECK_THAT(read_error(crafted), Catch::StartsWith(crafted + ": refuses to load global 'posix.system'"));
   CHECK_FALSE(std::filesystem::exists(marker));
 
-  const auto committed = kSourceDir + "/tests/data/checkpoint_os_system.pth";
+  const auto committed = kSourceDir + "/tests/fixtures/checkpoint_os_system.pth";
   CHECK_THAT(read_error(committed), Catch::StartsWith(committed + ": refuses to load global 'posix.system'"));
   CHECK_FALSE(std::filesystem::exists("qme_os_system_ran"));
 }

@@ -113,9 +113,9 @@ def test_missing_and_malformed_files(tmp_path):
 
 
 def test_a_checkpoint_that_carries_code_is_refused_and_nothing_runs(tmp_path):
-    checkpoint = SOURCE_DIR / "tests" / "data" / "checkpoint_os_system.pth"
+    checkpoint = SOURCE_DIR / "tests" / "fixtures" / "checkpoint_os_system.pth"
     if not checkpoint.is_file():
-        pytest.skip("tests/data/checkpoint_os_system.pth is not in this checkout")
+        pytest.skip("tests/fixtures/checkpoint_os_system.pth is not in this checkout")
     # Run in a subprocess inside tmp_path: the payload would `touch qme_os_system_ran` there.
     code = (
         "import qme\n"

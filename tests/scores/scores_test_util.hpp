@@ -5,7 +5,7 @@
 #include <limits>
 #include <vector>
 
-#include "qme/io/test_features_file.hpp"
+#include "qme/io/features_file.hpp"
 
 namespace qme_test {
 

@@ -12,8 +12,8 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/evaluation_report.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
-#include "qme/io/test_features_file.hpp"
 #include "scores_test_util.hpp"
 #include "support/test_support.hpp"
 

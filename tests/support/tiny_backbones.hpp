@@ -1,5 +1,5 @@
 #pragma once
-/// Tiny deterministic TorchScript backbones that obey qme's backbone contract (DESIGN §8,
+/// Tiny deterministic TorchScript backbones that obey qme's backbone contract (docs/architecture.md §8,
 /// backbone_spec.hpp) with the real input sizes and the real intermediate widths (face tokens
 /// 512, CAL maps 512 and 1024), built in C++ with torch::jit::Module::define so the tests need no
 /// Python. Pooling and fixed projections only: fast on the CPU, and every output depends on the

@@ -1117,7 +1117,7 @@ def main():
         parser.add_argument(f"--{tool}", required=True)
     parser.add_argument("--configs", required=True, help="the shipped configs/ folder")
     parser.add_argument("--fixtures", required=True, help="the shared fixtures folder (QME_FIXTURES_DIR)")
-    parser.add_argument("--os_system_ckpt", required=True, help="tests/data/checkpoint_os_system.pth")
+    parser.add_argument("--os_system_ckpt", required=True, help="tests/fixtures/checkpoint_os_system.pth")
     parser.add_argument("--with_plots", type=int, default=1, help="1 when qme_tables draws --plots")
     parser.add_argument("--only", help="run only the tables whose title contains this text")
     parser.add_argument("--jobs", type=int, default=2, help="cases run at the same time")

@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "qme/io/test_features_file.hpp"
+#include "qme/io/features_file.hpp"
 
 namespace {
 

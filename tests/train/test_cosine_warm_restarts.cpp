@@ -1,5 +1,5 @@
 // The warm-restart cosine schedule against PyTorch's CosineAnnealingWarmRestarts
-// (tests/data/cosine_warm_restarts_cases.json, made by make_cosine_warm_restarts_cases.py).
+// (tests/fixtures/cosine_warm_restarts_cases.json, made by make_cosine_warm_restarts_cases.py).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -13,7 +13,7 @@ using qme::train::CosineWarmRestarts;
 using qme::train::CosineWarmRestartsOptions;
 
 TEST_CASE("the schedule sets PyTorch's learning rates for fractional epochs", "[train]") {
-  std::ifstream in(std::string(QME_SOURCE_DIR) + "/tests/data/cosine_warm_restarts_cases.json");
+  std::ifstream in(std::string(QME_SOURCE_DIR) + "/tests/fixtures/cosine_warm_restarts_cases.json");
   REQUIRE(in.good());
   const auto cases = nlohmann::json::parse(in).at("cases");
   REQUIRE(cases.size() == 4);

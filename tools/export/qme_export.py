@@ -1,4 +1,4 @@
-"""Wrap upstream QME backbones as TorchScript files that qme loads (DESIGN §8).
+"""Wrap upstream QME backbones as TorchScript files that qme loads (docs/architecture.md §8).
 
 This module holds the wrapping logic only; it imports nothing from the upstream repository, so it
 can be tested on small stand-in modules with the same attribute structure

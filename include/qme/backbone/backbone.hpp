@@ -1,5 +1,5 @@
 #pragma once
-/// A TorchScript backbone (DESIGN §8) and its per-family post-processing: clip pooling (mean,
+/// A TorchScript backbone (docs/architecture.md §8) and its per-family post-processing: clip pooling (mean,
 /// biggait's max + fc_bin, clip models) and the per-frame statistics the quality estimators read.
 /// The module runs in eval mode without autograd, on the CPU or a CUDA device.
 #include <torch/script.h>

@@ -1,5 +1,5 @@
 #pragma once
-/// The version stamp of qme's own cache files (DESIGN §2.3): the training-frames
+/// The version stamp of qme's own cache files (docs/architecture.md §2.3): the training-frames
 /// cache and the test QE statistics carry a root attribute `qme_format` = 1.
 /// Readers refuse a file whose stamp is absent or differs, naming the file, so an
 /// old or foreign file is never silently misread. Upstream-layout files (centers,

@@ -1,6 +1,6 @@
 #pragma once
 /// Test-time face QE statistics `{dir}/{model}_{ds}_test_qe.h5` (a qme
-/// extension, DESIGN §2.3; root attribute qme_format = 1), written by
+/// extension, docs/architecture.md §2.3; root attribute qme_format = 1), written by
 /// `qme_test --eval_mode feat` for a model with a QE, so that QE training can
 /// score the probes without a backbone:
 ///

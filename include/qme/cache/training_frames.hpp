@@ -1,6 +1,6 @@
 #pragma once
 /// The training-frames cache `{dir}/{model}_train_{ds}.h5` (a qme extension,
-/// DESIGN §2.3; root attribute qme_format = 1), written by qme_precompute_center
+/// docs/architecture.md §2.3; root attribute qme_format = 1), written by qme_precompute_center
 /// next to the center files so that training never re-runs a backbone:
 ///
 /// | dataset       | shape       | type    | holds                                        |

@@ -39,14 +39,15 @@ const std::vector<std::string>& known_datasets();
 /// "./configs/..." is.
 std::string default_backbone_config_path(const std::string& dataset);
 
-/// The model names qme knows, in upstream's spelling.
+/// The model names qme knows, in upstream's spelling: the registry's (models::model_names()).
 const std::vector<std::string>& known_models();
 
-/// True for adaface, arcface and kprpe (scores from face crops).
+/// True for the registry's face models (adaface, arcface, kprpe: scores from face crops).
 bool is_face_model(const std::string& model);
 
 /// The first model of `config.model_list` whose intermediate features feed the face quality
-/// estimator (adaface or kprpe; arcface has none), or nothing.
+/// estimator (a registry row with feeds_face_quality: adaface or kprpe; arcface has none), or
+/// nothing.
 std::optional<std::string> quality_face_model(const BackboneConfig& config);
 
 /// Throws InputError naming `source` and `field` unless `model` is a known model; the message

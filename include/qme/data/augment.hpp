@@ -1,5 +1,5 @@
 #pragma once
-/// Training-time augmentations (DESIGN §7.2): upstream's `get_transforms`
+/// Training-time augmentations (docs/architecture.md §7.2): upstream's `get_transforms`
 /// training pipelines, per model.
 ///
 /// | model                | per frame                                                   | per clip |

@@ -1,6 +1,6 @@
 #pragma once
 /// Readers for upstream's preprocessed CCVID, MEVID and LTCC layouts
-/// (DESIGN §7.1): body .h5 + face .h5 + split files, parsed into the
+/// (docs/architecture.md §7.1): body .h5 + face .h5 + split files, parsed into the
 /// train/query/gallery lists upstream's dataset classes build, plus the
 /// training dense split and the test clip split. Torch-free.
 ///

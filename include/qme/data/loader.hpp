@@ -1,5 +1,5 @@
 #pragma once
-/// The threaded batch loader (DESIGN §7.3): reads frames and face crops from a
+/// The threaded batch loader (docs/architecture.md §7.3): reads frames and face crops from a
 /// dataset's .h5 files, applies each model's test or training transform, and
 /// hands out batches in a fixed order.
 ///

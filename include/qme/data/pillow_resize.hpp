@@ -19,12 +19,12 @@
 #include <utility>
 #include <vector>
 
+#include "qme/models/model_spec.hpp"
+
 namespace qme::data {
 
-enum class ResizeFilter {
-  kBilinear,  ///< PIL.Image.BILINEAR (2)
-  kBicubic,   ///< PIL.Image.BICUBIC (3)
-};
+/// Pillow's filter (PIL.Image.BILINEAR or BICUBIC); each model's is in its registry row.
+using models::ResizeFilter;
 
 /// An 8-bit RGB image, row-major, channels interleaved: (height, width, 3).
 struct RgbImage {

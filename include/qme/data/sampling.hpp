@@ -1,5 +1,5 @@
 #pragma once
-/// Training-time sampling (DESIGN §7.3): the temporal crop of a tracklet, the
+/// Training-time sampling (docs/architecture.md §7.3): the temporal crop of a tracklet, the
 /// face crop drawn per frame (with upstream's training-time padding), and the
 /// identity sampler that orders one epoch. Torch-free.
 ///

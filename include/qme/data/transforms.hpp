@@ -1,9 +1,11 @@
 #pragma once
-/// Per-model test transforms (DESIGN §7.2): upstream's `get_transforms(mode,
-/// config, dataset_type)` test pipelines — a Pillow resize, ToTensor (/255 in
-/// float32) and a per-channel normalisation — producing float32 (3, H, W).
+/// Per-model test transforms (docs/architecture.md §7.2): upstream's `get_transforms(mode, config,
+/// dataset_type)` test pipelines — a Pillow resize, ToTensor (/255 in float32) and a
+/// per-channel normalisation — producing float32 (3, H, W). Each model's size, filter and
+/// normalisation are in its registry row (models/model_spec.hpp):
 ///
 /// | model                 | size    | resize   | normalise                     |
+/// | arcface, kprpe        | 112x112 | bilinear | adaface's (upstream's choice) |
 /// |-----------------------|---------|----------|-------------------------------|
 /// | adaface               | 112x112 | bilinear | mean 0.5, std 0.5             |
 /// | biggait               | 256x128 | bilinear | ImageNet, in float64          |
@@ -20,11 +22,8 @@
 
 namespace qme::data {
 
-/// How (x / 255 - mean) / std is evaluated after the float32 division by 255.
-enum class NormalizePrecision {
-  kFloat32,  ///< torchvision / spatial_transforms Normalize: float32 mean and std
-  kFloat64,  ///< biggait's BasePILCuttingTransform: numpy float64, then cast to float32
-};
+/// How (x / 255 - mean) / std is evaluated; each model's is in its registry row.
+using models::NormalizePrecision;
 
 /// One model's test transform.
 struct TestTransform {
@@ -49,7 +48,7 @@ struct TestTransform {
   void apply(const RgbImage& image, float* out, int64_t channel_stride) const;
 };
 
-/// The names test_transform() knows, in DESIGN §7.2's order.
+/// The names test_transform() knows: the registry's models::model_names().
 const std::vector<std::string>& test_transform_models();
 
 /// The test transform of `model` (a backbone name, e.g. "cal-ccvid"); throws

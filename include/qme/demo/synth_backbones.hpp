@@ -1,6 +1,6 @@
 #pragma once
 /// Small deterministic TorchScript backbones for the synthetic demo (synth_world.hpp), one per
-/// model of the CCVID model list, obeying qme's backbone contract (DESIGN §8,
+/// model of the CCVID model list, obeying qme's backbone contract (docs/architecture.md §8,
 /// backbone/backbone_spec.hpp) with the real input and output shapes. No training: fixed filters
 /// and fixed random projections that read what the synthetic world puts into the pixels.
 ///

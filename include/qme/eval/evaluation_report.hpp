@@ -38,7 +38,9 @@ struct EvalOptions {
 };
 
 /// Validates shapes against the labels (qme::InputError), warns about every
-/// value it has to leave undefined, never throws on degenerate data.
+/// value it has to leave undefined, never throws on degenerate data. TAR@FAR is
+/// tar_at_far (verification.hpp), FNIR@FPIR is fnir_at_fpir (open_set.hpp) with
+/// the options' seed, num_draws and enrol_fraction.
 EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, const TestLabels& labels,
                           const EvalOptions& options = {});
 

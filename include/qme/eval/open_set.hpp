@@ -27,4 +27,38 @@ OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>&
                           const std::vector<int64_t>& subject_pids, const std::vector<int64_t>& enrolled,
                           const std::vector<double>& fpirs);
 
+/// The open-set protocol of upstream's `test_score`: numpy's legacy generator is seeded once
+/// with `seed`, then each of `num_draws` draws enrols
+/// sort(np.random.choice(subject_pids, int(enrol_fraction * #subjects), replace=False)).
+struct OpenSetProtocol {
+  uint32_t seed = 45;
+  int num_draws = 10;
+  double enrol_fraction = 0.8;
+};
+
+/// A value over the draws as pandas summarises it: NaN draws skipped, the mean, and the
+/// sample standard deviation (ddof 1). std is NaN with fewer than two defined draws; both are
+/// NaN with none.
+struct DrawStatistic {
+  double mean = 0;
+  double std = 0;
+};
+
+struct OpenSetSummary {
+  int64_t enrol_count = 0;               // subjects enrolled in each draw
+  std::vector<DrawStatistic> tpir;       // per FPIR target
+  std::vector<DrawStatistic> fnir;       // per FPIR target
+  std::vector<DrawStatistic> threshold;  // per FPIR target (upstream reports the mean only)
+  std::vector<OpenSetDraw> draws;        // every draw, in order
+};
+
+/// FNIR@FPIR (and TPIR@FPIR) under upstream's protocol: open_set_draw over `protocol`'s
+/// seeded enrolment draws, summarised per FPIR target. Arguments as open_set_draw's, with
+/// `subject_pids` the ascending ids of all gallery subjects. evaluate() reports exactly these
+/// numbers (TPIR/FNIR@FPIR, FNIR@FPIR_threshold, their _std, num_galley1_templates). A draw
+/// without a mated or non-mated probe contributes NaN, which the summary skips.
+OpenSetSummary fnir_at_fpir(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
+                            const std::vector<int64_t>& subject_pids, const std::vector<double>& fpirs,
+                            const OpenSetProtocol& protocol = {});
+
 }  // namespace qme::eval

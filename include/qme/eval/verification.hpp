@@ -30,7 +30,8 @@ struct VerificationPoint {
 /// ROC point by a score histogram and a sort of the few scores around it,
 /// never the whole matrix. Undefined values (no match / no non-match pair) are NaN.
 /// `histogram`, when given, must be ScoreKeyHistogram::of(scores) (e.g. from
-/// the retrieval scan); otherwise it is computed here.
+/// the retrieval scan); otherwise it is computed here, with the same results. evaluate()
+/// reports these points as TAR@<far>FAR and Threshold@<far>FAR.
 std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
                                           const std::vector<int64_t>& gallery_pids,
                                           const std::vector<double>& fars, int num_threads = 0,

@@ -33,7 +33,7 @@ class FaceQualityEstimatorImpl : public torch::nn::Module {
   /// (N, K, P, C) -> (N, K*2*C): per block, the mean and unbiased std over the P tokens.
   static torch::Tensor style_statistics(const torch::Tensor& frames);
   /// (B, T, K, P, C) -> (B, T, K*2*C): style_statistics of every frame, the per-frame numbers
-  /// qme caches (DESIGN 2.3) so training never needs the tokens.
+  /// qme caches (docs/architecture.md §2.3) so training never needs the tokens.
   static torch::Tensor statistics(const torch::Tensor& intermediates);
   /// (N, K*2*C) -> (N, 1) weights in (0, 1): the QE on precomputed statistics.
   torch::Tensor frame_weights(const torch::Tensor& statistics);

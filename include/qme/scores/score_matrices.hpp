@@ -18,7 +18,7 @@
 
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
-#include "qme/io/test_features_file.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/scores/similarity.hpp"
 
 namespace qme::scores {

@@ -5,24 +5,19 @@
 #include <cstdint>
 #include <string>
 
+#include "qme/models/model_spec.hpp"
+
 namespace qme::scores {
 
-enum class Similarity {
-  /// cos(a, b), each norm clamped at 1e-8 (torch.nn.functional.cosine_similarity).
-  kCosine,
-  /// BigGait: a d-dimensional feature is (d/16 channels, 16 parts), index c*16 + p;
-  /// the L2 distance over the channels of each part, averaged over the 16 parts,
-  /// gives score = 1 / (1 + mean distance).
-  kBigGaitParts,
-};
+/// How features are compared; the registry (models/model_spec.hpp) holds each model's.
+using Similarity = models::Similarity;
 
 /// BigGait's horizontal body parts: its features are (channels, kBigGaitParts).
 constexpr int64_t kBigGaitParts = 16;
 
-/// The similarity of a model, by upstream's rule on the name: a name containing
-/// adaface, arcface, kprpe, cal, agrl or aim is compared by cosine, otherwise one
-/// containing biggait by BigGait's part distance. Throws InputError naming the
-/// model and listing these families for any other name.
+/// The similarity of score matrices named `model` (models::similarity_for_name: a registered
+/// model's own, else upstream's rule on substrings). Throws InputError naming the model and
+/// listing the families for any other name.
 Similarity similarity_for_model(const std::string& model);
 
 /// "cosine" or "biggait".

@@ -1,6 +1,6 @@
 #pragma once
 /// Quality-estimator training, upstream's `main.py --mode mod_qe`, on cached per-frame QE
-/// statistics (DESIGN 2.3) instead of the face backbone's tokens. One step, in upstream's
+/// statistics (docs/architecture.md §2.3) instead of the face backbone's tokens. One step, in upstream's
 /// order: zero_grad; weights = QE(stats) in train mode (its dropout active), the mean over each
 /// sample's frames; pseudo-quality loss against the rank of the sample's identity among the
 /// training centers in the face model's scores; backward; Adam step; scheduler step with

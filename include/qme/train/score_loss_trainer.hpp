@@ -2,7 +2,7 @@
 /// QME fusion-head training, upstream's `main.py --mode score_loss`, on in-memory batches of
 /// precomputed scores: qme never re-runs a backbone, so a batch holds each model's scores of
 /// B training samples against the C training centers and the face QE's cached per-frame
-/// statistics (DESIGN 2.3). One step, in upstream's order:
+/// statistics (docs/architecture.md §2.3). One step, in upstream's order:
 ///   zero_grad; modality dropout (each model's scores zeroed with probability p, drawn in
 ///   model order); q = frozen QE (eval mode, no grad); fused = q * expert0 + (1 - q) * expert1
 ///   (experts in train mode: BatchNorm batch statistics + running-stat update, dropout);

@@ -1,5 +1,5 @@
 #pragma once
-/// The dense training samples of a run, built once from qme's caches (DESIGN 2.3) so that a
+/// The dense training samples of a run, built once from qme's caches (docs/architecture.md §2.3) so that a
 /// training step only gathers rows: upstream's trainloader runs the backbones on every sample of
 /// every batch; the backbones are frozen, so qme does that work once.
 ///

@@ -1,4 +1,4 @@
-#include "qme/io/test_features_file.hpp"
+#include "qme/io/features_file.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>

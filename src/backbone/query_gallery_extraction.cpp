@@ -14,9 +14,9 @@
 #include "qme/core/error.hpp"
 #include "qme/core/progress.hpp"
 #include "qme/data/datasets.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/output_directory.hpp"
-#include "qme/io/test_features_file.hpp"
 
 namespace qme::backbone {
 

@@ -1,4 +1,4 @@
-// Training augmentations (qme::data, DESIGN §7.2): each operation on small
+// Training augmentations (qme::data, docs/architecture.md §7.2): each operation on small
 // images you can check by hand, the draws' ranges, and each model's pipeline.
 #include "qme/data/augment.hpp"
 

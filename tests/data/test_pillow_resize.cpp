@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "datasets/image_fixture.hpp"
+#include "data/image_fixture.hpp"
 
 #include <cstdint>
 #include <cstdlib>

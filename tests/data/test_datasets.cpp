@@ -1,4 +1,4 @@
-// Dataset readers (qme::data, DESIGN §7.1): parity with what upstream's CCVID,
+// Dataset readers (qme::data, docs/architecture.md §7.1): parity with what upstream's CCVID,
 // MEVID and LTCC classes build on ../shared/fixtures/data, the dense and test
 // clip splits branch by branch, and the error cases.
 #include <catch2/catch.hpp>

@@ -1,10 +1,10 @@
-// Per-model test transforms (DESIGN §7.2): the constants of each model, and parity with
+// Per-model test transforms (docs/architecture.md §7.2): the constants of each model, and parity with
 // upstream's get_transforms test pipelines on ../shared/fixtures/data/transforms_expected.h5.
 #include "qme/data/transforms.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "datasets/image_fixture.hpp"
+#include "data/image_fixture.hpp"
 
 #include <algorithm>
 #include <cmath>

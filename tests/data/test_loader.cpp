@@ -1,4 +1,4 @@
-// The threaded batch loader (qme::data::ClipLoader, DESIGN §7.3) on the fixture
+// The threaded batch loader (qme::data::ClipLoader, docs/architecture.md §7.3) on the fixture
 // datasets: contents equal the per-model transforms of the frames it names,
 // batches do not depend on the number of workers, errors reach the consumer,
 // and destruction mid-pass returns.

@@ -1,4 +1,4 @@
-// Training-time sampling (qme::data, DESIGN §7.3): every TemporalRandomCrop
+// Training-time sampling (qme::data, docs/architecture.md §7.3): every TemporalRandomCrop
 // branch, the face sampler's branches (training padding per dataset), and the
 // identity sampler's epoch structure.
 #include <catch2/catch.hpp>
