@@ -10,7 +10,6 @@
 #include <limits>
 #include <set>
 
-#include "qme/cache/face_weights_file.hpp"
 #include "qme/cache/test_quality_stats.hpp"
 #include "qme/core/error.hpp"
 #include "qme/eval/evaluation_report.hpp"
@@ -19,6 +18,7 @@
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/face_weights.hpp"
+#include "qme/io/features_file.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/train/quality_trainer.hpp"
@@ -110,7 +110,7 @@ cache::TestQualityStats read_test_stats(const TrainingRunOptions& o, const std::
 }
 
 std::string scoremats_path(const TrainingRunOptions& o) {
-  return join_path(o.feats_dir, "scoremats_" + o.dataset + ".h5");
+  return io::score_matrix_path(o.feats_dir, o.dataset);
 }
 
 /// Probes of the test split: the score matrices' when the file exists (so the weights line up
@@ -160,13 +160,13 @@ class QualityStage : public Stage {
         test_.qe_stats, [&](const torch::Tensor& rows) { return trainer_->frame_quality(rows); });
     const auto weights = cache::query_quality_weights(test_, frames, num_queries_);
     Evaluation ev;
-    const auto weights_path = cache::face_weights_path(o_.feats_dir, o_.run_name, o_.dataset, step);
+    const auto weights_path = io::face_weights_path(o_.feats_dir, o_.run_name, o_.dataset, step);
     const auto ckpt =
         join_path(join_path(o_.ckpt_dir, "MEME"),
                   o_.log_prefix + "-" + o_.run_name + "-" + o_.dataset + "-" + std::to_string(step) + ".pth");
     io::ensure_output_directory(fs::path(weights_path).parent_path().string());
     io::ensure_output_directory(fs::path(ckpt).parent_path().string());
-    cache::write_face_weights(weights_path, weights);
+    io::write_face_weights(weights_path, weights);
     trainer_->write_checkpoint(ckpt);
     ev.outputs = {weights_path, ckpt};
     ev.record = weights_record(weights);
@@ -237,7 +237,7 @@ class ScoreLossStage : public Stage {
   void prepare_run_dir(const std::string& dir) override {
     if (!computed_quality_) return;
     quality_path_ = join_path(dir, "face_weights_test.h5");
-    cache::write_face_weights(quality_path_, quality_);
+    io::write_face_weights(quality_path_, quality_);
     spdlog::info("test quality weights: {}", quality_path_);
   }
 

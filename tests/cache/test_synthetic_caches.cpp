@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "qme/cache/center_file.hpp"
-#include "qme/cache/face_weights_file.hpp"
 #include "qme/cache/synthetic_caches.hpp"
 #include "qme/cache/test_quality_stats.hpp"
 #include "qme/cache/training_frames.hpp"
 #include "qme/core/error.hpp"
+#include "qme/io/face_weights.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "support/test_support.hpp"
 
@@ -189,7 +189,7 @@ TEST_CASE("h5py reads every cache file in the documented layout", "[cache]") {
   spec.models = {{"adaface", 16}, {"cal-ccvid", 8}};
   const auto files = qme::cache::write_synthetic_caches(dir.path("s"), spec);
   const auto weights = dir.path("w.h5");
-  qme::cache::write_face_weights(weights, {0.5f, 0.25f});
+  qme::io::write_face_weights(weights, {0.5f, 0.25f});
   const auto script = dir.write("check.py", R"PY(
 import sys, h5py, numpy as np
 frames, centers, train, qe, scores, weights = sys.argv[1:7]

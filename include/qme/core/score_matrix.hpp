@@ -5,22 +5,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "qme/core/float_matrix.hpp"
+
 namespace qme {
 
-struct ScoreMatrix {
-  int64_t rows = 0;
-  int64_t cols = 0;
-  std::vector<float> values;  // rows * cols, row-major
-
-  ScoreMatrix() = default;
-  ScoreMatrix(int64_t r, int64_t c, float fill = 0.0f)
-      : rows(r), cols(c), values(static_cast<size_t>(r * c), fill) {}
-
-  const float* row(int64_t i) const { return values.data() + i * cols; }
-  float* row(int64_t i) { return values.data() + i * cols; }
-  float at(int64_t i, int64_t j) const { return values[static_cast<size_t>(i * cols + j)]; }
-  size_t size() const { return values.size(); }
-};
+/// Probes x gallery entries (or gallery subjects for the merged matrix).
+using ScoreMatrix = FloatMatrix;
 
 /// The two matrices every model contributes: entry-level and subject-level.
 struct ModelScores {

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "cache/cache_test_util.hpp"
-#include "qme/cache/face_weights_file.hpp"
 #include "qme/core/error.hpp"
 #include "qme/io/face_weights.hpp"
 #include "qme/io/hdf5_file.hpp"
@@ -14,27 +13,27 @@
 using Catch::Matchers::Contains;
 using qme::test::TempDir;
 
-TEST_CASE("face weights are written as a (Q, 1) float32 dataset", "[cache]") {
+TEST_CASE("face weights are written as a (Q, 1) float32 dataset", "[io]") {
   TempDir dir;
-  const auto path = qme::cache::face_weights_path(dir.path("test_feats"), "adaface-t1r3", "ccvid", 300);
+  const auto path = qme::io::face_weights_path(dir.path("test_feats"), "adaface-t1r3", "ccvid", 300);
   CHECK(path == dir.path("test_feats") + "/mod_qe_adaface-t1r3_ccvid_300.h5");
   const std::vector<float> weights{0.25f, 0.0f, 1.0f};
-  qme::cache::write_face_weights(path, weights);
+  qme::io::write_face_weights(path, weights);
   const qme::io::H5Reader r(path);
   qme::io::Shape shape;
   CHECK(r.read_float32("face_weights", &shape) == weights);
   CHECK(shape == qme::io::Shape{3, 1});
   const auto t = qme::test::stored_type(path, "face_weights");
   CHECK((t.type_class == H5T_FLOAT && t.size == 4));
-  CHECK_FALSE(r.read_int_attribute("qme_format"));  // upstream layout, no stamp
+  CHECK_FALSE(r.read_int_attribute("qme_format"));        // upstream layout, no stamp
   CHECK(qme::io::read_face_weights(path, 3) == weights);  // what QME inference reads
 }
 
-TEST_CASE("face weights that the reader would refuse are not written", "[cache]") {
+TEST_CASE("face weights that the reader would refuse are not written", "[io]") {
   TempDir dir;
   const auto path = dir.path("w.h5");
-  CHECK_THROWS_WITH(qme::cache::write_face_weights(path, {}), Contains(path) && Contains("face_weights"));
-  CHECK_THROWS_WITH(qme::cache::write_face_weights(path, {0.5f, std::numeric_limits<float>::quiet_NaN()}),
+  CHECK_THROWS_WITH(qme::io::write_face_weights(path, {}), Contains(path) && Contains("face_weights"));
+  CHECK_THROWS_WITH(qme::io::write_face_weights(path, {0.5f, std::numeric_limits<float>::quiet_NaN()}),
                     Contains(path) && Contains("probe 1"));
   CHECK(dir.entries() == 0);
 }
