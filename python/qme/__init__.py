@@ -15,6 +15,9 @@ Evaluation and fusion (numpy arrays in, numpy arrays / dicts out):
     tables(path, models=None, qme_ckpt=None, face_weights=None) -> dict
         what `qme_tables --json` writes; format_table(columns) prints the paper table.
 
+Models: model_specs() lists qme's model registry (name, family, modality, similarity, the
+TorchScript input each backbone export must declare).
+
 Files (upstream's HDF5 layouts): ScoreMatrices.read / .write, TestFeatures.read / .write,
 read_face_weights.
 
@@ -32,8 +35,8 @@ import numpy as _numpy  # noqa: F401  (the extension modules need it; fail here,
 
 from ._errors import Error, FileError, InputError, MissingFileError, QmeWarning
 from . import _core
-from ._core import (FUSION_METHODS, PAPER_TABLE_ROWS, evaluate, format_table, fuse, set_log_level,
-                    table_percent)
+from ._core import (FUSION_METHODS, PAPER_TABLE_ROWS, evaluate, format_table, fuse, model_specs,
+                    set_log_level, table_percent)
 from ._files import ScoreMatrices, TestFeatures
 from . import compat  # upstream's signatures (pandas is imported only when test_score returns)
 from ._native import torch_module as _torch_module
@@ -42,7 +45,7 @@ __version__ = getattr(_core, "__version__", "0")
 
 __all__ = [
     "evaluate", "fuse", "tables", "format_table", "table_percent", "PAPER_TABLE_ROWS", "FUSION_METHODS",
-    "QmeModel", "score_matrices", "similarity_for_model",
+    "QmeModel", "score_matrices", "similarity_for_model", "model_specs",
     "ScoreMatrices", "TestFeatures", "read_face_weights",
     "Error", "InputError", "FileError", "MissingFileError", "QmeWarning", "set_log_level", "compat",
 ]

@@ -19,6 +19,7 @@
 #include "qme/io/face_weights.hpp"
 #include "qme/io/features_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/models/model_spec.hpp"
 
 namespace qme::python {
 
@@ -361,6 +362,38 @@ std::string format_table(py::handle columns, bool markdown) {
   return guarded(Blame::kArguments, "", [&] { return eval::format_paper_table(table, markdown); });
 }
 
+const char* modality_name(models::Modality modality) {
+  switch (modality) {
+    case models::Modality::kFace:
+      return "face";
+    case models::Modality::kGait:
+      return "gait";
+    case models::Modality::kBody:
+      break;
+  }
+  return "body";
+}
+
+/// The registry's rows, as dicts (what a notebook or an export script needs to know).
+py::list model_specs() {
+  py::list rows;
+  for (const auto& name : models::model_names()) {
+    const auto& spec = models::model_spec(name);
+    py::dict row;
+    row["name"] = spec.name;
+    row["family"] = spec.family;
+    row["modality"] = modality_name(spec.modality);
+    row["similarity"] = spec.similarity == models::Similarity::kCosine ? "cosine" : "biggait";
+    row["input"] = spec.input_attribute();
+    row["height"] = spec.height;
+    row["width"] = spec.width;
+    row["qe_width"] = spec.qe_width();
+    row["feeds_face_quality"] = spec.feeds_face_quality;
+    rows.append(row);
+  }
+  return rows;
+}
+
 std::vector<std::string> fusion_methods() {
   std::vector<std::string> names;
   for (auto m : eval::all_fusion_methods()) names.push_back(eval::to_string(m));
@@ -429,6 +462,11 @@ before normalising; min/max propagate NaN. The GIL is released while computing.
 Returns:
     (fused score_mat, fused merge_score_mat), float32.)doc");
 
+  m.def("model_specs", &model_specs,
+        "The model registry (qme/models/model_spec.hpp), one dict per model: name, family, "
+        "modality ('face', 'body' or 'gait'), similarity ('cosine' or 'biggait'), input (the "
+        "TorchScript export's qme_input, e.g. 'N,3,384,192'), height, width, qe_width, "
+        "feeds_face_quality.");
   m.def("list_models", &list_models, py::arg("path"),
         "The models of a score-matrix file (root groups holding a score_mat), in file order.");
   m.def("read_score_matrices", &read_score_matrices, py::arg("path"), py::arg("models") = py::none(),

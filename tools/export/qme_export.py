@@ -40,7 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# model -> (family, qme_input), as backbone_spec.cpp.
+# model -> (family, qme_input), as the registry (src/models/model_spec.cpp) has them;
+# tests/python/test_models.py checks that the two agree.
 SPECS = {
     "adaface": ("adaface", "N,3,112,112"),
     "kprpe": ("kprpe", "N,3,112,112"),
