@@ -6,6 +6,7 @@
 
 #include "qme/core/error.hpp"
 #include "qme/io/tensor_shape.hpp"
+#include "qme/kernels/inner_product.hpp"
 
 namespace qme::fusion {
 
@@ -139,7 +140,7 @@ void FrozenQualityEstimator::init(const torch::nn::Module& qe, const std::string
   w3_ = get("weight_assigner.0.weight");
   b3_ = get("weight_assigner.0.bias");
   width_ = w1_.size(1);
-  onednn_ = w1_.is_cpu() && w1_.scalar_type() == torch::kFloat32 && at::hasMKLDNN();
+  onednn_ = kernels::onednn_inner_product(w1_);
   if (onednn_) {
     // The weights are oneDNN's source operand, converted once; the frames are its (small)
     // "weight" operand, so each call re-packs only the frames.
@@ -159,8 +160,8 @@ torch::Tensor FrozenQualityEstimator::frame_weights(const torch::Tensor& statist
   torch::Tensor h;
   if (onednn_) {
     // (out, N) = W x^T; bias per row, then back to (N, out) for the next product.
-    const auto h1 = torch::relu(torch::mkldnn_linear(w1_, x, {}).to_dense().add_(b1_.unsqueeze(1)));
-    h = torch::mkldnn_linear(w2_, h1.t().contiguous(), {}).to_dense().add_(b2_.unsqueeze(1)).t();
+    const auto h1 = torch::relu(kernels::times_transposed(w1_, x).add_(b1_.unsqueeze(1)));
+    h = kernels::times_transposed(w2_, h1.t()).add_(b2_.unsqueeze(1)).t();
   } else {
     h = torch::linear(torch::relu(torch::linear(x, w1_, b1_)), w2_, b2_);
   }

@@ -11,6 +11,7 @@
 
 #include "qme/core/error.hpp"
 #include "qme/core/parallel.hpp"
+#include "qme/kernels/inner_product.hpp"
 #include "score_kernels.hpp"
 
 #if defined(__linux__)
@@ -199,10 +200,7 @@ Prepared prepare_parts(const FeatureRows& f, const std::vector<double>& centre, 
 /// oneDNN's inner product where LibTorch has it: it does not depend on the BLAS
 /// LibTorch was linked with (a reference BLAS is ~30x slower).
 torch::Tensor products(const torch::Tensor& probes, const torch::Tensor& gallery) {
-  if (probes.is_cpu() && at::hasMKLDNN()) {
-    return torch::mkldnn_linear(probes.contiguous().to_mkldnn(), gallery, {}).to_dense();
-  }
-  return torch::mm(probes, gallery.t());
+  return qme::kernels::times_transposed(probes, gallery);
 }
 
 void check_inputs(const FeatureRows& probes, const FeatureRows& gallery, Similarity similarity) {
