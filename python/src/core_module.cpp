@@ -362,18 +362,6 @@ std::string format_table(py::handle columns, bool markdown) {
   return guarded(Blame::kArguments, "", [&] { return eval::format_paper_table(table, markdown); });
 }
 
-const char* modality_name(models::Modality modality) {
-  switch (modality) {
-    case models::Modality::kFace:
-      return "face";
-    case models::Modality::kGait:
-      return "gait";
-    case models::Modality::kBody:
-      break;
-  }
-  return "body";
-}
-
 /// The registry's rows, as dicts (what a notebook or an export script needs to know).
 py::list model_specs() {
   py::list rows;
@@ -382,8 +370,8 @@ py::list model_specs() {
     py::dict row;
     row["name"] = spec.name;
     row["family"] = spec.family;
-    row["modality"] = modality_name(spec.modality);
-    row["similarity"] = spec.similarity == models::Similarity::kCosine ? "cosine" : "biggait";
+    row["modality"] = models::to_string(spec.modality);
+    row["similarity"] = models::to_string(spec.similarity);
     row["input"] = spec.input_attribute();
     row["height"] = spec.height;
     row["width"] = spec.width;

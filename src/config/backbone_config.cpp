@@ -100,10 +100,6 @@ const std::vector<std::string>& known_models() {
   return models::model_names();
 }
 
-bool is_face_model(const std::string& model) {
-  return models::is_face_model(model);
-}
-
 std::optional<std::string> quality_face_model(const BackboneConfig& config) {
   for (const auto& model : config.model_list) {
     const models::ModelSpec* row = models::find_model_spec(model);

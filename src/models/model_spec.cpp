@@ -168,6 +168,22 @@ void register_model(ModelSpec spec) {
   registry().rows.push_back(std::move(spec));
 }
 
+std::string to_string(Modality modality) {
+  switch (modality) {
+    case Modality::kFace:
+      return "face";
+    case Modality::kGait:
+      return "gait";
+    case Modality::kBody:
+      break;
+  }
+  return "body";
+}
+
+std::string to_string(Similarity similarity) {
+  return similarity == Similarity::kCosine ? "cosine" : "biggait";
+}
+
 bool is_face_model(const std::string& name) {
   const ModelSpec* row = find_model_spec(name);
   return row && row->face_input();

@@ -8,10 +8,6 @@ Similarity similarity_for_model(const std::string& model) {
   return models::similarity_for_name(model);
 }
 
-std::string to_string(Similarity similarity) {
-  return similarity == Similarity::kCosine ? "cosine" : "biggait";
-}
-
 void check_feature_dim(Similarity similarity, int64_t dim, const std::string& source,
                        const std::string& field) {
   if (dim <= 0) throw InputError(source, field, "has no feature columns");

@@ -40,7 +40,7 @@ TEST_CASE("every upstream model has a backbone spec matching its test transform"
     const auto transform = qme::data::test_transform(spec.name);
     CHECK(spec.height == transform.height);
     CHECK(spec.width == transform.width);
-    CHECK(spec.face_input() == qme::config::is_face_model(model));
+    CHECK(spec.face_input() == qme::models::is_face_model(model));
   }
   CHECK(backbone_spec("cal-ccvid").input_attribute() == "N,3,384,192");
   CHECK(backbone_spec("cal-mevid").input_attribute() == "B,3,T,256,128");

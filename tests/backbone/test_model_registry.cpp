@@ -82,7 +82,7 @@ TEST_CASE("a family registered in one place is known to every area", "[backbone]
   CHECK(std::find(names.begin(), names.end(), kToy) != names.end());
   CHECK(qme::backbone::backbone_spec(kToy).input_attribute() == "N,3,64,32");
   CHECK(qme::scores::similarity_for_model(kToy) == qme::scores::Similarity::kCosine);
-  CHECK_FALSE(qme::config::is_face_model(kToy));
+  CHECK_FALSE(qme::models::is_face_model(kToy));
   const auto transform = qme::data::test_transform(kToy);
   CHECK(transform.height == 64);
   CHECK(transform.filter == qme::data::ResizeFilter::kBicubic);

@@ -6,6 +6,7 @@
 #include "qme/config/backbone_config.hpp"
 #include "qme/config/yaml_node.hpp"
 #include "qme/core/error.hpp"
+#include "qme/models/model_spec.hpp"
 #include "support/log_capture.hpp"
 #include "support/test_support.hpp"
 
@@ -171,8 +172,8 @@ TEST_CASE("the face model for the quality estimator is adaface or kprpe", "[conf
   using qme::config::quality_face_model;
   CHECK(quality_face_model(parse_backbone_config("model_list: [aim, kprpe]", "a")) == "kprpe");
   CHECK_FALSE(quality_face_model(parse_backbone_config("model_list: [arcface, aim]", "b")));
-  CHECK(qme::config::is_face_model("arcface"));
-  CHECK_FALSE(qme::config::is_face_model("biggait"));
+  CHECK(qme::models::is_face_model("arcface"));
+  CHECK_FALSE(qme::models::is_face_model("biggait"));
 }
 
 TEST_CASE("a backbone config survives to_yaml, less its token", "[config]") {

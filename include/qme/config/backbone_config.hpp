@@ -42,9 +42,6 @@ std::string default_backbone_config_path(const std::string& dataset);
 /// The model names qme knows, in upstream's spelling: the registry's (models::model_names()).
 const std::vector<std::string>& known_models();
 
-/// True for the registry's face models (adaface, arcface, kprpe: scores from face crops).
-bool is_face_model(const std::string& model);
-
 /// The first model of `config.model_list` whose intermediate features feed the face quality
 /// estimator (a registry row with feeds_face_quality: adaface or kprpe; arcface has none), or
 /// nothing.

@@ -121,6 +121,11 @@ std::string model_names_text();
 /// used, not concurrently with lookups. InputError if the name is taken or the row incomplete.
 void register_model(ModelSpec spec);
 
+/// "face", "body" or "gait".
+std::string to_string(Modality modality);
+/// "cosine" or "biggait" (the spelling qme.score_matrices takes).
+std::string to_string(Similarity similarity);
+
 /// True for a registered face model.
 bool is_face_model(const std::string& name);
 

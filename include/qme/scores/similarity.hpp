@@ -20,8 +20,8 @@ constexpr int64_t kBigGaitParts = 16;
 /// listing the families for any other name.
 Similarity similarity_for_model(const std::string& model);
 
-/// "cosine" or "biggait".
-std::string to_string(Similarity similarity);
+/// "cosine" or "biggait" (the registry's spelling).
+using models::to_string;
 
 /// Throws InputError(source, field, ...) unless features of width `dim` can be
 /// compared with `similarity` (BigGait needs a multiple of kBigGaitParts).
