@@ -29,7 +29,7 @@ function(qme_install_library target export_name)
 endfunction()
 
 qme_install_library(qme_base base)
-foreach(area core models io config cache eval)
+foreach(area core models io config cache eval analysis)
   qme_area(${area} qme_base)
 endforeach()
 if(QME_WITH_TORCH)

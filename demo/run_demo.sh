@@ -7,7 +7,11 @@
 #   qme_test --eval_mode gather    the score-matrix file of the three models
 #   qme_main --mode mod_qe         trains the face quality estimator
 #   qme_main --mode score_loss     trains the QME fusion head
-#   qme_tables                     single models, the six classic baselines and QME (+ plots)
+#   qme_tables                     single models, the six classic baselines and QME (+ plots),
+#                                  rank lists, a paired bootstrap (1000 subject resamples) and
+#                                  the metrics per face-quality bin
+#   qme_ranks  x3                  rank-list pictures: probes QME gets right at rank 1 and the
+#                                  best baseline does not, the reverse, and a few at random
 #   qme_demo_check                 every file above opens; QME against the baselines
 #
 # Usage: demo/run_demo.sh [--build DIR] [--out DIR] [--size demo|ci] [--seed N] [--threads N]
@@ -32,8 +36,14 @@
 #   runs/mod_qe/, runs/score_loss/
 #                         resolved configs, run.json, log.jsonl, state.json; score_loss's
 #                         face_weights_test.h5 (the probes' quality weights it evaluated with)
-#   tables.txt, tables.md, tables.json, tables.csv   the paper table
-#   plots/                ROC, DET, CMC, score densities, quality weights (PNG, SVG, CSV)
+#   tables.txt, tables.md, tables.json, tables.csv   the paper table, each cell with the half
+#                         width of its 95 % bootstrap interval, and QME's paired differences
+#                         (tables.json: "bootstrap" and "quality_bins" too)
+#   rank_lists/           {column}.csv, {column}_first_match.csv, rank_lists.h5
+#   rank_pictures/{improved,regressed,random}/
+#                         {column}_probe{i}.png, index.csv, index.html
+#   plots/                ROC, DET, CMC, score densities, quality weights, bootstrap intervals,
+#                         metrics per quality bin (PNG, SVG, CSV)
 #   logs/{stage}.log      each stage's log; logs/{stage}.out its stdout
 #   timings.txt           seconds per stage
 set -euo pipefail
@@ -144,12 +154,22 @@ QME_CKPT=$(grep '\.pth$' "$OUT/logs/score_loss.out" | head -n 1)
 WEIGHTS="$OUT/runs/score_loss/face_weights_test.h5"
 
 TABLES=(--scoremats "$OUT/test_feats/scoremats_ccvid.h5" --models "$MODEL_LIST"
-        --qme_ckpt "$QME_CKPT" --face_weights "$WEIGHTS" --threads "$THREADS")
+        --qme_ckpt "$QME_CKPT" --face_weights "$WEIGHTS" --threads "$THREADS" --bootstrap 1000)
 PLOT_ARGS=()
 [ "$PLOTS" = 1 ] && PLOT_ARGS=(--plots "$OUT/plots")
-run tables "$BIN/qme_tables" "${TABLES[@]}" --json "$OUT/tables.json" --csv "$OUT/tables.csv" "${PLOT_ARGS[@]}"
+run tables "$BIN/qme_tables" "${TABLES[@]}" --json "$OUT/tables.json" --csv "$OUT/tables.csv" "${PLOT_ARGS[@]}" \
+  --rank_lists "$OUT/rank_lists" --quality_bins 4
 cp "$OUT/logs/tables.out" "$OUT/tables.txt"
 "$BIN/qme_tables" "${TABLES[@]}" --markdown > "$OUT/tables.md" 2> /dev/null
+
+# Rank-list pictures (qme_ranks is built where OpenCV has its image codecs).
+if [ -x "$BIN/qme_ranks" ]; then
+  for choice in improved regressed random; do
+    run "ranks_$choice" "$BIN/qme_ranks" --rank_lists "$OUT/rank_lists" --dataset_root "$DATA" --dataset ccvid \
+      --column qme --select "$choice" --against best --count "$([ "$choice" = random ] && echo 4 || echo 6)" \
+      --seed "$SEED" --out "$OUT/rank_pictures/$choice"
+  done
+fi
 
 END=$(date +%s.%N)
 TOTAL=$(awk -v a="$START" -v b="$END" 'BEGIN { printf "%.1f", b - a }')

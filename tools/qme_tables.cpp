@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common_flags.hpp"
+#include "qme/analysis/tables_analysis.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/eval/qme_column.hpp"
@@ -17,6 +18,7 @@
 #include "qme/io/text_file.hpp"
 #include "tool_main.hpp"
 #ifdef QME_TABLES_WITH_PLOTS
+#include "qme/plot/analysis_charts.hpp"
 #include "qme/plot/tables_plots.hpp"
 #endif
 
@@ -53,6 +55,25 @@ int main(int argc, char** argv) {
   app.add_option("--qme_ckpt", qme_ckpt, "QME checkpoint (.pth): adds the 'qme' report and a QME column");
   app.add_option("--use_qe", use_qe, "mix the experts by the face weights (false: fixed 0.5)")
       ->default_str("true");
+  qme::analysis::TablesAnalysisOptions analysis;
+  app.add_option("--rank_lists", analysis.rank_lists,
+                 "write each column's top-k gallery entries per probe and each probe's first-match rank "
+                 "into this folder (CSV per column, and rank_lists.h5)");
+  app.add_option("--top_k", analysis.top_k, "entries per probe in the rank lists")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--bootstrap", analysis.bootstrap,
+                 "paired bootstrap over N subject resamples: a confidence interval for every metric of every "
+                 "column and for its difference with QME")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--ci", analysis.ci_level, "confidence level of the bootstrap intervals, in percent")
+      ->capture_default_str();
+  app.add_option("--bootstrap_seed", analysis.bootstrap_seed, "seed of the bootstrap's subject draws")
+      ->capture_default_str();
+  app.add_option("--quality_bins", analysis.quality_bins,
+                 "every metric per bin of the probes' face-quality weights (quantile bins; needs "
+                 "--face_weights), e.g. 4")
+      ->check(CLI::PositiveNumber);
   qme::tools::add_log_level_flag(app, log_level);
 
   return qme::tools::run_tool(app, argc, argv, [&] {
@@ -60,19 +81,22 @@ int main(int argc, char** argv) {
     for (const auto& b : baselines) {
       if (b != "none") options.baselines.push_back(qme::eval::parse_fusion_method(b));
     }
-    if (!face_weights.empty() && qme_ckpt.empty() && plots_dir.empty()) {
-      throw qme::UsageError("--face_weights is only used with --qme_ckpt or --plots");
+    if (!face_weights.empty() && qme_ckpt.empty() && plots_dir.empty() && analysis.quality_bins == 0) {
+      throw qme::UsageError("--face_weights is only used with --qme_ckpt, --plots or --quality_bins");
     }
     qme::io::check_output_file(json_path);  // every output before any work ("": none)
     qme::io::check_output_file(csv_path);
     qme::io::check_output_directory(plots_dir);
+    qme::io::check_output_directory(analysis.rank_lists);
+    analysis.face_weights = face_weights;
+    qme::analysis::TablesAnalysis analyses(analysis, options);
     if (!qme_ckpt.empty())
       options.learned.push_back(qme::eval::load_qme_column(qme_ckpt, face_weights, use_qe));
 #ifdef QME_TABLES_WITH_PLOTS
     std::optional<qme::plot::TablesPlotter> plots;
     if (!plots_dir.empty()) {
       plots.emplace(qme::plot::TablesPlotsOptions{plots_dir, face_weights, {}});
-      options.on_scores = plots->observer();
+      options.observers.push_back(plots->observer());
     }
 #else
     if (!plots_dir.empty()) {
@@ -80,13 +104,20 @@ int main(int argc, char** argv) {
                             "QME_WITH_PLOTS=OFF; PLplot is needed)");
     }
 #endif
+    analyses.attach(options);
     const auto result = qme::eval::run_tables(options);
-    std::fputs(qme::eval::format_paper_table(qme::eval::table_columns(result), markdown).c_str(), stdout);
-    if (!json_path.empty())
-      qme::io::write_text_file(json_path, qme::eval::tables_to_json(result).dump(1) + "\n");
+    std::fputs(analyses.format_tables(result, markdown).c_str(), stdout);
+    if (!json_path.empty()) {
+      auto json = qme::eval::tables_to_json(result);
+      analyses.add_to_json(json);
+      qme::io::write_text_file(json_path, json.dump(1) + "\n");
+    }
     if (!csv_path.empty()) qme::io::write_text_file(csv_path, qme::eval::tables_to_csv(result));
 #ifdef QME_TABLES_WITH_PLOTS
-    if (plots) plots->write();
+    if (plots) {
+      plots->write();
+      qme::plot::write_tables_analysis_charts(plots_dir, analyses, result);
+    }
 #endif
     return qme::kExitOk;
   });

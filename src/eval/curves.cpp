@@ -505,8 +505,9 @@ void TablesCurves::add(const std::string& column, ColumnKind kind, const ModelSc
 }
 
 ScoresObserver TablesCurves::observer() {
-  return [this](const std::string& column, ColumnKind kind, const ModelScores& scores,
-                const TestLabels& labels) { add(column, kind, scores, labels); };
+  return [this](const TableColumnId& column, const ModelScores& scores, const TestLabels& labels) {
+    add(column.label, column.kind, scores, labels);
+  };
 }
 
 const MatrixCurves* face_model_curves(const std::vector<MatrixCurves>& columns) {

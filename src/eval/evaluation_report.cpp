@@ -45,22 +45,24 @@ void warn_ranking(const std::string& context, const char* prefix, const RankingM
   }
 }
 
-void add_open_set(EvaluationReport& report, const ScoreMatrix& merged, const TestLabels& labels,
-                  const EvalOptions& options) {
-  const auto& subjects = labels.unique_gallery_pids;
-  OpenSetProtocol protocol;
-  protocol.seed = options.seed;
-  protocol.num_draws = options.num_draws;
-  protocol.enrol_fraction = options.enrol_fraction;
-  const auto open_set = fnir_at_fpir(merged, labels.query.pids, subjects, options.fpirs, protocol);
+void warn_open_set(const OpenSetSummary& open_set, const std::string& context) {
   for (const auto& draw : open_set.draws) {
     if (draw.num_non_mated == 0 || draw.num_mated == 0) {
       spdlog::warn(
           "{}: an open-set draw has {} mated and {} non-mated probes; its FNIR@FPIR is undefined (NaN)",
-          options.context, draw.num_mated, draw.num_non_mated);
+          context, draw.num_mated, draw.num_non_mated);
       break;
     }
   }
+}
+
+void add_verification(EvaluationReport& report, const std::vector<VerificationPoint>& verification) {
+  for (const auto& p : verification) report.set("TAR@" + percent_label(p.far) + "FAR", p.tar);
+  for (const auto& p : verification) report.set("Threshold@" + percent_label(p.far) + "FAR", p.threshold);
+}
+
+void add_open_set(EvaluationReport& report, const ReportParts& parts, const EvalOptions& options) {
+  const auto& open_set = parts.open_set;
   const size_t targets = options.fpirs.size();
   std::vector<std::string> labels_pct;
   for (double f : options.fpirs) labels_pct.push_back(percent_label(f));
@@ -69,9 +71,9 @@ void add_open_set(EvaluationReport& report, const ScoreMatrix& merged, const Tes
   for (size_t t = 0; t < targets; ++t) {
     report.set("FNIR@" + labels_pct[t] + "FPIR_threshold", open_set.threshold[t].mean);
   }
-  report.set("num_probe_templates", static_cast<double>(labels.query.size()));
-  report.set("num_probe_subjects", static_cast<double>(unique_sorted(labels.query.pids).size()));
-  report.set("num_gallery_subjects", static_cast<double>(subjects.size()));
+  report.set("num_probe_templates", static_cast<double>(parts.probe_templates));
+  report.set("num_probe_subjects", static_cast<double>(parts.probe_subjects));
+  report.set("num_gallery_subjects", static_cast<double>(parts.gallery_subjects));
   report.set("num_galley1_templates", static_cast<double>(open_set.enrol_count));
   report.set("num_gallary1_subjects", static_cast<double>(open_set.enrol_count));
   for (size_t t = 0; t < targets; ++t) report.set("TPIR@" + labels_pct[t] + "FPIR_std", open_set.tpir[t].std);
@@ -108,43 +110,59 @@ std::string percent_label(double rate) {
   return buffer;
 }
 
+OpenSetProtocol open_set_protocol(const EvalOptions& options) {
+  OpenSetProtocol protocol;
+  protocol.seed = options.seed;
+  protocol.num_draws = options.num_draws;
+  protocol.enrol_fraction = options.enrol_fraction;
+  return protocol;
+}
+
+EvaluationReport assemble_report(const ReportParts& parts, const EvalOptions& options) {
+  EvaluationReport report;
+  add_ranking(report, "GR", parts.retrieval.general);
+  add_ranking(report, "SC", parts.retrieval.same_clothes);
+  add_ranking(report, "CC", parts.retrieval.clothes_changing);
+  add_verification(report, parts.verification);
+  add_open_set(report, parts, options);
+  return report;
+}
+
 EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, const TestLabels& labels,
                           const EvalOptions& options) {
   const std::string context = options.context.empty() ? "evaluation" : options.context;
   check_shapes(scores, merged, labels, context);
-  EvaluationReport report;
+  ReportParts parts;
   // Filled by the retrieval scan, used by TAR@FAR: the key histogram and the
   // scores above a sampled estimate of the highest FAR target's threshold.
   ScoreKeyHistogram histogram;
   double highest_far = 0;
   for (double far : options.fars) highest_far = std::max(highest_far, far);
   histogram.tail_key = ScoreKeyHistogram::estimate_tail_key(scores, highest_far);
-  const auto retrieval = evaluate_retrieval(scores, labels, options.num_threads, &histogram);
-  add_ranking(report, "GR", retrieval.general);
-  add_ranking(report, "SC", retrieval.same_clothes);
-  add_ranking(report, "CC", retrieval.clothes_changing);
-  warn_ranking(context, "GR", retrieval.general);
-  warn_ranking(context, "SC", retrieval.same_clothes);
-  warn_ranking(context, "CC", retrieval.clothes_changing);
+  parts.retrieval = evaluate_retrieval(scores, labels, options.num_threads, &histogram);
+  warn_ranking(context, "GR", parts.retrieval.general);
+  warn_ranking(context, "SC", parts.retrieval.same_clothes);
+  warn_ranking(context, "CC", parts.retrieval.clothes_changing);
   if (scores.cols < 20) {
     spdlog::warn("{}: the gallery has only {} entries; CMC ranks beyond it are undefined (NaN)", context,
                  scores.cols);
   }
-
-  const auto verification = tar_at_far(scores, labels.query.pids, labels.gallery.pids, options.fars,
-                                       options.num_threads, &histogram);
-  bool tar_undefined = false;
-  for (const auto& p : verification) {
-    report.set("TAR@" + percent_label(p.far) + "FAR", p.tar);
-    tar_undefined = tar_undefined || std::isnan(p.tar);
+  parts.verification = tar_at_far(scores, labels.query.pids, labels.gallery.pids, options.fars,
+                                  options.num_threads, &histogram);
+  for (const auto& p : parts.verification) {
+    if (std::isnan(p.tar)) {
+      spdlog::warn("{}: score_mat has no matching or no non-matching pair; TAR@FAR is undefined (NaN)",
+                   context);
+      break;
+    }
   }
-  for (const auto& p : verification) report.set("Threshold@" + percent_label(p.far) + "FAR", p.threshold);
-  if (tar_undefined) {
-    spdlog::warn("{}: score_mat has no matching or no non-matching pair; TAR@FAR is undefined (NaN)",
-                 context);
-  }
-  add_open_set(report, merged, labels, options);
-  return report;
+  parts.open_set = fnir_at_fpir(merged, labels.query.pids, labels.unique_gallery_pids, options.fpirs,
+                                open_set_protocol(options));
+  warn_open_set(parts.open_set, context);
+  parts.probe_templates = static_cast<int64_t>(labels.query.size());
+  parts.probe_subjects = static_cast<int64_t>(unique_sorted(labels.query.pids).size());
+  parts.gallery_subjects = static_cast<int64_t>(labels.unique_gallery_pids.size());
+  return assemble_report(parts, options);
 }
 
 }  // namespace qme::eval

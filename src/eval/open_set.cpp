@@ -14,14 +14,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// What one probe row says against the enrolled columns.
-struct ProbeOutcome {
-  bool mated = false;
-  bool mate_is_top = false;  // rank-1 hit, before thresholding
-  float mate_score = 0;
-  float best_score = 0;  // max over enrolled columns; NaN if any is NaN (np.max)
-};
-
 /// Upstream's rank 1: the last entry of np.argsort over the enrolled columns.
 bool mate_is_last_in_numpy_order(const float* row, const std::vector<int64_t>& columns, int64_t mate_column) {
   std::vector<float> values;
@@ -31,12 +23,13 @@ bool mate_is_last_in_numpy_order(const float* row, const std::vector<int64_t>& c
   return columns[static_cast<size_t>(order.back())] == mate_column;
 }
 
-ProbeOutcome scan_probe(const float* row, const std::vector<int64_t>& columns, int64_t mate_column) {
-  ProbeOutcome out;
+OpenSetProbe scan_probe(const float* row, const std::vector<int64_t>& columns, int64_t mate_column) {
+  OpenSetProbe out;
   out.mated = mate_column >= 0;
   bool any_nan = false;
   float best = -std::numeric_limits<float>::infinity();
   float best_other = -std::numeric_limits<float>::infinity();  // best non-mate column
+  float lowest = std::numeric_limits<float>::infinity();
   for (auto c : columns) {
     const float s = row[c];
     if (std::isnan(s)) {
@@ -44,9 +37,11 @@ ProbeOutcome scan_probe(const float* row, const std::vector<int64_t>& columns, i
       continue;
     }
     best = std::max(best, s);
+    lowest = std::min(lowest, s);
     if (c != mate_column) best_other = std::max(best_other, s);
   }
   out.best_score = any_nan ? std::numeric_limits<float>::quiet_NaN() : best;
+  out.lowest_score = any_nan ? std::numeric_limits<float>::quiet_NaN() : lowest;
   if (!out.mated) return out;
   out.mate_score = row[mate_column];
   if (any_nan || out.mate_score < best_other) return out;
@@ -56,40 +51,55 @@ ProbeOutcome scan_probe(const float* row, const std::vector<int64_t>& columns, i
   return out;
 }
 
-/// Non-mated maxima sorted high to low, NaN first (numpy sorts NaN last,
-/// upstream then reverses).
-std::vector<float> sorted_non_mated_maxima(const std::vector<ProbeOutcome>& probes) {
-  std::vector<float> values;
-  for (const auto& p : probes) {
-    if (!p.mated) values.push_back(p.best_score);
+/// Non-mated probes by their maxima, high to low, NaN first (numpy sorts NaN last, upstream
+/// then reverses).
+std::vector<int32_t> non_mated_by_score(const std::vector<OpenSetProbe>& probes) {
+  std::vector<int32_t> order;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    if (!probes[i].mated) order.push_back(static_cast<int32_t>(i));
   }
-  std::sort(values.begin(), values.end(), [](float a, float b) {
+  std::stable_sort(order.begin(), order.end(), [&](int32_t i, int32_t j) {
+    const float a = probes[static_cast<size_t>(i)].best_score, b = probes[static_cast<size_t>(j)].best_score;
     if (std::isnan(a)) return !std::isnan(b);
     if (std::isnan(b)) return false;
     return a > b;
   });
-  return values;
+  return order;
+}
+
+int64_t weight_of(const int32_t* weights, size_t probe) {
+  return weights ? weights[probe] : 1;
+}
+
+/// The n-th (0-based) non-mated maximum, counting each probe `weight` times.
+float nth_non_mated_maximum(const OpenSetDrawProbes& draw, const int32_t* weights, int64_t n) {
+  for (auto i : draw.non_mated_by_score) {
+    n -= weight_of(weights, static_cast<size_t>(i));
+    if (n < 0) return draw.probes[static_cast<size_t>(i)].best_score;
+  }
+  return std::numeric_limits<float>::quiet_NaN();  // unreachable: n < the non-mated weight
 }
 
 /// np.min over the enrolled columns of every probe (NaN if any is NaN).
-float enrolled_minimum(const ScoreMatrix& merged, const std::vector<int64_t>& columns) {
+float enrolled_minimum(const OpenSetDrawProbes& draw, const int32_t* weights) {
   float lowest = std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < merged.rows; ++i) {
-    for (auto c : columns) {
-      const float s = merged.at(i, c);
-      if (std::isnan(s)) return s;
-      lowest = std::min(lowest, s);
-    }
+  for (size_t i = 0; i < draw.probes.size(); ++i) {
+    if (weight_of(weights, i) == 0) continue;
+    if (std::isnan(draw.probes[i].lowest_score)) return draw.probes[i].lowest_score;
+    lowest = std::min(lowest, draw.probes[i].lowest_score);
   }
   return lowest;
 }
 
 /// TPIR / FNIR at one threshold: scores are float32, the threshold float64,
 /// and numpy compares them in float32.
-void record(OpenSetDraw& draw, const std::vector<ProbeOutcome>& probes, double threshold) {
+void record(OpenSetDraw& draw, const OpenSetDrawProbes& probes, const int32_t* weights, double threshold) {
   const auto threshold32 = static_cast<float>(threshold);
   int64_t hits = 0;
-  for (const auto& p : probes) hits += p.mated && p.mate_is_top && p.mate_score >= threshold32;
+  for (size_t i = 0; i < probes.probes.size(); ++i) {
+    const auto& p = probes.probes[i];
+    if (p.mated && p.mate_is_top && p.mate_score >= threshold32) hits += weight_of(weights, i);
+  }
   const float tpir = draw.num_mated > 0
                          ? static_cast<float>(static_cast<double>(hits) / static_cast<double>(draw.num_mated))
                          : std::numeric_limits<float>::quiet_NaN();
@@ -100,9 +110,9 @@ void record(OpenSetDraw& draw, const std::vector<ProbeOutcome>& probes, double t
 
 }  // namespace
 
-OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
-                          const std::vector<int64_t>& subject_pids, const std::vector<int64_t>& enrolled,
-                          const std::vector<double>& fpirs) {
+OpenSetDrawProbes open_set_draw_probes(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
+                                       const std::vector<int64_t>& subject_pids,
+                                       const std::vector<int64_t>& enrolled) {
   if (static_cast<int64_t>(subject_pids.size()) != merged.cols ||
       static_cast<int64_t>(probe_pids.size()) != merged.rows) {
     throw Error("open_set_draw: ids do not match the merged score matrix shape");
@@ -115,55 +125,72 @@ OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>&
       is_enrolled[c] = 1;
     }
   }
-  std::vector<ProbeOutcome> probes(probe_pids.size());
+  OpenSetDrawProbes out;
+  out.probes.resize(probe_pids.size());
   for (int64_t i = 0; i < merged.rows; ++i) {
     const auto it = std::lower_bound(subject_pids.begin(), subject_pids.end(), probe_pids[i]);
     int64_t mate = -1;
     if (it != subject_pids.end() && *it == probe_pids[i] && is_enrolled[it - subject_pids.begin()]) {
       mate = it - subject_pids.begin();
     }
-    probes[static_cast<size_t>(i)] = scan_probe(merged.row(i), columns, mate);
+    out.probes[static_cast<size_t>(i)] = scan_probe(merged.row(i), columns, mate);
   }
-  const auto non_mated = sorted_non_mated_maxima(probes);
+  out.non_mated_by_score = non_mated_by_score(out.probes);
+  return out;
+}
+
+OpenSetDraw summarise_open_set_draw(const OpenSetDrawProbes& probes, const std::vector<double>& fpirs,
+                                    const int32_t* weights) {
   OpenSetDraw draw;
-  draw.num_non_mated = static_cast<int64_t>(non_mated.size());
-  draw.num_mated = merged.rows - draw.num_non_mated;
+  int64_t total = 0;
+  for (size_t i = 0; i < probes.probes.size(); ++i) total += weight_of(weights, i);
+  for (auto i : probes.non_mated_by_score) draw.num_non_mated += weight_of(weights, static_cast<size_t>(i));
+  draw.num_mated = total - draw.num_non_mated;
   if (fpirs.size() == 1 && fpirs[0] >= 1.0) {
     // Closed-set identification: upstream thresholds at min(scores) - 1e-10.
-    const double threshold = static_cast<double>(enrolled_minimum(merged, columns)) - 1e-10;
-    record(draw, probes, threshold);
+    record(draw, probes, weights, static_cast<double>(enrolled_minimum(probes, weights)) - 1e-10);
     return draw;
   }
   for (double fpir : fpirs) {
-    if (non_mated.empty()) {  // upstream asserts here
+    if (draw.num_non_mated == 0) {  // upstream asserts here
       draw.tpir.push_back(kNaN);
       draw.fnir.push_back(kNaN);
       draw.threshold.push_back(kNaN);
       continue;
     }
-    const auto n = static_cast<int64_t>(static_cast<double>(non_mated.size()) * fpir);
+    const auto n = static_cast<int64_t>(static_cast<double>(draw.num_non_mated) * fpir);
     // n == 0: numpy adds 1e-8 in float64, then compares float32 scores with
     // the threshold cast to float32.
-    const double threshold = n == 0 ? static_cast<double>(non_mated[0]) + 1e-8
-                                    : static_cast<double>(non_mated[static_cast<size_t>(n - 1)]);
-    const auto threshold32 = static_cast<float>(threshold);
-    int64_t hits = 0;
-    for (const auto& p : probes) hits += p.mated && p.mate_is_top && p.mate_score >= threshold32;
-    const float tpir =
-        draw.num_mated > 0
-            ? static_cast<float>(static_cast<double>(hits) / static_cast<double>(draw.num_mated))
-            : std::numeric_limits<float>::quiet_NaN();
-    draw.tpir.push_back(tpir);
-    draw.fnir.push_back(static_cast<float>(1.0f - tpir));
-    draw.threshold.push_back(threshold);
+    const double threshold = n == 0 ? static_cast<double>(nth_non_mated_maximum(probes, weights, 0)) + 1e-8
+                                    : static_cast<double>(nth_non_mated_maximum(probes, weights, n - 1));
+    record(draw, probes, weights, threshold);
   }
   return draw;
 }
 
-namespace {
+OpenSetDraw open_set_draw(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
+                          const std::vector<int64_t>& subject_pids, const std::vector<int64_t>& enrolled,
+                          const std::vector<double>& fpirs) {
+  return summarise_open_set_draw(open_set_draw_probes(merged, probe_pids, subject_pids, enrolled), fpirs);
+}
 
-/// pandas' mean/std over the draws: NaN draws skipped, std with ddof 1.
-DrawStatistic mean_and_std(const std::vector<double>& values) {
+std::vector<std::vector<int64_t>> open_set_enrolments(const std::vector<int64_t>& subject_pids,
+                                                      const OpenSetProtocol& protocol) {
+  const auto count = open_set_enrol_count(subject_pids.size(), protocol);
+  NumpyLegacyRandom rng(protocol.seed);
+  std::vector<std::vector<int64_t>> draws;
+  for (int d = 0; d < protocol.num_draws; ++d) {
+    draws.push_back(rng.choice_without_replacement(subject_pids, count));
+    std::sort(draws.back().begin(), draws.back().end());
+  }
+  return draws;
+}
+
+int64_t open_set_enrol_count(size_t num_subjects, const OpenSetProtocol& protocol) {
+  return static_cast<int64_t>(static_cast<double>(num_subjects) * protocol.enrol_fraction);
+}
+
+DrawStatistic draw_statistic(const std::vector<double>& values) {
   double sum = 0;
   int64_t n = 0;
   for (double v : values) {
@@ -182,34 +209,32 @@ DrawStatistic mean_and_std(const std::vector<double>& values) {
   return {mean, std::sqrt(squares / static_cast<double>(n - 1))};
 }
 
-}  // namespace
+OpenSetSummary summarise_open_set(const std::vector<OpenSetDraw>& draws, size_t targets,
+                                  int64_t enrol_count) {
+  OpenSetSummary summary;
+  summary.enrol_count = enrol_count;
+  for (size_t t = 0; t < targets; ++t) {
+    std::vector<double> tpir, fnir, threshold;
+    for (const auto& draw : draws) {
+      tpir.push_back(draw.tpir[t]);
+      fnir.push_back(draw.fnir[t]);
+      threshold.push_back(draw.threshold[t]);
+    }
+    summary.tpir.push_back(draw_statistic(tpir));
+    summary.fnir.push_back(draw_statistic(fnir));
+    summary.threshold.push_back(draw_statistic(threshold));
+  }
+  summary.draws = draws;
+  return summary;
+}
 
 OpenSetSummary fnir_at_fpir(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
                             const std::vector<int64_t>& subject_pids, const std::vector<double>& fpirs,
                             const OpenSetProtocol& protocol) {
-  OpenSetSummary summary;
-  summary.enrol_count =
-      static_cast<int64_t>(static_cast<double>(subject_pids.size()) * protocol.enrol_fraction);
-  NumpyLegacyRandom rng(protocol.seed);
-  const size_t targets = fpirs.size();
-  std::vector<std::vector<double>> tpir(targets), fnir(targets), threshold(targets);
-  for (int d = 0; d < protocol.num_draws; ++d) {
-    auto enrolled = rng.choice_without_replacement(subject_pids, summary.enrol_count);
-    std::sort(enrolled.begin(), enrolled.end());
-    summary.draws.push_back(open_set_draw(merged, probe_pids, subject_pids, enrolled, fpirs));
-    const auto& draw = summary.draws.back();
-    for (size_t t = 0; t < targets; ++t) {
-      tpir[t].push_back(draw.tpir[t]);
-      fnir[t].push_back(draw.fnir[t]);
-      threshold[t].push_back(draw.threshold[t]);
-    }
-  }
-  for (size_t t = 0; t < targets; ++t) {
-    summary.tpir.push_back(mean_and_std(tpir[t]));
-    summary.fnir.push_back(mean_and_std(fnir[t]));
-    summary.threshold.push_back(mean_and_std(threshold[t]));
-  }
-  return summary;
+  std::vector<OpenSetDraw> draws;
+  for (const auto& enrolled : open_set_enrolments(subject_pids, protocol))
+    draws.push_back(open_set_draw(merged, probe_pids, subject_pids, enrolled, fpirs));
+  return summarise_open_set(draws, fpirs.size(), open_set_enrol_count(subject_pids.size(), protocol));
 }
 
 }  // namespace qme::eval

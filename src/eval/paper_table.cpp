@@ -9,20 +9,18 @@ namespace qme::eval {
 
 namespace {
 
-std::string cell(const EvaluationReport& report, const std::string& metric) {
-  const auto v = report.find(metric);
+std::string cell(const TableColumn& column, const std::string& metric) {
+  const auto v = column.report->find(metric);
   if (!v || std::isnan(*v)) return "n/a";
-  char buffer[32];
+  char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.1f", table_percent(*v));
-  return buffer;
-}
-
-std::string pad_left(const std::string& s, size_t width) {
-  return std::string(width > s.size() ? width - s.size() : 0, ' ') + s;
-}
-
-std::string pad_right(const std::string& s, size_t width) {
-  return s + std::string(width > s.size() ? width - s.size() : 0, ' ');
+  std::string text = buffer;
+  const auto spread = column.spread ? column.spread->find(metric) : std::nullopt;
+  if (spread && !std::isnan(*spread)) {
+    std::snprintf(buffer, sizeof buffer, " ±%.1f", *spread * 100.0);
+    text += buffer;
+  }
+  return text;
 }
 
 }  // namespace
@@ -38,36 +36,54 @@ double table_percent(double value) {
   return std::nearbyint(value * 1000.0) / 1000.0 * 100.0;
 }
 
-std::string format_paper_table(const std::vector<TableColumn>& columns, bool markdown) {
-  const auto& rows = paper_table_rows();
-  size_t label_width = 0;
-  for (const auto& r : rows) label_width = std::max(label_width, r.size());
-  std::vector<size_t> widths;
-  for (const auto& c : columns) widths.push_back(std::max<size_t>(c.name.size(), 5));
+std::string format_text_table(const std::vector<std::vector<std::string>>& cells, bool markdown) {
+  if (cells.empty()) return "";
+  const size_t columns = cells.front().size();
   std::ostringstream out;
   if (markdown) {
-    out << "| metric |";
-    for (const auto& c : columns) out << ' ' << c.name << " |";
-    out << "\n|---|";
-    for (size_t i = 0; i < columns.size(); ++i) out << "---:|";
-    out << '\n';
-    for (const auto& r : rows) {
-      out << "| " << r << " |";
-      for (const auto& c : columns) out << ' ' << cell(*c.report, r) << " |";
+    for (size_t r = 0; r < cells.size(); ++r) {
+      out << '|';
+      for (const auto& c : cells[r]) out << ' ' << c << " |";
       out << '\n';
+      if (r == 0) {
+        out << "|---|";
+        for (size_t i = 1; i < columns; ++i) out << "---:|";
+        out << '\n';
+      }
     }
     return out.str();
   }
-  out << pad_right("", label_width);
-  for (size_t i = 0; i < columns.size(); ++i) out << "  " << pad_left(columns[i].name, widths[i]);
-  out << '\n';
-  for (const auto& r : rows) {
-    out << pad_right(r, label_width);
-    for (size_t i = 0; i < columns.size(); ++i)
-      out << "  " << pad_left(cell(*columns[i].report, r), widths[i]);
+  // Widths in characters, not bytes: "±" is two bytes of UTF-8.
+  auto width = [](const std::string& s) {
+    return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  };
+  std::vector<size_t> widths(columns, 0);
+  for (const auto& row : cells) {
+    for (size_t i = 0; i < columns && i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+  }
+  for (size_t i = 1; i < columns; ++i) widths[i] = std::max<size_t>(widths[i], 5);
+  for (const auto& row : cells) {
+    for (size_t i = 0; i < columns && i < row.size(); ++i) {
+      const std::string fill(widths[i] - width(row[i]), ' ');
+      if (i == 0)
+        out << row[i] << fill;
+      else
+        out << "  " << fill << row[i];
+    }
     out << '\n';
   }
   return out.str();
+}
+
+std::string format_paper_table(const std::vector<TableColumn>& columns, bool markdown) {
+  std::vector<std::vector<std::string>> cells(1, std::vector<std::string>{markdown ? "metric" : ""});
+  for (const auto& c : columns) cells.front().push_back(c.name);
+  for (const auto& metric : paper_table_rows()) {
+    std::vector<std::string> row = {metric};
+    for (const auto& c : columns) row.push_back(cell(c, metric));
+    cells.push_back(row);
+  }
+  return format_text_table(cells, markdown);
 }
 
 }  // namespace qme::eval

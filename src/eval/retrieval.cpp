@@ -16,18 +16,9 @@ namespace qme::eval {
 
 namespace {
 
-constexpr int kProtocols = 3;           // general, same clothes, clothes changing
-constexpr uint32_t kLinearBucket = 16;  // entries in a bucket compared one by one up to this many
+constexpr int kProtocols = kNumProtocols;  // general, same clothes, clothes changing
+constexpr uint32_t kLinearBucket = 16;     // entries in a bucket compared one by one up to this many
 constexpr std::array<int64_t, 4> kRanks = {1, 5, 10, 20};
-
-/// What one query contributes to one protocol.
-struct QueryOutcome {
-  bool valid = false;
-  int64_t first_good_position = 0;  // 0-based, junk removed
-  double average_precision = 0;
-};
-
-using QueryOutcomes = std::array<QueryOutcome, kProtocols>;
 
 /// A gallery entry of the query's identity, with its place in the ranking.
 struct SameIdentityEntry {
@@ -287,12 +278,14 @@ QueryOutcome score_protocol(int protocol, const std::vector<SameIdentityEntry>& 
   return out;
 }
 
-RankingMetrics summarise(const std::vector<QueryOutcomes>& outcomes, int protocol, int64_t cols) {
+RankingMetrics summarise(const std::vector<QueryOutcomes>& outcomes, int protocol, int64_t cols,
+                         const std::vector<int64_t>* rows) {
   RankingMetrics m;
   std::array<double, kRanks.size()> hits{};
   double ap_sum = 0;  // summed in query order, like upstream
-  for (const auto& q : outcomes) {
-    const auto& o = q[static_cast<size_t>(protocol)];
+  const auto count = rows ? rows->size() : outcomes.size();
+  for (size_t k = 0; k < count; ++k) {
+    const auto& o = outcomes[rows ? static_cast<size_t>((*rows)[k]) : k][static_cast<size_t>(protocol)];
     if (!o.valid) continue;
     ++m.num_valid_queries;
     for (size_t r = 0; r < kRanks.size(); ++r) hits[r] += o.first_good_position < kRanks[r] ? 1 : 0;
@@ -371,19 +364,28 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
 
 }  // namespace
 
-RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads,
-                                    ScoreKeyHistogram* histogram) {
-  const auto outcomes = scan_queries(scores, labels, num_threads, histogram);
+RetrievalMetrics summarise_retrieval(const std::vector<QueryOutcomes>& outcomes, int64_t gallery_size,
+                                     const std::vector<int64_t>* rows) {
   RetrievalMetrics metrics;
-  metrics.general = summarise(outcomes, 0, scores.cols);
-  metrics.same_clothes = summarise(outcomes, 1, scores.cols);
-  metrics.clothes_changing = summarise(outcomes, 2, scores.cols);
+  metrics.general = summarise(outcomes, kGeneral, gallery_size, rows);
+  metrics.same_clothes = summarise(outcomes, kSameClothes, gallery_size, rows);
+  metrics.clothes_changing = summarise(outcomes, kClothesChanging, gallery_size, rows);
   if (metrics.general.num_valid_queries == 0) {
     // Upstream divides by zero here; every general-protocol value is undefined.
     const double nan = std::numeric_limits<double>::quiet_NaN();
     metrics.general = {nan, nan, nan, nan, nan, 0};
   }
   return metrics;
+}
+
+RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads,
+                                    ScoreKeyHistogram* histogram) {
+  return summarise_retrieval(scan_queries(scores, labels, num_threads, histogram), scores.cols);
+}
+
+std::vector<QueryOutcomes> query_outcomes(const ScoreMatrix& scores, const TestLabels& labels,
+                                          int num_threads) {
+  return scan_queries(scores, labels, num_threads, nullptr);
 }
 
 std::vector<int64_t> general_first_good_positions(const ScoreMatrix& scores, const TestLabels& labels,

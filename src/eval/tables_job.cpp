@@ -29,6 +29,11 @@ NamedReport timed_report(const std::string& name, const ModelScores& scores, con
   return out;
 }
 
+void notify(const TablesOptions& options, const TableColumnId& column, const ModelScores& scores,
+            const TestLabels& labels) {
+  for (const auto& observer : options.observers) observer(column, scores, labels);
+}
+
 std::string csv_number(double v) {
   if (std::isnan(v)) return "";
   char buffer[40];
@@ -52,7 +57,7 @@ TablesResult run_tables(const TablesOptions& options) {
   for (const auto& model : result.models) scores.push_back(file.read_model(model));
   for (size_t k = 0; k < scores.size(); ++k) {
     result.single.push_back(timed_report(result.models[k], scores[k], file.labels(), options));
-    if (options.on_scores) options.on_scores(result.models[k], ColumnKind::kModel, scores[k], file.labels());
+    notify(options, {result.models[k], result.models[k], ColumnKind::kModel}, scores[k], file.labels());
   }
   std::vector<const ModelScores*> inputs;
   for (const auto& s : scores) inputs.push_back(&s);
@@ -67,7 +72,7 @@ TablesResult run_tables(const TablesOptions& options) {
           "{}: fused in {:.1f} ms", to_string(method),
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
       auto named = timed_report(to_string(method), fused, file.labels(), options);
-      if (options.on_scores) options.on_scores(named.name, ColumnKind::kBaseline, fused, file.labels());
+      notify(options, {named.name, named.name, ColumnKind::kBaseline}, fused, file.labels());
       result.fusion.push_back(std::move(named));
     }
   }
@@ -78,8 +83,7 @@ TablesResult run_tables(const TablesOptions& options) {
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     result.learned.push_back(
         {timed_report(learned.name, learned_scores, file.labels(), options), learned.column});
-    if (options.on_scores)
-      options.on_scores(learned.column, ColumnKind::kLearned, learned_scores, file.labels());
+    notify(options, {learned.name, learned.column, ColumnKind::kLearned}, learned_scores, file.labels());
   }
   return result;
 }

@@ -30,15 +30,6 @@ void check_inputs(const ScoreMatrix& scores, const std::vector<int64_t>& query_p
   }
 }
 
-/// Smallest false-accept count c with c / negatives >= far, in sklearn's
-/// float64 arithmetic.
-int64_t needed_false_accepts(double far, int64_t negatives) {
-  const auto n = static_cast<double>(negatives);
-  auto c = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(far * n)) - 1);
-  while (static_cast<double>(c) / n < far) ++c;
-  return c;
-}
-
 /// Flattened scores and labels with NaN replaced as upstream does.
 void flatten_pairs(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
                    const std::vector<int64_t>& gallery_pids, std::vector<float>& flat,
@@ -267,12 +258,19 @@ int64_t first_kept_point(const Window& w, int64_t needed) {
     const auto& a = p[static_cast<size_t>(j - 1)];
     const auto& b = p[static_cast<size_t>(j)];
     const auto& c = p[static_cast<size_t>(j + 1)];
-    if (c.fps - 2 * b.fps + a.fps != 0 || c.tps - 2 * b.tps + a.tps != 0) return j;
+    if (roc_point_kept(a.fps, b.fps, c.fps, a.tps, b.tps, c.tps)) return j;
   }
   return -1;
 }
 
 }  // namespace
+
+int64_t needed_false_accepts(double far, int64_t negatives) {
+  const auto n = static_cast<double>(negatives);
+  auto c = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(far * n)) - 1);
+  while (static_cast<double>(c) / n < far) ++c;
+  return c;
+}
 
 RocCurve roc_curve(const std::vector<float>& scores, const std::vector<uint8_t>& is_match,
                    bool drop_intermediate) {

@@ -357,11 +357,10 @@ TablesPlotter::TablesPlotter(TablesPlotsOptions options) : options_(std::move(op
 }
 
 eval::ScoresObserver TablesPlotter::observer() {
-  return [this](const std::string& column, ColumnKind kind, const ModelScores& scores,
-                const TestLabels& labels) {
+  return [this](const eval::TableColumnId& column, const ModelScores& scores, const TestLabels& labels) {
     if (!options_.face_weights.empty())
       check_weight_count(options_, weights_.size(), static_cast<int64_t>(labels.query.size()));
-    curves_.add(column, kind, scores, labels);
+    curves_.add(column.label, column.kind, scores, labels);
   };
 }
 

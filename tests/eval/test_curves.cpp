@@ -269,7 +269,7 @@ TEST_CASE("TablesCurves collects every column of a table run, in table order", "
   options.models = {"cal-ccvid", "adaface"};
   options.baselines = {qme::eval::FusionMethod::kZScore};
   qme::eval::TablesCurves curves;
-  options.on_scores = curves.observer();
+  options.observers.push_back(curves.observer());
   const auto result = qme::eval::run_tables(options);
   REQUIRE(curves.columns().size() == 3);
   CHECK(curves.columns()[0].name == "cal-ccvid");

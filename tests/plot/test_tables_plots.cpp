@@ -65,7 +65,7 @@ struct Run {
     options.learned.push_back({"qme", "QME", [](const auto&, const auto& scores, const auto& labels) {
                                  return qme::eval::fuse_scores(qme::eval::FusionMethod::kRhe, scores, labels);
                                }});
-    options.on_scores = curves.observer();
+    options.observers.push_back(curves.observer());
     qme::eval::run_tables(options);
     probes = static_cast<int64_t>(synthetic.labels.query.size());
   }
@@ -175,7 +175,7 @@ TEST_CASE("TablesPlotter refuses a weights file of the wrong length before any c
   qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
   write_weights(dir.path("w.h5"), 3);
   qme::plot::TablesPlotter plotter({dir.path("plots"), dir.path("w.h5"), {}});
-  options.on_scores = plotter.observer();
+  options.observers.push_back(plotter.observer());
   const auto message = qme::test::message_of<qme::InputError>([&] { qme::eval::run_tables(options); });
   CHECK(message.find("w.h5") != std::string::npos);
   CHECK(message.find("has 3 rows but the score matrices have 10 probes") != std::string::npos);

@@ -104,8 +104,8 @@ struct CurveOptions {
 MatrixCurves matrix_curves(const std::string& name, ColumnKind kind, const ScoreMatrix& scores,
                            const TestLabels& labels, const CurveOptions& options = {});
 
-/// Collects every column's curves while run_tables evaluates it: hook on_scores() into
-/// TablesOptions::on_scores; the matrices themselves are not kept.
+/// Collects every column's curves while run_tables evaluates it: add observer() to
+/// TablesOptions::observers; the matrices themselves are not kept.
 class TablesCurves {
  public:
   explicit TablesCurves(CurveOptions options = {}) : options_(std::move(options)) {}

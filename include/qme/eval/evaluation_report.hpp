@@ -10,6 +10,9 @@
 
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
+#include "qme/eval/open_set.hpp"
+#include "qme/eval/retrieval.hpp"
+#include "qme/eval/verification.hpp"
 
 namespace qme::eval {
 
@@ -43,6 +46,21 @@ struct EvalOptions {
 /// the options' seed, num_draws and enrol_fraction.
 EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, const TestLabels& labels,
                           const EvalOptions& options = {});
+
+/// What a report is made of: evaluate() computes the parts from the matrices, the bootstrap
+/// from per-probe results of each resample; assemble_report names and orders them.
+struct ReportParts {
+  RetrievalMetrics retrieval;
+  std::vector<VerificationPoint> verification;  // per options.fars
+  OpenSetSummary open_set;                      // per options.fpirs
+  int64_t probe_templates = 0, probe_subjects = 0, gallery_subjects = 0;
+};
+
+/// The report of `parts` in upstream's metric order and spelling.
+EvaluationReport assemble_report(const ReportParts& parts, const EvalOptions& options);
+
+/// The open-set protocol of `options` (its seed, number of draws and enrolment fraction).
+OpenSetProtocol open_set_protocol(const EvalOptions& options);
 
 /// "0.01%" for 1e-4: Python's f"{x:.2%}".
 std::string percent_label(double rate);

@@ -18,6 +18,32 @@ struct OpenSetDraw {
   int64_t num_non_mated = 0;
 };
 
+/// What one probe row says against one draw's enrolled columns: the per-probe part of a draw,
+/// which the bootstrap reuses for every resample.
+struct OpenSetProbe {
+  bool mated = false;        // the probe's subject is enrolled
+  bool mate_is_top = false;  // rank-1 hit, before thresholding
+  float mate_score = 0;
+  float best_score = 0;    // max over enrolled columns; NaN if any is NaN (np.max)
+  float lowest_score = 0;  // min over enrolled columns; NaN if any is NaN (np.min)
+};
+
+struct OpenSetDrawProbes {
+  std::vector<OpenSetProbe> probes;         // one per probe row
+  std::vector<int32_t> non_mated_by_score;  // non-mated probes, maxima high to low, NaN first
+};
+
+/// The per-probe outcomes of one draw; arguments as open_set_draw's.
+OpenSetDrawProbes open_set_draw_probes(const ScoreMatrix& merged, const std::vector<int64_t>& probe_pids,
+                                       const std::vector<int64_t>& subject_pids,
+                                       const std::vector<int64_t>& enrolled);
+
+/// A draw's TPIR/FNIR/threshold per FPIR target from its probes, each probe counted
+/// `weights[i]` times (nullptr: once), exactly as open_set_draw on the matrix whose rows repeat
+/// that often.
+OpenSetDraw summarise_open_set_draw(const OpenSetDrawProbes& probes, const std::vector<double>& fpirs,
+                                    const int32_t* weights = nullptr);
+
 /// One draw: `merged` is (Q, U) with columns ordered like `subject_pids`
 /// (ascending); `enrolled` is the sorted subset of subject_pids. A probe with
 /// a NaN among its enrolled scores is never identified (upstream's ascending
@@ -44,6 +70,9 @@ struct DrawStatistic {
   double std = 0;
 };
 
+/// pandas' summary of one value over the draws (see DrawStatistic).
+DrawStatistic draw_statistic(const std::vector<double>& values);
+
 struct OpenSetSummary {
   int64_t enrol_count = 0;               // subjects enrolled in each draw
   std::vector<DrawStatistic> tpir;       // per FPIR target
@@ -51,6 +80,16 @@ struct OpenSetSummary {
   std::vector<DrawStatistic> threshold;  // per FPIR target (upstream reports the mean only)
   std::vector<OpenSetDraw> draws;        // every draw, in order
 };
+
+/// int(enrol_fraction * #subjects): the subjects each draw enrols.
+int64_t open_set_enrol_count(size_t num_subjects, const OpenSetProtocol& protocol);
+
+/// The protocol's enrolment draws, each sorted ascending.
+std::vector<std::vector<int64_t>> open_set_enrolments(const std::vector<int64_t>& subject_pids,
+                                                      const OpenSetProtocol& protocol);
+
+/// The summary of given draws with `targets` FPIR targets each.
+OpenSetSummary summarise_open_set(const std::vector<OpenSetDraw>& draws, size_t targets, int64_t enrol_count);
 
 /// FNIR@FPIR (and TPIR@FPIR) under upstream's protocol: open_set_draw over `protocol`'s
 /// seeded enrolment draws, summarised per FPIR target. Arguments as open_set_draw's, with

@@ -1,6 +1,7 @@
 #pragma once
 /// Re-identification CMC and mAP (upstream `evaluate` / `evaluate_with_clothes`)
 /// for the general, same-clothes and clothes-changing protocols, in one pass.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,6 +33,32 @@ struct RetrievalMetrics {
 /// before the call) in its tail: TAR@FAR then reads the matrix no second time.
 RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads = 0,
                                     ScoreKeyHistogram* histogram = nullptr);
+
+/// What one query contributes to one protocol: whether it has a good entry (it counts in
+/// the protocol's CMC and mAP), the 0-based position of its first good entry after junk
+/// removal (ties ranked as evaluate_retrieval ranks them) and its average precision.
+/// evaluate_retrieval's metrics are means of these over the valid queries, in query order.
+struct QueryOutcome {
+  bool valid = false;
+  int64_t first_good_position = 0;
+  double average_precision = 0;
+};
+
+/// Indices into QueryOutcomes, in the order of RetrievalMetrics.
+enum Protocol : int { kGeneral = 0, kSameClothes = 1, kClothesChanging = 2 };
+constexpr int kNumProtocols = 3;
+using QueryOutcomes = std::array<QueryOutcome, kNumProtocols>;
+
+/// Every query's outcome under the three protocols (the per-probe parts of
+/// evaluate_retrieval, which analyses such as the bootstrap and the rank lists reuse).
+std::vector<QueryOutcomes> query_outcomes(const ScoreMatrix& scores, const TestLabels& labels,
+                                          int num_threads = 0);
+
+/// The metrics of given outcomes, the queries taken in `rows` order (nullptr: 0..Q-1; a query
+/// listed twice counts twice, as a repeated score-matrix row would): evaluate_retrieval's
+/// summary, which the bootstrap applies to each resample.
+RetrievalMetrics summarise_retrieval(const std::vector<QueryOutcomes>& outcomes, int64_t gallery_size,
+                                     const std::vector<int64_t>* rows = nullptr);
 
 /// Each query's 0-based position of its first good entry in the general protocol (junk
 /// removed, ties ranked as evaluate_retrieval ranks them), or -1 without a good entry:

@@ -39,10 +39,19 @@ struct LearnedFusion {
 /// Which part of the table a column belongs to.
 enum class ColumnKind { kModel, kBaseline, kLearned };
 
-/// Sees each evaluated column's matrices while they are still in memory (the plots' curves are
-/// computed from them): the column name, its kind, its matrices and the file's labels.
-using ScoresObserver = std::function<void(const std::string& column, ColumnKind kind,
-                                          const ModelScores& scores, const TestLabels& labels)>;
+/// Names one column of the table: `key` as in the JSON and in file names (the model name, the
+/// baseline method, or the learned fusion's report key such as "qme"), `label` as printed in
+/// the table and the plots' legends (e.g. "QME").
+struct TableColumnId {
+  std::string key;
+  std::string label;
+  ColumnKind kind = ColumnKind::kModel;
+};
+
+/// Sees each evaluated column's matrices while they are still in memory (the plots' curves,
+/// the rank lists, the bootstrap and the quality bins are computed from them).
+using ScoresObserver =
+    std::function<void(const TableColumnId& column, const ModelScores& scores, const TestLabels& labels)>;
 
 struct TablesOptions {
   std::string scoremats;                // scoremats_{ds}.h5
@@ -51,7 +60,8 @@ struct TablesOptions {
   std::vector<LearnedFusion> learned;   // evaluated after the baselines, in this order
   uint32_t seed = 45;
   int num_threads = 0;
-  ScoresObserver on_scores;  // optional; called after each column's evaluation, in table order
+  /// Each is called after each column's evaluation, in table order, in the order given.
+  std::vector<ScoresObserver> observers;
 };
 
 struct NamedReport {

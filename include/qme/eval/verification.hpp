@@ -19,6 +19,17 @@ struct RocCurve {
 RocCurve roc_curve(const std::vector<float>& scores, const std::vector<uint8_t>& is_match,
                    bool drop_intermediate = true);
 
+/// Smallest false-accept count c with c / negatives >= far, in sklearn's float64 arithmetic:
+/// the first ROC point at or past FAR `far` has at least this many false accepts.
+int64_t needed_false_accepts(double far, int64_t negatives);
+
+/// roc_curve's drop_intermediate: an inner point b between a and c is kept when either count's
+/// second difference is non-zero.
+inline bool roc_point_kept(int64_t fps_a, int64_t fps_b, int64_t fps_c, int64_t tps_a, int64_t tps_b,
+                           int64_t tps_c) {
+  return fps_c - 2 * fps_b + fps_a != 0 || tps_c - 2 * tps_b + tps_a != 0;
+}
+
 struct VerificationPoint {
   double far = 0;        // the requested false-accept rate
   double tar = 0;        // true-accept rate at the first ROC point with FPR >= far

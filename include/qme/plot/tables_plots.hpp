@@ -28,7 +28,7 @@ class TablesPlotter {
   explicit TablesPlotter(TablesPlotsOptions options);
   TablesPlotter(const TablesPlotter&) = delete;  // observer() holds `this`
   TablesPlotter& operator=(const TablesPlotter&) = delete;
-  /// For TablesOptions::on_scores: computes each column's curves (the plotter must outlive the run).
+  /// For TablesOptions::observers: computes each column's curves (the plotter must outlive the run).
   eval::ScoresObserver observer();
   std::vector<std::string> write() const;
 
