@@ -12,8 +12,9 @@ Evaluation and fusion (numpy arrays in, numpy arrays / dicts out):
     QmeModel.load(checkpoint).fuse(score_mats, face_weights)
         the trained QME head (checkpoints are read without unpickling code).
     score_matrices(qf, gf, g_pids, model) -> (score_mat, merge_score_mat, unique_g_pids)
-    tables(path, models=None, qme_ckpt=None, face_weights=None) -> dict
-        what `qme_tables --json` writes; format_table(columns) prints the paper table.
+    tables(path, models=None, qme_ckpt=None, face_weights=None, bootstrap=0, ...) -> dict
+        what `qme_tables --json` writes (with its bootstrap, quality bins and rank lists);
+        format_table(columns) prints the paper table.
 
 Models: model_specs() lists qme's model registry (name, family, modality, similarity, the
 TorchScript input each backbone export must declare).
@@ -62,7 +63,8 @@ def read_face_weights(path, num_queries=-1):
 
 
 def tables(path, models=None, qme_ckpt=None, face_weights=None, *, baselines=tuple(FUSION_METHODS),
-           use_qe=True, seed=45, threads=0):
+           use_qe=True, seed=45, threads=0, bootstrap=0, ci=95.0, bootstrap_seed=45, quality_bins=0,
+           rank_lists=None, top_k=10):
     """The paper table's reports from a score-matrix file: what ``qme_tables --json`` writes.
 
     Args:
@@ -71,16 +73,27 @@ def tables(path, models=None, qme_ckpt=None, face_weights=None, *, baselines=tup
         qme_ckpt: a QME checkpoint (.pth): adds the "qme" report, fused over ``models`` (which
             must then be the checkpoint's training model list, in order).
         face_weights: the HDF5 file with dataset 'face_weights' (one quality weight per probe)
-            that mixes QME's experts; needed with ``qme_ckpt`` unless ``use_qe`` is False.
+            that mixes QME's experts (needed with ``qme_ckpt`` unless ``use_qe`` is False) and
+            splits the probes into ``quality_bins``.
         baselines: classic fusion baselines to evaluate, in order (default: all six; () for none).
         use_qe: False mixes QME's experts by a fixed 0.5 instead of the face weights.
         seed: numpy legacy-generator seed of the open-set draws (upstream: 45).
         threads: worker threads (0: QME_NUM_THREADS or all cores).
+        bootstrap: N > 0 adds "bootstrap": a paired bootstrap over N resamples of the probe
+            subjects (qme_tables --bootstrap): every metric's interval per column and, for each
+            column, its difference with "qme" (or the first column) and the share of resamples
+            in which that reference is better.
+        ci: the intervals' confidence level in percent; bootstrap_seed: their subject draws.
+        quality_bins: B > 0 (with face_weights) adds "quality_bins": every column's report per
+            bin of the probes' quality weights (B quantile bins).
+        rank_lists: a folder: writes each column's rank lists and first-match ranks there (as
+            qme_tables --rank_lists), ``top_k`` entries per probe.
 
     Returns:
         {"models": [...], "single": {model: report}, "fusion": {method: report},
-         "qme": report (with qme_ckpt), "timing_s": {...}} -- reports map metric -> float,
-        None where undefined, exactly as in the JSON file (keys sorted as there).
+         "qme": report (with qme_ckpt), "timing_s": {...}, and "bootstrap" / "quality_bins" when
+        asked for} -- reports map metric -> float, None where undefined, exactly as in the JSON
+        file (keys sorted as there).
 
     The GIL stays held (the score-matrix file is read with HDF5, which is not thread-safe in
     Debian's build and may be in use by h5py in another thread).
@@ -95,14 +108,18 @@ def tables(path, models=None, qme_ckpt=None, face_weights=None, *, baselines=tup
         unknown = [m for m in models if m not in available]
         if unknown:
             raise InputError("{}: no model '{}' (the file holds: {})".format(path, unknown[0], ", ".join(available)))
+    weights = None if face_weights is None else _os.fspath(face_weights)
+    lists = None if rank_lists is None else _os.fspath(rank_lists)
+    analyses = dict(bootstrap=bootstrap, ci=ci, bootstrap_seed=bootstrap_seed, quality_bins=quality_bins,
+                    rank_lists=lists, top_k=top_k)
     if qme_ckpt is None:
-        if face_weights is not None:
-            raise InputError("face_weights is only used with qme_ckpt")
-        return _core.tables(path, models, baselines, seed, threads)
+        if face_weights is not None and not quality_bins:
+            raise InputError("face_weights is only used with qme_ckpt or quality_bins")
+        return _core.tables(path, models, baselines, seed, threads, face_weights=weights, **analyses)
     if use_qe and face_weights is None:
         raise InputError("qme_ckpt needs face_weights (one quality weight per probe), or use_qe=False")
-    return _torch_module().tables(path, models, baselines, seed, threads, _os.fspath(qme_ckpt),
-                                  None if face_weights is None else _os.fspath(face_weights), use_qe)
+    return _torch_module().tables(path, models, baselines, seed, threads, _os.fspath(qme_ckpt), weights, use_qe,
+                                  **analyses)
 
 
 def score_matrices(qf, gf, g_pids, model=None, *, similarity=None, device="cpu", threads=0):

@@ -336,14 +336,18 @@ py::array_t<float> read_face_weights(const std::string& path, long long num_quer
 }
 
 py::object tables(const std::string& path, std::optional<std::vector<std::string>> models,
-                  const std::vector<std::string>& baselines, long long seed, int threads) {
+                  const std::vector<std::string>& baselines, long long seed, int threads, int bootstrap,
+                  double ci, long long bootstrap_seed, int quality_bins,
+                  std::optional<std::string> face_weights, std::optional<std::string> rank_lists, int top_k) {
   eval::TablesOptions options;
   options.scoremats = path;
   if (models) options.models = *models;
   options.baselines = parse_baselines(baselines);
   options.seed = to_seed(seed);
   options.num_threads = to_threads(threads);
-  return guarded(Blame::kReadFile, path, [&] { return run_tables_as_dict(options); });
+  const auto analyses =
+      analysis_options(bootstrap, ci, bootstrap_seed, quality_bins, rank_lists, top_k, face_weights);
+  return guarded(Blame::kReadFile, path, [&] { return run_tables_as_dict(options, analyses); });
 }
 
 std::string format_table(py::handle columns, bool markdown) {
@@ -481,7 +485,9 @@ num_queries >= 0 checks the number of rows. Raises qme.FileError when the file o
 missing, mis-shaped, or holds a non-finite weight.)doc");
   m.def("tables", &tables, py::arg("path"), py::arg("models") = py::none(),
         py::arg("baselines") = fusion_methods(), py::arg("seed") = 45, py::arg("threads") = 0,
-        "qme_tables without QME: see qme.tables.");
+        py::arg("bootstrap") = 0, py::arg("ci") = 95.0, py::arg("bootstrap_seed") = 45,
+        py::arg("quality_bins") = 0, py::arg("face_weights") = py::none(), py::arg("rank_lists") = py::none(),
+        py::arg("top_k") = 10, "qme_tables without QME: see qme.tables.");
   m.def("format_table", &format_table, py::arg("columns"), py::arg("markdown") = false,
         R"doc(The paper table as text, exactly as qme_tables prints it.
 

@@ -48,6 +48,8 @@ void rethrow_as_python(Blame blame, const std::string& path) {
   }
 }
 
-void flush_library_log() { py::module_::import("qme._core").attr("_flush_log")(); }
+void flush_library_log() {
+  py::module_::import("qme._core").attr("_flush_log")();
+}
 
 }  // namespace qme::python

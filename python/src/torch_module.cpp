@@ -38,10 +38,12 @@ py::array_t<float> fuse(const QmeModel& model, py::handle score_mats, py::handle
   std::vector<std::string> names;
   py::object items = py::reinterpret_borrow<py::object>(score_mats);
   if (py::isinstance<py::dict>(score_mats)) {
-    for (auto key : py::reinterpret_borrow<py::dict>(score_mats)) names.push_back(py::str(key.first).cast<std::string>());
+    for (auto key : py::reinterpret_borrow<py::dict>(score_mats))
+      names.push_back(py::str(key.first).cast<std::string>());
     items = items.attr("values")();
   } else if (!py::isinstance<py::iterable>(score_mats) || py::isinstance<py::str>(score_mats)) {
-    raise_input_error("score_mats must be a dict model -> (Q, N) matrix (or a list), in the training model order");
+    raise_input_error(
+        "score_mats must be a dict model -> (Q, N) matrix (or a list), in the training model order");
   }
   std::vector<ScoreMatrix> matrices;
   for (auto item : items) {
@@ -55,21 +57,22 @@ py::array_t<float> fuse(const QmeModel& model, py::handle score_mats, py::handle
   guarded(Blame::kArguments, "", [&] { model.inference.check_models(names); });
   for (size_t k = 1; k < matrices.size(); ++k) {
     if (matrices[k].rows != matrices[0].rows || matrices[k].cols != matrices[0].cols) {
-      raise_input_error(names[k] + " is " + std::to_string(matrices[k].rows) + "x" + std::to_string(matrices[k].cols) +
-                        " but " + names[0] + " is " + std::to_string(matrices[0].rows) + "x" +
-                        std::to_string(matrices[0].cols));
+      raise_input_error(names[k] + " is " + std::to_string(matrices[k].rows) + "x" +
+                        std::to_string(matrices[k].cols) + " but " + names[0] + " is " +
+                        std::to_string(matrices[0].rows) + "x" + std::to_string(matrices[0].cols));
     }
   }
   std::vector<float> weights;
   if (model.use_qe) {
     if (face_weights.is_none()) {
-      raise_input_error("face_weights is None: this model mixes its experts by one quality weight per probe "
-                        "(load it with use_qe=False for a fixed 0.5)");
+      raise_input_error(
+          "face_weights is None: this model mixes its experts by one quality weight per probe "
+          "(load it with use_qe=False for a fixed 0.5)");
     }
     weights = to_weights(face_weights, "face_weights");
     if (static_cast<int64_t>(weights.size()) != matrices[0].rows) {
-      raise_input_error("face_weights has " + std::to_string(weights.size()) + " rows but the score matrices have " +
-                        std::to_string(matrices[0].rows) + " probes");
+      raise_input_error("face_weights has " + std::to_string(weights.size()) +
+                        " rows but the score matrices have " + std::to_string(matrices[0].rows) + " probes");
     }
   }
   std::vector<const ScoreMatrix*> inputs;
@@ -91,7 +94,8 @@ scores::Similarity parse_similarity(const std::optional<std::string>& similarity
     if (*similarity == "biggait") return scores::Similarity::kBigGaitParts;
     raise_input_error("unknown similarity '" + *similarity + "' (known: cosine, biggait)");
   }
-  if (!model) raise_input_error("give the model's name (model='adaface', ...) or similarity='cosine'/'biggait'");
+  if (!model)
+    raise_input_error("give the model's name (model='adaface', ...) or similarity='cosine'/'biggait'");
   return guarded(Blame::kArguments, "", [&] { return scores::similarity_for_model(*model); });
 }
 
@@ -135,12 +139,15 @@ py::tuple score_matrices(py::handle qf, py::handle gf, py::handle g_pids, std::o
 }
 
 std::string similarity_for_model(const std::string& model) {
-  return guarded(Blame::kArguments, "", [&] { return scores::to_string(scores::similarity_for_model(model)); });
+  return guarded(Blame::kArguments, "",
+                 [&] { return scores::to_string(scores::similarity_for_model(model)); });
 }
 
 py::object tables(const std::string& path, std::optional<std::vector<std::string>> models,
                   const std::vector<std::string>& baselines, long long seed, int threads,
-                  std::optional<std::string> qme_ckpt, std::optional<std::string> face_weights, bool use_qe) {
+                  std::optional<std::string> qme_ckpt, std::optional<std::string> face_weights, bool use_qe,
+                  int bootstrap, double ci, long long bootstrap_seed, int quality_bins,
+                  std::optional<std::string> rank_lists, int top_k) {
   if (seed < 0 || seed > 0xFFFFFFFFLL) raise_input_error("seed must be between 0 and 2**32 - 1");
   if (threads < 0) raise_input_error("threads must be >= 0 (0: QME_NUM_THREADS or all cores)");
   eval::TablesOptions options;
@@ -149,6 +156,8 @@ py::object tables(const std::string& path, std::optional<std::vector<std::string
   options.baselines = parse_baselines(baselines);
   options.seed = static_cast<uint32_t>(seed);
   options.num_threads = threads;
+  const auto analyses =
+      analysis_options(bootstrap, ci, bootstrap_seed, quality_bins, rank_lists, top_k, face_weights);
   // A missing file is named as such, whichever of the three it is.
   std::string blamed = path;
   for (const auto* candidate : {&qme_ckpt, &face_weights}) {
@@ -161,7 +170,7 @@ py::object tables(const std::string& path, std::optional<std::vector<std::string
     if (qme_ckpt) {
       options.learned.push_back(fusion::make_qme_table_fusion(*qme_ckpt, face_weights.value_or(""), use_qe));
     }
-    return run_tables_as_dict(options);
+    return run_tables_as_dict(options, analyses);
   });
 }
 
@@ -171,8 +180,9 @@ py::object tables(const std::string& path, std::optional<std::vector<std::string
 
 PYBIND11_MODULE(_torch, m) {
   using namespace qme::python;
-  m.doc() = "qme's LibTorch-backed native functions (QME inference, score matrices from features, "
-            "tables with QME). Use them through the qme package.";
+  m.doc() =
+      "qme's LibTorch-backed native functions (QME inference, score matrices from features, "
+      "tables with QME). Use them through the qme package.";
 
   py::class_<QmeModel>(m, "QmeModel", "A trained QME fusion head (see qme.QmeModel).")
       .def_static("load", &load, py::arg("checkpoint"), py::arg("use_qe") = true, py::arg("block_rows") = 0,
@@ -186,10 +196,13 @@ PYBIND11_MODULE(_torch, m) {
 
   m.def("score_matrices", &score_matrices, py::arg("qf"), py::arg("gf"), py::arg("g_pids"),
         py::arg("model") = py::none(), py::arg("similarity") = py::none(), py::arg("device") = "cpu",
-        py::arg("threads") = 0, "score_mat, merge_score_mat, unique_g_pids from features (see qme.score_matrices).");
+        py::arg("threads") = 0,
+        "score_mat, merge_score_mat, unique_g_pids from features (see qme.score_matrices).");
   m.def("similarity_for_model", &similarity_for_model, py::arg("model"),
         "'cosine' or 'biggait': how upstream compares a model's features, by its name.");
   m.def("tables", &tables, py::arg("path"), py::arg("models"), py::arg("baselines"), py::arg("seed"),
         py::arg("threads"), py::arg("qme_ckpt"), py::arg("face_weights"), py::arg("use_qe"),
+        py::arg("bootstrap") = 0, py::arg("ci") = 95.0, py::arg("bootstrap_seed") = 45,
+        py::arg("quality_bins") = 0, py::arg("rank_lists") = py::none(), py::arg("top_k") = 10,
         "qme_tables with the QME column: see qme.tables.");
 }

@@ -138,6 +138,58 @@ void check_tables(Checker& c, const std::string& out) {
   }
 }
 
+/// The table's column keys, as the analyses name their files: models, baselines, "qme".
+std::vector<std::string> column_keys(const nlohmann::json& tables) {
+  std::vector<std::string> keys;
+  for (const auto& m : tables.at("models")) keys.push_back(m.get<std::string>());
+  for (const auto& [name, report] : tables.at("fusion").items()) keys.push_back(name);
+  if (tables.contains("qme")) keys.push_back("qme");
+  return keys;
+}
+
+/// A column's first-match file must give its report's GR_top1: the rank lists rank as the
+/// metrics do.
+void check_first_matches(Checker& c, const std::string& path, double gr_top1) {
+  std::ifstream in(c.file(path));
+  std::string line;
+  std::getline(in, line);
+  int64_t valid = 0, first = 0;
+  while (std::getline(in, line)) {
+    const auto a = line.find(','), b = line.find(',', a + 1);
+    const auto rank = line.substr(a + 1, b - a - 1);
+    if (rank.empty()) continue;
+    ++valid;
+    first += rank == "1";
+  }
+  if (valid == 0 || static_cast<double>(first) / static_cast<double>(valid) != gr_top1)
+    throw InputError(path, "first_match_rank_general", "does not give the report's GR_top1");
+}
+
+void check_analyses(Checker& c, const std::string& out, const nlohmann::json& tables,
+                    const std::string& path) {
+  if (fs::is_directory(out + "/rank_lists")) {
+    c.h5(out + "/rank_lists/rank_lists.h5");
+    for (const auto& key : column_keys(tables)) {
+      c.file(out + "/rank_lists/" + key + ".csv");
+      const auto& report = tables.at("single").contains(key)   ? tables["single"][key]
+                           : tables.at("fusion").contains(key) ? tables["fusion"][key]
+                                                               : tables.at("qme");
+      check_first_matches(c, out + "/rank_lists/" + key + "_first_match.csv",
+                          report.at("GR_top1").get<double>());
+    }
+  }
+  if (tables.contains("bootstrap")) {
+    for (const auto& key : column_keys(tables)) {
+      if (!tables["bootstrap"].at("ci").contains(key))
+        throw InputError(path, "bootstrap/ci/" + key, "is missing");
+    }
+  }
+  if (fs::is_directory(out + "/rank_pictures")) {
+    for (const auto& e : fs::directory_iterator(out + "/rank_pictures"))
+      c.file((e.path() / "index.html").string());
+  }
+}
+
 double selection_metric(const nlohmann::json& report, const std::string& column, const std::string& path) {
   double sum = 0;
   for (const char* name : {"GR_top1", "GR_mAP", "TAR@1.00%FAR", "FNIR@1.00%FPIR"}) {
@@ -160,6 +212,7 @@ DemoCheckResult check_demo_output(const DemoCheckOptions& o) {
   check_tables(c, o.out);
   const std::string path = o.out + "/tables.json";
   const auto tables = c.json(path);
+  check_analyses(c, o.out, tables, path);
   DemoCheckResult r;
   for (const auto& model : tables.at("models")) {
     const auto name = model.get<std::string>();

@@ -80,6 +80,28 @@ def test_tables_with_a_fixed_mixture_equal_the_tools(fixtures, qme_tables_tool, 
     assert without_timing(ours) == without_timing(tool)
 
 
+def test_tables_analyses_equal_the_tools(fixtures, qme_tables_tool, tmp_path):
+    """The bootstrap, the quality bins and the rank lists: the tool's JSON and files, exactly."""
+    scoremats = fixtures / "eval" / "scoremats_small.h5"
+    ckpt = fixtures / "model" / "qme_ckpt.pth"
+    weights = fixtures / "eval" / "face_weights_small.h5"
+    tool = run_tool(qme_tables_tool, tmp_path, "--scoremats", str(scoremats), "--qme_ckpt", str(ckpt),
+                    "--face_weights", str(weights), "--bootstrap", "40", "--bootstrap_seed", "3",
+                    "--quality_bins", "3", "--rank_lists", str(tmp_path / "tool_lists"), "--top_k", "4")
+    ours = qme.tables(scoremats, qme_ckpt=ckpt, face_weights=weights, bootstrap=40, bootstrap_seed=3,
+                      quality_bins=3, rank_lists=tmp_path / "py_lists", top_k=4)
+    assert without_timing(ours) == without_timing(tool)
+    assert ours["bootstrap"]["n"] == 40 and ours["bootstrap"]["vs"]["zscore"]["reference"] == "qme"
+    assert len(ours["quality_bins"]["counts"]) == 3
+    for name in ["adaface.csv", "qme.csv", "qme_first_match.csv"]:
+        assert (tmp_path / "py_lists" / name).read_bytes() == (tmp_path / "tool_lists" / name).read_bytes()
+    # Quality bins alone need only the weights (no QME).
+    alone = qme.tables(scoremats, face_weights=weights, quality_bins=2, baselines=())
+    assert len(alone["quality_bins"]["edges"]) == 3
+    with pytest.raises(ValueError, match="bootstrap must be >= 0"):
+        qme.tables(scoremats, bootstrap=-1)
+
+
 def test_tables_errors_name_the_problem(fixtures, tmp_path):
     scoremats = fixtures / "eval" / "scoremats_small.h5"
     with pytest.raises(qme.InputError, match="no model 'aim' \\(the file holds: adaface, biggait, cal-ccvid\\)"):
