@@ -166,7 +166,7 @@ cp "$OUT/logs/tables.out" "$OUT/tables.txt"
 if [ -x "$BIN/qme_ranks" ]; then
   for choice in improved regressed random; do
     run "ranks_$choice" "$BIN/qme_ranks" --rank_lists "$OUT/rank_lists" --dataset_root "$DATA" --dataset ccvid \
-      --column qme --select "$choice" --against best --count "$([ "$choice" = random ] && echo 4 || echo 6)" \
+      --column qme --select "$choice" --against best --count 6 \
       --seed "$SEED" --out "$OUT/rank_pictures/$choice"
   done
 fi

@@ -18,6 +18,7 @@
 #include "qme/eval/ranking.hpp"
 #include "qme/eval/retrieval.hpp"
 #include "qme/eval/score_histogram.hpp"
+#include "qme/io/csv.hpp"
 #include "qme/models/model_spec.hpp"
 
 namespace qme::eval {
@@ -524,31 +525,15 @@ const MatrixCurves* face_model_curves(const std::vector<MatrixCurves>& columns) 
 
 namespace {
 
-/// The shortest of %.15g / %.16g / %.17g that reads back as the same double.
-std::string number(double v) {
-  if (std::isnan(v)) return "";
-  char buffer[32];
-  for (int digits = 15; digits <= 17; ++digits) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", digits, v);
-    if (std::strtod(buffer, nullptr) == v) break;
-  }
-  return buffer;
-}
-
-/// A CSV field: quoted when it holds a comma, a quote or a line break.
-std::string field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
+using io::csv_field;
+using io::csv_number;
 
 void density_rows(std::ostringstream& out, const std::string& prefix, double lo, double width,
                   const Density& a, const Density& b) {
   for (size_t k = 0; k < a.density.size(); ++k) {
     const double left = lo + width * static_cast<double>(k);
-    out << prefix << number(left) << ',' << number(left + width) << ',' << number(a.density[k]) << ','
-        << number(b.density[k]) << '\n';
+    out << prefix << csv_number(left) << ',' << csv_number(left + width) << ',' << csv_number(a.density[k])
+        << ',' << csv_number(b.density[k]) << '\n';
   }
 }
 
@@ -559,8 +544,8 @@ std::string roc_csv(const std::vector<MatrixCurves>& columns) {
   out << "curve,far,tar,threshold\n";
   for (const auto& c : columns) {
     for (size_t k = 0; k < c.roc.far.size(); ++k) {
-      out << field(c.name) << ',' << number(c.roc.far[k]) << ',' << number(c.roc.tar[k]) << ','
-          << number(c.roc.threshold[k]) << '\n';
+      out << csv_field(c.name) << ',' << csv_number(c.roc.far[k]) << ',' << csv_number(c.roc.tar[k]) << ','
+          << csv_number(c.roc.threshold[k]) << '\n';
     }
   }
   return out.str();
@@ -571,7 +556,8 @@ std::string det_csv(const std::vector<MatrixCurves>& columns) {
   out << "curve,far,fnmr\n";
   for (const auto& c : columns) {
     for (size_t k = 0; k < c.roc.far.size(); ++k) {
-      out << field(c.name) << ',' << number(c.roc.far[k]) << ',' << number(1.0 - c.roc.tar[k]) << '\n';
+      out << csv_field(c.name) << ',' << csv_number(c.roc.far[k]) << ',' << csv_number(1.0 - c.roc.tar[k])
+          << '\n';
     }
   }
   return out.str();
@@ -582,13 +568,13 @@ std::string cmc_csv(const std::vector<MatrixCurves>& columns) {
   out << "rank";
   size_t ranks = 0;
   for (const auto& c : columns) {
-    out << ',' << field(c.name);
+    out << ',' << csv_field(c.name);
     ranks = std::max(ranks, c.cmc.size());
   }
   out << '\n';
   for (size_t r = 0; r < ranks; ++r) {
     out << r + 1;
-    for (const auto& c : columns) out << ',' << number(r < c.cmc.size() ? c.cmc[r] : kNaN);
+    for (const auto& c : columns) out << ',' << csv_number(r < c.cmc.size() ? c.cmc[r] : kNaN);
     out << '\n';
   }
   return out.str();
@@ -606,7 +592,7 @@ std::string score_densities_csv(const std::vector<const MatrixCurves*>& columns)
   out << "curve,bin_lo,bin_hi,genuine_density,impostor_density\n";
   for (const auto* c : columns) {
     const auto& d = c->densities;
-    density_rows(out, field(c->name) + ",", d.lo, d.bin_width(), d.genuine, d.impostor);
+    density_rows(out, csv_field(c->name) + ",", d.lo, d.bin_width(), d.genuine, d.impostor);
   }
   return out.str();
 }

@@ -16,8 +16,10 @@
 #include <system_error>
 #include <utility>
 
+#include "plplot_figure.hpp"
 #include "qme/core/error.hpp"
 #include "qme/eval/paper_table.hpp"
+#include "qme/io/csv.hpp"
 #include "qme/io/text_file.hpp"
 
 namespace qme::plot {
@@ -139,24 +141,8 @@ std::string short_number(double v) {
   return buffer;
 }
 
-/// CSV numbers: the shortest of %.15g..%.17g that reads back as the same double; NaN empty.
-std::string csv_number(double v) {
-  if (std::isnan(v)) return "";
-  char buffer[32];
-  for (int digits = 15; digits <= 17; ++digits) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", digits, v);
-    if (std::strtod(buffer, nullptr) == v) break;
-  }
-  return buffer;
-}
-
-/// A CSV field: quoted when it holds a comma, a quote or a line break.
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
+using io::csv_field;
+using io::csv_number;
 
 // ---- y range ----------------------------------------------------------------
 
@@ -488,45 +474,15 @@ void draw(plstream& pls, const CategoryFigure& figure) {
   draw_title(pls, figure);
 }
 
-int on_plplot_exit(const char* message) {
-  spdlog::error("PLplot: {}", message ? message : "fatal error");
-  return 1;
-}
-
-/// Draws into `path` with one PLplot device, via a temporary file renamed into place.
-void render(const CategoryFigure& figure, const std::string& device, const std::string& path,
-            const ImageSize& size) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    plstream pls;  // one stream per figure; its destructor ends the page and closes the file
-    pls.sdev(device.c_str());
-    pls.sfnam(tmp.c_str());
-    pls.spage(0, 0, size.width, size.height, 0, 0);
-    set_colours(pls, figure);
-    pls.init();
-    draw(pls, figure);
-  }
-  std::error_code error;
-  std::filesystem::rename(tmp, path, error);
-  if (error) {
-    std::filesystem::remove(tmp, error);
-    throw Error(path + ": cannot move the drawn figure into place");
-  }
-}
-
 /// stem.png, stem.svg and stem.csv, in its folder (created when missing).
 std::vector<std::string> save(const CategoryFigure& figure, const std::string& csv, const std::string& stem,
                               const ImageSize& size) {
-  if (!cairo_devices_available()) {
-    throw Error(stem +
-                ".png: PLplot's cairo devices (pngcairo, svgcairo) are missing; install plplot-driver-cairo");
-  }
   const auto folder = std::filesystem::path(stem).parent_path();
   std::error_code error;
   if (!folder.empty()) std::filesystem::create_directories(folder, error);
-  plsexit(on_plplot_exit);
-  render(figure, "pngcairo", stem + ".png", size);
-  render(figure, "svgcairo", stem + ".svg", size);
+  save_png_and_svg(
+      stem, size, [&](plstream& pls) { set_colours(pls, figure); },
+      [&](plstream& pls) { draw(pls, figure); });
   io::write_text_file(stem + ".csv", csv);
   return {stem + ".png", stem + ".svg", stem + ".csv"};
 }
@@ -712,8 +668,8 @@ std::vector<std::string> write_bootstrap_charts(const std::string& dir,
                       interval.lo * 100.0, interval.hi * 100.0});
     }
     char title[200];
-    std::snprintf(title, sizeof title, "%s: %g%% bootstrap intervals (%d resamples)",
-                  metric.c_str(), bootstrap.options().ci_level, bootstrap.options().resamples);
+    std::snprintf(title, sizeof title, "%s: %g%% bootstrap intervals (%d resamples)", metric.c_str(),
+                  bootstrap.options().ci_level, bootstrap.options().resamples);
     const auto files =
         write_interval_chart(file_stem(dir, "bootstrap_", metric), title, metric + " (%)", bars);
     written.insert(written.end(), files.begin(), files.end());

@@ -1,5 +1,7 @@
 #include "qme/plot/chart.hpp"
 
+#include "plplot_figure.hpp"
+
 #include <plstream.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -246,31 +248,6 @@ void draw(plstream& pls, const Chart& chart) {
   draw_title(pls, chart);
 }
 
-int on_plplot_exit(const char* message) {
-  spdlog::error("PLplot: {}", message ? message : "fatal error");
-  return 1;
-}
-
-/// Draws into `path` with one PLplot device, via a temporary file renamed into place.
-void render(const Chart& chart, const std::string& device, const std::string& path, const ImageSize& size) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    plstream pls;  // one stream per figure; its destructor ends the page and closes the file
-    pls.sdev(device.c_str());
-    pls.sfnam(tmp.c_str());
-    pls.spage(0, 0, size.width, size.height, 0, 0);
-    set_colours(pls, chart);
-    pls.init();
-    draw(pls, chart);
-  }
-  std::error_code error;
-  std::filesystem::rename(tmp, path, error);
-  if (error) {
-    std::filesystem::remove(tmp, error);
-    throw Error(path + ": cannot move the drawn figure into place");
-  }
-}
-
 }  // namespace
 
 Rgb palette_color(size_t index) {
@@ -303,15 +280,52 @@ bool cairo_devices_available() {
   return png && svg;
 }
 
-void save_chart(const Chart& chart, const std::string& stem, const ImageSize& size) {
+namespace {
+
+int on_plplot_exit(const char* message) {
+  spdlog::error("PLplot: {}", message ? message : "fatal error");
+  return 1;
+}
+
+/// Draws into `path` with one PLplot device, via a temporary file renamed into place.
+void render(const std::string& device, const std::string& path, const ImageSize& size,
+            const std::function<void(plstream&)>& setup, const std::function<void(plstream&)>& draw) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    plstream pls;  // one stream per figure; its destructor ends the page and closes the file
+    pls.sdev(device.c_str());
+    pls.sfnam(tmp.c_str());
+    pls.spage(0, 0, size.width, size.height, 0, 0);
+    setup(pls);
+    pls.init();
+    draw(pls);
+  }
+  std::error_code error;
+  std::filesystem::rename(tmp, path, error);
+  if (error) {
+    std::filesystem::remove(tmp, error);
+    throw Error(path + ": cannot move the drawn figure into place");
+  }
+}
+
+}  // namespace
+
+void save_png_and_svg(const std::string& stem, const ImageSize& size,
+                      const std::function<void(plstream&)>& setup,
+                      const std::function<void(plstream&)>& draw) {
   if (!cairo_devices_available()) {
     throw Error(stem +
                 ".png: PLplot's cairo devices (pngcairo, svgcairo) are missing; install "
                 "plplot-driver-cairo");
   }
   plsexit(on_plplot_exit);
-  render(chart, "pngcairo", stem + ".png", size);
-  render(chart, "svgcairo", stem + ".svg", size);
+  render("pngcairo", stem + ".png", size, setup, draw);
+  render("svgcairo", stem + ".svg", size, setup, draw);
+}
+
+void save_chart(const Chart& chart, const std::string& stem, const ImageSize& size) {
+  save_png_and_svg(
+      stem, size, [&](plstream& pls) { set_colours(pls, chart); }, [&](plstream& pls) { draw(pls, chart); });
 }
 
 }  // namespace qme::plot

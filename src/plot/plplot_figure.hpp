@@ -1,0 +1,20 @@
+#pragma once
+// Private to qme_plot: how every figure reaches its files.
+#include <plstream.h>
+
+#include <functional>
+#include <string>
+
+#include "qme/plot/chart.hpp"
+
+namespace qme::plot {
+
+/// Writes stem.png and stem.svg with PLplot's cairo devices: for each, a fresh stream on which
+/// `setup` runs before init (colour maps) and `draw` after, into a temporary file renamed into
+/// place. Throws Error naming stem.png when the cairo devices are missing, or a file when it
+/// cannot be moved into place.
+void save_png_and_svg(const std::string& stem, const ImageSize& size,
+                      const std::function<void(plstream&)>& setup,
+                      const std::function<void(plstream&)>& draw);
+
+}  // namespace qme::plot
