@@ -168,13 +168,18 @@ int main(int argc, char** argv) {
   app.add_option("--baselines", baselines_flag, "classic baselines")->capture_default_str();
   app.add_option("--repeats", repeats, "repeats (median reported)")->capture_default_str();
   app.add_option("--threads", threads, "worker threads (0: all cores)");
+  std::string keep;
+  app.add_option("--keep_inputs", keep,
+                 "write the synthetic inputs (scoremats_ltcc.h5, qme.pth, face_weights.h5) into this folder "
+                 "and keep them, e.g. to time qme_tables as a whole process");
   qme::bench::add_distribution_flags(app, spec);
   CLI11_PARSE(app, argc, argv);
   qme::setup_logging("error");
 
   const fs::path dir = fs::temp_directory_path() / ("qme_bench_tables_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  if (in.scoremats.empty()) in = write_synthetic_inputs(dir, spec);
+  if (!keep.empty()) fs::create_directories(keep);
+  if (in.scoremats.empty()) in = write_synthetic_inputs(keep.empty() ? dir : fs::path(keep), spec);
   if (in.models.empty()) in.models = qme::io::ScoreMatrixFile(in.scoremats).models();
   std::vector<qme::eval::FusionMethod> baselines;
   std::stringstream names(baselines_flag);
