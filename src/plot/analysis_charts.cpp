@@ -668,7 +668,7 @@ std::vector<std::string> write_bootstrap_charts(const std::string& dir,
                       interval.lo * 100.0, interval.hi * 100.0});
     }
     char title[200];
-    std::snprintf(title, sizeof title, "%s: %g%% bootstrap intervals (%d resamples)", metric.c_str(),
+    std::snprintf(title, sizeof title, "%s: %g%% bootstrap intervals, N = %d", metric.c_str(),
                   bootstrap.options().ci_level, bootstrap.options().resamples);
     const auto files =
         write_interval_chart(file_stem(dir, "bootstrap_", metric), title, metric + " (%)", bars);
