@@ -16,11 +16,9 @@
 #include "qme/eval/tables_job.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
-#include "tool_main.hpp"
-#ifdef QME_TABLES_WITH_PLOTS
 #include "qme/plot/analysis_charts.hpp"
 #include "qme/plot/tables_plots.hpp"
-#endif
+#include "tool_main.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -92,18 +90,11 @@ int main(int argc, char** argv) {
     qme::analysis::TablesAnalysis analyses(analysis, options);
     if (!qme_ckpt.empty())
       options.learned.push_back(qme::eval::load_qme_column(qme_ckpt, face_weights, use_qe));
-#ifdef QME_TABLES_WITH_PLOTS
     std::optional<qme::plot::TablesPlotter> plots;
     if (!plots_dir.empty()) {
       plots.emplace(qme::plot::TablesPlotsOptions{plots_dir, face_weights, {}});
       options.observers.push_back(plots->observer());
     }
-#else
-    if (!plots_dir.empty()) {
-      throw qme::UsageError("--plots: this qme_tables was built without plotting (configured with "
-                            "QME_WITH_PLOTS=OFF; PLplot is needed)");
-    }
-#endif
     analyses.attach(options);
     const auto result = qme::eval::run_tables(options);
     std::fputs(analyses.format_tables(result, markdown).c_str(), stdout);
@@ -113,12 +104,10 @@ int main(int argc, char** argv) {
       qme::io::write_text_file(json_path, json.dump(1) + "\n");
     }
     if (!csv_path.empty()) qme::io::write_text_file(csv_path, qme::eval::tables_to_csv(result));
-#ifdef QME_TABLES_WITH_PLOTS
     if (plots) {
       plots->write();
       qme::plot::write_tables_analysis_charts(plots_dir, analyses, result);
     }
-#endif
     return qme::kExitOk;
   });
 }

@@ -20,7 +20,7 @@ constexpr const char* kModuleName = "libqme_tables_qme.so";
 // What the module exports (src/fusion/qme_tables_module.cpp).
 constexpr const char* kFactorySymbol = "qme_make_qme_table_fusion";
 using Factory = void (*)(const std::string& checkpoint, const std::string& face_weights, bool use_qe,
-                         LearnedFusion* out);
+                         std::unique_ptr<ScoreFusion>* out);
 
 fs::path executable_directory() {
   std::error_code error;
@@ -29,7 +29,8 @@ fs::path executable_directory() {
 }
 
 /// Opens the module (and with it LibTorch) and builds the fusion; runs on a background thread.
-LearnedFusion open_module(const std::string& checkpoint, const std::string& face_weights, bool use_qe) {
+std::shared_ptr<ScoreFusion> open_module(const std::string& checkpoint, const std::string& face_weights,
+                                         bool use_qe) {
   const auto path = qme_module_path();
   if (!fs::exists(path)) {
     throw UsageError("--qme_ckpt: this build has no QME module (" + path +
@@ -39,10 +40,36 @@ LearnedFusion open_module(const std::string& checkpoint, const std::string& face
   if (!handle) throw Error(path + ": cannot be loaded (" + std::string(::dlerror()) + ")");
   auto factory = reinterpret_cast<Factory>(::dlsym(handle, kFactorySymbol));
   if (!factory) throw Error(path + ": has no '" + kFactorySymbol + "' entry point");
-  LearnedFusion fusion;
+  std::unique_ptr<ScoreFusion> fusion;
   factory(checkpoint, face_weights, use_qe, &fusion);
   return fusion;
 }
+
+/// The QME column while its module loads: known by name at once, its check() and fuse() wait
+/// for the module and rethrow what it refused (an unreadable or unsafe checkpoint).
+class ModuleFusion : public ScoreFusion {
+ public:
+  ModuleFusion(const std::string& checkpoint, const std::string& face_weights, bool use_qe)
+      : loading_(std::async(std::launch::async, open_module, checkpoint, face_weights, use_qe).share()),
+        face_weights_(face_weights),
+        use_qe_(use_qe) {}
+  TableColumnId column() const override { return {"qme", "QME", ColumnKind::kLearned}; }
+  /// The weights file against the probes first, then the checkpoint, whose loading has
+  /// overlapped with the reading of the score-matrix file, against the models.
+  void check(const std::vector<std::string>& models, const TestLabels& labels) const override {
+    if (use_qe_) io::read_face_weights(face_weights_, static_cast<int64_t>(labels.query.size()));
+    loading_.get()->check(models, labels);
+  }
+  void fuse(const std::vector<std::string>& models, const std::vector<const ModelScores*>& scores,
+            const TestLabels& labels, ModelScores& out) override {
+    loading_.get()->fuse(models, scores, labels, out);
+  }
+
+ private:
+  std::shared_future<std::shared_ptr<ScoreFusion>> loading_;
+  std::string face_weights_;
+  bool use_qe_;
+};
 
 }  // namespace
 
@@ -59,24 +86,11 @@ std::string qme_module_path() {
   return (dir.parent_path() / "lib" / "qme" / kModuleName).string();
 }
 
-LearnedFusion load_qme_column(const std::string& checkpoint_path, const std::string& face_weights_path,
-                              bool use_qe) {
+std::unique_ptr<ScoreFusion> load_qme_column(const std::string& checkpoint_path,
+                                             const std::string& face_weights_path, bool use_qe) {
   check_qme_column_flags(face_weights_path, use_qe);
   if (!fs::exists(checkpoint_path)) throw InputError(checkpoint_path, "", "does not exist");
-  auto loading = std::make_shared<std::shared_future<LearnedFusion>>(
-      std::async(std::launch::async, open_module, checkpoint_path, face_weights_path, use_qe).share());
-  auto fuse = [loading](const std::vector<std::string>& models, const std::vector<const ModelScores*>& scores,
-                        const TestLabels& labels) { return loading->get().fuse(models, scores, labels); };
-  // Before any work (run_tables calls this): the weights file against the probes, then the
-  // checkpoint, whose loading has overlapped with the reading of the score-matrix file, against
-  // the models.
-  auto check = [loading, face_weights_path, use_qe](const std::vector<std::string>& models,
-                                                    const TestLabels& labels) {
-    if (use_qe) io::read_face_weights(face_weights_path, static_cast<int64_t>(labels.query.size()));
-    const auto& fusion = loading->get();  // rethrows a checkpoint the module refused
-    if (fusion.check) fusion.check(models, labels);
-  };
-  return LearnedFusion{"qme", "QME", fuse, check};
+  return std::make_unique<ModuleFusion>(checkpoint_path, face_weights_path, use_qe);
 }
 
 }  // namespace qme::eval

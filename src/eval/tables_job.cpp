@@ -43,16 +43,36 @@ std::string csv_number(double v) {
 
 }  // namespace
 
+namespace {
+
+/// The fused columns in table order: the baselines, then the learned fusions.
+std::vector<std::shared_ptr<ScoreFusion>> fused_columns(const TablesOptions& options) {
+  std::vector<std::shared_ptr<ScoreFusion>> columns;
+  for (auto& classic : classic_score_fusions(options.baselines, options.num_threads))
+    columns.push_back(std::move(classic));
+  columns.insert(columns.end(), options.learned.begin(), options.learned.end());
+  return columns;
+}
+
+void record(TablesResult& result, const TableColumnId& column, NamedReport named) {
+  if (column.kind == ColumnKind::kLearned) {
+    result.learned.push_back({std::move(named), column.label});
+  } else {
+    result.fusion.push_back(std::move(named));
+  }
+}
+
+}  // namespace
+
 TablesResult run_tables(const TablesOptions& options) {
   const io::ScoreMatrixFile file(options.scoremats);
   TablesResult result;
   result.models = options.models.empty() ? file.models() : options.models;
   if (result.models.empty()) throw InputError(options.scoremats, "", "holds no '<model>/score_mat' dataset");
+  const auto fusions = fused_columns(options);
   // Every input is checked before the first matrix is read.
   for (const auto& model : result.models) file.check_model(model);
-  for (const auto& learned : options.learned) {
-    if (learned.check) learned.check(result.models, file.labels());
-  }
+  for (const auto& fusion : fusions) fusion->check(result.models, file.labels());
   std::vector<ModelScores> scores;
   for (const auto& model : result.models) scores.push_back(file.read_model(model));
   for (size_t k = 0; k < scores.size(); ++k) {
@@ -61,29 +81,15 @@ TablesResult run_tables(const TablesOptions& options) {
   }
   std::vector<const ModelScores*> inputs;
   for (const auto& s : scores) inputs.push_back(&s);
-  // One buffer for every baseline's matrices: each is evaluated before the next is fused.
-  ModelScores fused;
-  if (!options.baselines.empty()) {
-    ClassicFusion classic(inputs, file.labels(), options.num_threads);
-    for (auto method : options.baselines) {
-      const auto start = std::chrono::steady_clock::now();
-      classic.fuse(method, fused);
-      spdlog::info(
-          "{}: fused in {:.1f} ms", to_string(method),
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-      auto named = timed_report(to_string(method), fused, file.labels(), options);
-      notify(options, {named.name, named.name, ColumnKind::kBaseline}, fused, file.labels());
-      result.fusion.push_back(std::move(named));
-    }
-  }
-  for (const auto& learned : options.learned) {
+  ModelScores fused;  // one buffer for every column: each is evaluated before the next is fused
+  for (const auto& fusion : fusions) {
+    const auto column = fusion->column();
     const auto start = std::chrono::steady_clock::now();
-    const auto learned_scores = learned.fuse(result.models, inputs, file.labels());
-    spdlog::info("{}: fused in {:.1f} ms", learned.name,
+    fusion->fuse(result.models, inputs, file.labels(), fused);
+    spdlog::info("{}: fused in {:.1f} ms", column.key,
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    result.learned.push_back(
-        {timed_report(learned.name, learned_scores, file.labels(), options), learned.column});
-    notify(options, {learned.name, learned.column, ColumnKind::kLearned}, learned_scores, file.labels());
+    record(result, column, timed_report(column.key, fused, file.labels(), options));
+    notify(options, column, fused, file.labels());
   }
   return result;
 }

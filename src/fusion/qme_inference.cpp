@@ -215,32 +215,48 @@ ModelScores QmeInference::fuse(const std::vector<const ModelScores*>& models,
       models, [&](const std::vector<const ScoreMatrix*>& matrices) { return fuse(matrices, quality); });
 }
 
-eval::LearnedFusion make_qme_table_fusion(const std::string& checkpoint_path,
-                                          const std::string& face_weights_path, bool use_qe) {
-  eval::check_qme_column_flags(face_weights_path, use_qe);
-  QmeInferenceOptions options;
-  options.use_qe = use_qe;
-  auto model = std::make_shared<const QmeInference>(checkpoint_path, options);
-  std::vector<float> weights;
-  if (use_qe) weights = read_face_weights(face_weights_path);
-  // The models and the weights' rows, checked by run_tables before any work (and again by fuse).
-  auto check = [model, weights, face_weights_path, use_qe](const std::vector<std::string>& models,
-                                                           const TestLabels& labels) {
-    model->check_models(models);
+namespace {
+
+/// The "qme" column: the head and the weights are loaded when it is made, the models and the
+/// weights' rows checked by run_tables before any work (and again when fusing).
+class QmeTableFusion : public eval::ScoreFusion {
+ public:
+  QmeTableFusion(const std::string& checkpoint_path, const std::string& face_weights_path, bool use_qe)
+      : face_weights_path_(face_weights_path), use_qe_(use_qe) {
+    eval::check_qme_column_flags(face_weights_path, use_qe);
+    QmeInferenceOptions options;
+    options.use_qe = use_qe;
+    model_ = std::make_unique<QmeInference>(checkpoint_path, options);
+    if (use_qe) weights_ = read_face_weights(face_weights_path);
+  }
+  eval::TableColumnId column() const override { return {"qme", "QME", eval::ColumnKind::kLearned}; }
+  void check(const std::vector<std::string>& models, const TestLabels& labels) const override {
+    model_->check_models(models);
     const auto probes = static_cast<int64_t>(labels.query.size());
-    if (use_qe && static_cast<int64_t>(weights.size()) != probes) {
-      throw InputError(face_weights_path, "face_weights",
-                       "has " + std::to_string(weights.size()) + " rows but the score matrices have " +
+    if (use_qe_ && static_cast<int64_t>(weights_.size()) != probes) {
+      throw InputError(face_weights_path_, "face_weights",
+                       "has " + std::to_string(weights_.size()) + " rows but the score matrices have " +
                            std::to_string(probes) + " probes");
     }
-  };
-  auto fuse = [model, weights, check](const std::vector<std::string>& models,
-                                      const std::vector<const ModelScores*>& scores,
-                                      const TestLabels& labels) {
+  }
+  void fuse(const std::vector<std::string>& models, const std::vector<const ModelScores*>& scores,
+            const TestLabels& labels, ModelScores& out) override {
     check(models, labels);
-    return model->fuse(scores, weights);
-  };
-  return eval::LearnedFusion{"qme", "QME", fuse, check};
+    out = model_->fuse(scores, weights_);
+  }
+
+ private:
+  std::unique_ptr<QmeInference> model_;
+  std::vector<float> weights_;
+  std::string face_weights_path_;
+  bool use_qe_;
+};
+
+}  // namespace
+
+std::unique_ptr<eval::ScoreFusion> make_qme_table_fusion(const std::string& checkpoint_path,
+                                                         const std::string& face_weights_path, bool use_qe) {
+  return std::make_unique<QmeTableFusion>(checkpoint_path, face_weights_path, use_qe);
 }
 
 }  // namespace qme::fusion

@@ -4,6 +4,6 @@
 
 extern "C" __attribute__((visibility("default"))) void qme_make_qme_table_fusion(
     const std::string& checkpoint, const std::string& face_weights, bool use_qe,
-    qme::eval::LearnedFusion* out) {
+    std::unique_ptr<qme::eval::ScoreFusion>* out) {
   *out = qme::fusion::make_qme_table_fusion(checkpoint, face_weights, use_qe);
 }

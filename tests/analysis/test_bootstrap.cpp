@@ -11,6 +11,7 @@
 #include "qme/core/error.hpp"
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "support/stand_in_fusion.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -201,12 +202,7 @@ TEST_CASE("the table's bootstrap is paired, seeded and compares every column wit
   tables.scoremats = dir.path("s.h5");
   qme::io::write_score_matrix_file(tables.scoremats, synthetic.labels, synthetic.models);
   tables.baselines = {qme::eval::FusionMethod::kZScore};
-  tables.learned.push_back({"qme",
-                            "QME",
-                            [](const auto&, const auto& scores, const auto& labels) {
-                              return qme::eval::fuse_scores(qme::eval::FusionMethod::kMean, scores, labels);
-                            },
-                            {}});
+  tables.learned.push_back(qme::test::stand_in_learned_fusion(qme::eval::FusionMethod::kMean));
   auto run = [&](uint32_t seed) {
     qme::analysis::BootstrapOptions options;
     options.resamples = 50;

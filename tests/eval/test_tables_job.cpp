@@ -12,6 +12,7 @@
 #include "qme/eval/tables_job.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "support/stand_in_fusion.hpp"
 #include "support/test_support.hpp"
 
 using qme::test::TempDir;
@@ -164,4 +165,58 @@ TEST_CASE("a gallery of fewer than 20 entries leaves the deep ranks undefined", 
   CHECK(std::isnan(report.at("CC_top20")));
   CHECK_FALSE(std::isnan(report.at("GR_top10")));
   CHECK_FALSE(std::isnan(report.at("GR_mAP")));
+}
+
+namespace {
+
+/// A learned column that refuses every input: run_tables must ask before any work.
+class RefusingFusion : public qme::eval::ScoreFusion {
+ public:
+  qme::eval::TableColumnId column() const override {
+    return {"picky", "Picky", qme::eval::ColumnKind::kLearned};
+  }
+  void check(const std::vector<std::string>& models, const qme::TestLabels&) const override {
+    throw qme::InputError("picky.ckpt", "experts", "fuses 5 models, not " + std::to_string(models.size()));
+  }
+  void fuse(const std::vector<std::string>&, const std::vector<const qme::ModelScores*>&,
+            const qme::TestLabels&, qme::ModelScores&) override {
+    FAIL("fuse() ran although check() refused");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("every fused column goes through one interface: checked before any work, shown by kind", "[eval]") {
+  TempDir dir;
+  const auto synthetic = small_scores();
+  auto options = options_for(dir, synthetic.labels, synthetic.models);
+  options.baselines = {qme::eval::FusionMethod::kRhe, qme::eval::FusionMethod::kMax};
+  options.learned.push_back(qme::test::stand_in_learned_fusion(qme::eval::FusionMethod::kMean));
+  std::vector<std::string> seen;
+  options.observers.push_back([&](const qme::eval::TableColumnId& c, const qme::ModelScores&,
+                                  const qme::TestLabels&) { seen.push_back(c.key + "/" + c.label); });
+  const auto result = qme::eval::run_tables(options);
+  CHECK(seen ==
+        std::vector<std::string>{"adaface/adaface", "cal-ccvid/cal-ccvid", "rhe/rhe", "max/max", "qme/QME"});
+  // The classic columns of the interface are fuse_scores', bit for bit.
+  std::vector<const qme::ModelScores*> inputs;
+  for (const auto& m : synthetic.models) inputs.push_back(&m.second);
+  auto classic = qme::eval::classic_score_fusions({qme::eval::FusionMethod::kRhe});
+  qme::ModelScores fused;
+  classic[0]->fuse({"adaface", "cal-ccvid"}, inputs, synthetic.labels, fused);
+  CHECK(fused.score_mat.values ==
+        qme::eval::fuse_scores(qme::eval::FusionMethod::kRhe, inputs, synthetic.labels).score_mat.values);
+  REQUIRE(result.learned.size() == 1);
+  CHECK(result.learned[0].column == "QME");
+  CHECK(result.learned[0].named.report.at("GR_top1") ==
+        qme::eval::evaluate(
+            qme::eval::fuse_scores(qme::eval::FusionMethod::kMean, inputs, synthetic.labels).score_mat,
+            qme::eval::fuse_scores(qme::eval::FusionMethod::kMean, inputs, synthetic.labels).merge_score_mat,
+            synthetic.labels)
+            .at("GR_top1"));
+
+  options.learned.push_back(std::make_shared<RefusingFusion>());
+  seen.clear();
+  CHECK_THROWS_WITH(qme::eval::run_tables(options), Catch::Contains("fuses 5 models, not 2"));
+  CHECK(seen.empty());  // nothing was evaluated
 }

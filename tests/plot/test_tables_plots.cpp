@@ -15,6 +15,7 @@
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/plot/chart.hpp"
 #include "qme/plot/tables_plots.hpp"
+#include "support/stand_in_fusion.hpp"
 #include "support/test_support.hpp"
 
 using qme::test::TempDir;
@@ -62,9 +63,7 @@ struct Run {
     options.scoremats = dir.path("s.h5");
     qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
     options.baselines = {qme::eval::FusionMethod::kMinMax};
-    options.learned.push_back({"qme", "QME", [](const auto&, const auto& scores, const auto& labels) {
-                                 return qme::eval::fuse_scores(qme::eval::FusionMethod::kRhe, scores, labels);
-                               }});
+    options.learned.push_back(qme::test::stand_in_learned_fusion(qme::eval::FusionMethod::kRhe));
     options.observers.push_back(curves.observer());
     qme::eval::run_tables(options);
     probes = static_cast<int64_t>(synthetic.labels.query.size());

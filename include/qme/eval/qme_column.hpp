@@ -6,7 +6,7 @@
 /// thread while the file is read and the other columns are evaluated.
 #include <string>
 
-#include "qme/eval/tables_job.hpp"
+#include "qme/eval/score_fusion.hpp"
 
 namespace qme::eval {
 
@@ -15,8 +15,8 @@ namespace qme::eval {
 /// loading the module and the checkpoint in the background; its fuse() waits for them and
 /// rethrows their errors (an unreadable or unsafe checkpoint, a module that is not there).
 /// Throws UsageError when use_qe is set without a weights file.
-LearnedFusion load_qme_column(const std::string& checkpoint_path, const std::string& face_weights_path,
-                              bool use_qe);
+std::unique_ptr<ScoreFusion> load_qme_column(const std::string& checkpoint_path,
+                                             const std::string& face_weights_path, bool use_qe);
 
 /// Throws UsageError when use_qe is set without a face-weights file (every QME column needs one
 /// weight per probe, or fixed 0.5 mixing).

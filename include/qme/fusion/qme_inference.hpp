@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "qme/core/score_matrix.hpp"
-#include "qme/eval/tables_job.hpp"
+#include "qme/eval/score_fusion.hpp"
 #include "qme/io/face_weights.hpp"
 
 namespace qme::fusion {
@@ -61,10 +61,10 @@ class QmeInference {
 using io::read_face_weights;
 
 /// The "qme" report / "QME" column of qme_tables: loads the checkpoint (and, with use_qe, the
-/// face weights) now, so a bad file fails before any evaluation, and fuses when run_tables
-/// calls it, after checking the model list against the experts' width and the weights
-/// against the number of probes. Throws UsageError when use_qe is set without a weights file.
-eval::LearnedFusion make_qme_table_fusion(const std::string& checkpoint_path,
-                                          const std::string& face_weights_path, bool use_qe);
+/// face weights) now, so a bad file fails before any evaluation; its check() (which run_tables
+/// asks before any work) compares the model list with the experts' width and the weights with
+/// the number of probes. Throws UsageError when use_qe is set without a weights file.
+std::unique_ptr<eval::ScoreFusion> make_qme_table_fusion(const std::string& checkpoint_path,
+                                                         const std::string& face_weights_path, bool use_qe);
 
 }  // namespace qme::fusion
