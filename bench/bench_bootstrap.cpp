@@ -20,8 +20,8 @@
 #include "qme/core/logging.hpp"
 #include "qme/core/parallel.hpp"
 #include "qme/eval/synthetic_scores.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 
 namespace {
 
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     const auto synthetic = qme::eval::make_synthetic_scores(spec);
     qme::io::write_score_matrix_file(scoremats, synthetic.labels, synthetic.models);
   }
-  qme::eval::TablesOptions tables;
+  qme::pipeline::TablesOptions tables;
   tables.scoremats = scoremats;
   tables.num_threads = threads;
   tables.baselines = {qme::eval::FusionMethod::kZScore, qme::eval::FusionMethod::kMinMax,
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
           per_column[column.key].push_back(bootstrap.seconds() - previous);
           previous = bootstrap.seconds();
         });
-    qme::eval::run_tables(run);
+    qme::pipeline::run_tables(run);
     totals.push_back(bootstrap.seconds());
   }
   for (const auto& key : order) std::printf("  %-10s %8.1f ms\n", key.c_str(), median(per_column[key]) * 1e3);

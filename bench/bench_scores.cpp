@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "qme/io/features_file.hpp"
-#include "qme/scores/score_jobs.hpp"
+#include "qme/pipeline/score_jobs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
     write_model(dir, model, dataset, dim, model == "adaface" ? 0.1 : 0.0, sizes, query, gallery, rng);
   }
 
-  qme::scores::GatherOptions options;
+  qme::pipeline::GatherOptions options;
   for (const auto& m : models) options.models.push_back(m.first);
   options.dataset = dataset;
   options.feats_dir = dir;
@@ -135,10 +135,10 @@ int main(int argc, char** argv) {
     std::printf(" %s (%lld-d)", model.c_str(), static_cast<long long>(dim));
   std::printf("; device %s\n", device.c_str());
   std::vector<double> seconds;
-  qme::scores::run_gather(options);  // warm-up: page cache, oneDNN kernels
+  qme::pipeline::run_gather(options);  // warm-up: page cache, oneDNN kernels
   for (int r = 0; r < repeats; ++r) {
     const auto start = std::chrono::steady_clock::now();
-    qme::scores::run_gather(options);
+    qme::pipeline::run_gather(options);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::printf("gather (read 3 files, 6 matrices, write): median %.3f s, min %.3f s over %d runs\n",

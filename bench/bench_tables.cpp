@@ -24,13 +24,13 @@
 #include "qme/eval/classic_fusion.hpp"
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/eval/paper_table.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/fusion/qme_inference.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/io/text_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 
 namespace fs = std::filesystem;
 
@@ -107,7 +107,7 @@ void run_table(const Inputs& in, const std::vector<qme::eval::FusionMethod>& bas
                const fs::path& out_dir, StageTimes& times) {
   qme::eval::EvalOptions eval_options;
   eval_options.num_threads = threads;
-  qme::eval::TablesResult result;
+  qme::pipeline::TablesResult result;
   const auto scores = times.time("read", [&] {
     const qme::io::ScoreMatrixFile file(in.scoremats);
     std::pair<qme::TestLabels, std::vector<qme::ModelScores>> read{file.labels(), {}};
@@ -145,9 +145,10 @@ void run_table(const Inputs& in, const std::vector<qme::eval::FusionMethod>& bas
     result.learned.push_back({{"qme", std::move(report), 0}, "QME"});
   }
   times.time("write outputs", [&] {
-    const auto table = qme::eval::format_paper_table(qme::eval::table_columns(result), false);
-    qme::io::write_text_file((out_dir / "tables.json").string(), qme::eval::tables_to_json(result).dump(1));
-    qme::io::write_text_file((out_dir / "tables.csv").string(), qme::eval::tables_to_csv(result));
+    const auto table = qme::eval::format_paper_table(qme::pipeline::table_columns(result), false);
+    qme::io::write_text_file((out_dir / "tables.json").string(),
+                             qme::pipeline::tables_to_json(result).dump(1));
+    qme::io::write_text_file((out_dir / "tables.csv").string(), qme::pipeline::tables_to_csv(result));
     qme::io::write_text_file((out_dir / "table.txt").string(), table);
   });
 }

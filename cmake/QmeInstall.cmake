@@ -40,6 +40,12 @@ if(QME_WITH_TORCH)
     qme_area(${area} qme_torch)
   endforeach()
 endif()
+# The executables' jobs: the table job is torch-free, the score and gather jobs are not.
+if(QME_WITH_TORCH)
+  qme_area(pipeline qme_torch)
+else()
+  qme_area(pipeline qme_base)
+endif()
 
 get_property(qme_installed GLOBAL PROPERTY QME_INSTALLED_TARGETS)
 install(TARGETS ${qme_installed} EXPORT qmeTargets

@@ -1,7 +1,7 @@
 // qme_tables: the paper table (single models + classic fusion baselines, and the
 // QME fusion head given a checkpoint) from a score-matrix file, and its plots. All
-// work happens in qme::eval::run_tables; the QME matrices come from qme::fusion through
-// the module qme::eval::load_qme_column opens (this executable does not link LibTorch),
+// work happens in qme::pipeline::run_tables; the QME matrices come from qme::fusion through
+// the module qme::pipeline::load_qme_column opens (this executable does not link LibTorch),
 // the plots' curves from qme::eval::TablesCurves and their drawing from qme::plot.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -9,13 +9,13 @@
 #include <optional>
 
 #include "common_flags.hpp"
-#include "qme/analysis/tables_analysis.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
-#include "qme/eval/qme_column.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
+#include "qme/pipeline/qme_column.hpp"
+#include "qme/pipeline/tables_analysis.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "qme/plot/analysis_charts.hpp"
 #include "qme/plot/tables_plots.hpp"
 #include "tool_main.hpp"
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "qme_tables: the paper table (single models, classic fusion baselines, QME) from a score-matrix file",
       "qme_tables"};
-  qme::eval::TablesOptions options;
+  qme::pipeline::TablesOptions options;
   std::vector<std::string> baselines = {"zscore", "minmax", "rhe", "min", "mean", "max"};
   std::string json_path, csv_path, plots_dir, face_weights, log_level = "info";
   bool markdown = false;
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   app.add_option("--qme_ckpt", qme_ckpt, "QME checkpoint (.pth): adds the 'qme' report and a QME column");
   app.add_option("--use_qe", use_qe, "mix the experts by the face weights (false: fixed 0.5)")
       ->default_str("true");
-  qme::analysis::TablesAnalysisOptions analysis;
+  qme::pipeline::TablesAnalysisOptions analysis;
   app.add_option("--rank_lists", analysis.rank_lists,
                  "write each column's top-k gallery entries per probe and each probe's first-match rank "
                  "into this folder (CSV per column, and rank_lists.h5)");
@@ -87,23 +87,23 @@ int main(int argc, char** argv) {
     qme::io::check_output_directory(plots_dir);
     qme::io::check_output_directory(analysis.rank_lists);
     analysis.face_weights = face_weights;
-    qme::analysis::TablesAnalysis analyses(analysis, options);
+    qme::pipeline::TablesAnalysis analyses(analysis, options);
     if (!qme_ckpt.empty())
-      options.learned.push_back(qme::eval::load_qme_column(qme_ckpt, face_weights, use_qe));
+      options.learned.push_back(qme::pipeline::load_qme_column(qme_ckpt, face_weights, use_qe));
     std::optional<qme::plot::TablesPlotter> plots;
     if (!plots_dir.empty()) {
       plots.emplace(qme::plot::TablesPlotsOptions{plots_dir, face_weights, {}});
       options.observers.push_back(plots->observer());
     }
     analyses.attach(options);
-    const auto result = qme::eval::run_tables(options);
+    const auto result = qme::pipeline::run_tables(options);
     std::fputs(analyses.format_tables(result, markdown).c_str(), stdout);
     if (!json_path.empty()) {
-      auto json = qme::eval::tables_to_json(result);
+      auto json = qme::pipeline::tables_to_json(result);
       analyses.add_to_json(json);
       qme::io::write_text_file(json_path, json.dump(1) + "\n");
     }
-    if (!csv_path.empty()) qme::io::write_text_file(csv_path, qme::eval::tables_to_csv(result));
+    if (!csv_path.empty()) qme::io::write_text_file(csv_path, qme::pipeline::tables_to_csv(result));
     if (plots) {
       plots->write();
       qme::plot::write_tables_analysis_charts(plots_dir, analyses, result);

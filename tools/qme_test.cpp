@@ -19,10 +19,10 @@
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/eval/paper_table.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
-#include "qme/scores/score_jobs.hpp"
+#include "qme/pipeline/score_jobs.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "qme/train/device.hpp"
 #include "tool_main.hpp"
 
@@ -115,15 +115,15 @@ std::string format_report(const qme::eval::EvaluationReport& report) {
 
 /// Prints one model's report from its features file, as --eval_mode score does.
 int report(const Options& o, const qme::scores::ScoreOptions& score_options) {
-  qme::scores::ScoreJobOptions options;
+  qme::pipeline::ScoreJobOptions options;
   options.model = o.mode;
   options.dataset = o.dataset;
   options.feats_dir = o.feats_dir;
   options.scores = score_options;
-  const auto result = qme::scores::run_score(options);
-  std::fputs(qme::eval::format_paper_table(qme::eval::table_columns(result), false).c_str(), stdout);
+  const auto result = qme::pipeline::run_score(options);
+  std::fputs(qme::eval::format_paper_table(qme::pipeline::table_columns(result), false).c_str(), stdout);
   std::printf("\nfull report (%s):\n%s", o.mode.c_str(), format_report(result.single.front().report).c_str());
-  if (!o.json.empty()) qme::io::write_text_file(o.json, qme::eval::tables_to_json(result).dump(1) + "\n");
+  if (!o.json.empty()) qme::io::write_text_file(o.json, qme::pipeline::tables_to_json(result).dump(1) + "\n");
   return qme::kExitOk;
 }
 
@@ -184,12 +184,12 @@ int run(const Options& o) {
     return report(o, score_options);
   }
   if (o.eval_mode == "gather") {
-    qme::scores::GatherOptions options;
+    qme::pipeline::GatherOptions options;
     options.models = split_models(o.mode);
     options.dataset = o.dataset;
     options.feats_dir = o.feats_dir;
     options.scores = score_options;
-    const auto result = qme::scores::run_gather(options);
+    const auto result = qme::pipeline::run_gather(options);
     std::printf("%s\n", result.path.c_str());
     return qme::kExitOk;
   }

@@ -13,11 +13,11 @@
 #include <utility>
 #include <vector>
 
-#include "qme/analysis/tables_analysis.hpp"
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/evaluation_report.hpp"
-#include "qme/eval/tables_job.hpp"
+#include "qme/pipeline/tables_analysis.hpp"
+#include "qme/pipeline/tables_job.hpp"
 
 namespace qme::python {
 
@@ -120,13 +120,14 @@ auto guarded(Blame blame, const std::string& path, Body&& body) -> decltype(body
 // ---------------------------------------------------------------------------------------------
 // The tables job (qme_tables' library call) as the dict `qme_tables --json` writes.
 
-/// Runs eval::run_tables with the GIL held (it reads HDF5, which Debian builds without thread
+/// Runs pipeline::run_tables with the GIL held (it reads HDF5, which Debian builds without thread
 /// safety, and h5py in another Python thread may be using it) with the analyses asked for, and
 /// returns tables_to_json() with their "bootstrap" and "quality_bins" parts.
-py::object run_tables_as_dict(eval::TablesOptions options, const analysis::TablesAnalysisOptions& analyses);
+py::object run_tables_as_dict(pipeline::TablesOptions options,
+                              const pipeline::TablesAnalysisOptions& analyses);
 
 /// The analyses' options from qme.tables' keyword arguments (0 / None: not asked for).
-analysis::TablesAnalysisOptions analysis_options(int bootstrap, double ci, long long bootstrap_seed,
+pipeline::TablesAnalysisOptions analysis_options(int bootstrap, double ci, long long bootstrap_seed,
                                                  int quality_bins,
                                                  const std::optional<std::string>& rank_lists, int top_k,
                                                  const std::optional<std::string>& face_weights);

@@ -15,11 +15,11 @@
 #include "qme/eval/classic_fusion.hpp"
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/eval/paper_table.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/io/face_weights.hpp"
 #include "qme/io/features_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/models/model_spec.hpp"
+#include "qme/pipeline/tables_job.hpp"
 
 namespace qme::python {
 
@@ -339,7 +339,7 @@ py::object tables(const std::string& path, std::optional<std::vector<std::string
                   const std::vector<std::string>& baselines, long long seed, int threads, int bootstrap,
                   double ci, long long bootstrap_seed, int quality_bins,
                   std::optional<std::string> face_weights, std::optional<std::string> rank_lists, int top_k) {
-  eval::TablesOptions options;
+  pipeline::TablesOptions options;
   options.scoremats = path;
   if (models) options.models = *models;
   options.baselines = parse_baselines(baselines);

@@ -35,16 +35,17 @@ py::object json_to_python(const nlohmann::json& value) {
   return py::none();
 }
 
-py::object run_tables_as_dict(eval::TablesOptions options, const analysis::TablesAnalysisOptions& analyses) {
-  analysis::TablesAnalysis analysis(analyses, options);
+py::object run_tables_as_dict(pipeline::TablesOptions options,
+                              const pipeline::TablesAnalysisOptions& analyses) {
+  pipeline::TablesAnalysis analysis(analyses, options);
   analysis.attach(options);
-  const auto result = eval::run_tables(options);
-  auto json = eval::tables_to_json(result);
+  const auto result = pipeline::run_tables(options);
+  auto json = pipeline::tables_to_json(result);
   analysis.add_to_json(json);
   return json_to_python(json);
 }
 
-analysis::TablesAnalysisOptions analysis_options(int bootstrap, double ci, long long bootstrap_seed,
+pipeline::TablesAnalysisOptions analysis_options(int bootstrap, double ci, long long bootstrap_seed,
                                                  int quality_bins,
                                                  const std::optional<std::string>& rank_lists, int top_k,
                                                  const std::optional<std::string>& face_weights) {
@@ -52,7 +53,7 @@ analysis::TablesAnalysisOptions analysis_options(int bootstrap, double ci, long 
   if (quality_bins < 0) raise_input_error("quality_bins must be >= 0 (0: none)");
   if (bootstrap_seed < 0 || bootstrap_seed > 0xFFFFFFFFLL)
     raise_input_error("bootstrap_seed must be between 0 and 2**32 - 1");
-  analysis::TablesAnalysisOptions options;
+  pipeline::TablesAnalysisOptions options;
   options.bootstrap = bootstrap;
   options.ci_level = ci;
   options.bootstrap_seed = static_cast<uint32_t>(bootstrap_seed);

@@ -150,7 +150,7 @@ py::object tables(const std::string& path, std::optional<std::vector<std::string
                   std::optional<std::string> rank_lists, int top_k) {
   if (seed < 0 || seed > 0xFFFFFFFFLL) raise_input_error("seed must be between 0 and 2**32 - 1");
   if (threads < 0) raise_input_error("threads must be >= 0 (0: QME_NUM_THREADS or all cores)");
-  eval::TablesOptions options;
+  pipeline::TablesOptions options;
   options.scoremats = path;
   if (models) options.models = *models;
   options.baselines = parse_baselines(baselines);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "qme/core/error.hpp"
 #include "qme/eval/open_set.hpp"
@@ -163,6 +164,14 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, 
   parts.probe_subjects = static_cast<int64_t>(unique_sorted(labels.query.pids).size());
   parts.gallery_subjects = static_cast<int64_t>(labels.unique_gallery_pids.size());
   return assemble_report(parts, options);
+}
+
+nlohmann::json report_json(const EvaluationReport& report) {
+  auto object = nlohmann::json::object();
+  for (const auto& [name, value] : report.entries()) {
+    object[name] = std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
+  }
+  return object;
 }
 
 }  // namespace qme::eval

@@ -2,7 +2,15 @@
 
 #include <optional>
 
+#include "qme/core/error.hpp"
+
 namespace qme::eval {
+
+void check_qme_column_flags(const std::string& face_weights_path, bool use_qe) {
+  if (use_qe && face_weights_path.empty()) {
+    throw UsageError("--qme_ckpt needs --face_weights (one quality weight per probe), or --use_qe false");
+  }
+}
 
 void ScoreFusion::check(const std::vector<std::string>&, const TestLabels&) const {}
 

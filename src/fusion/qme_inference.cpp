@@ -12,7 +12,6 @@
 #include "mixture_kernel.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/parallel.hpp"
-#include "qme/eval/qme_column.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"

@@ -656,8 +656,8 @@ std::vector<std::string> charted_metrics() {
 
 std::vector<std::string> write_bootstrap_charts(const std::string& dir,
                                                 const analysis::TablesBootstrap& bootstrap,
-                                                const eval::TablesResult& result) {
-  const auto columns = eval::table_columns(result);
+                                                const pipeline::TablesResult& result) {
+  const auto columns = pipeline::table_columns(result);
   std::vector<std::string> written;
   for (const auto& metric : charted_metrics()) {
     std::vector<IntervalBar> bars;
@@ -691,8 +691,8 @@ std::vector<std::string> write_quality_bin_charts(const std::string& dir, const 
 }  // namespace
 
 std::vector<std::string> write_tables_analysis_charts(const std::string& dir,
-                                                      const analysis::TablesAnalysis& analysis,
-                                                      const eval::TablesResult& result) {
+                                                      const pipeline::TablesAnalysis& analysis,
+                                                      const pipeline::TablesResult& result) {
   std::vector<std::string> written;
   if (analysis.bootstrap()) written = write_bootstrap_charts(dir, *analysis.bootstrap(), result);
   if (analysis.quality_bins()) {

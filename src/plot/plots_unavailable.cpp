@@ -53,8 +53,8 @@ std::vector<std::string> write_quality_bin_chart(const std::string&, const std::
   unavailable();
 }
 
-std::vector<std::string> write_tables_analysis_charts(const std::string&, const analysis::TablesAnalysis&,
-                                                      const eval::TablesResult&) {
+std::vector<std::string> write_tables_analysis_charts(const std::string&, const pipeline::TablesAnalysis&,
+                                                      const pipeline::TablesResult&) {
   unavailable();
 }
 

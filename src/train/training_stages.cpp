@@ -13,7 +13,6 @@
 #include "qme/cache/test_quality_stats.hpp"
 #include "qme/core/error.hpp"
 #include "qme/eval/evaluation_report.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/fusion/init.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"

@@ -11,6 +11,7 @@
 #include "qme/core/error.hpp"
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "support/stand_in_fusion.hpp"
 #include "support/test_support.hpp"
 
@@ -198,7 +199,7 @@ TEST_CASE("the table's bootstrap is paired, seeded and compares every column wit
   spec.gallery_per_subject = 5;
   spec.models = {"cal-ltcc", "adaface"};
   const auto synthetic = qme::eval::make_synthetic_scores(spec);
-  qme::eval::TablesOptions tables;
+  qme::pipeline::TablesOptions tables;
   tables.scoremats = dir.path("s.h5");
   qme::io::write_score_matrix_file(tables.scoremats, synthetic.labels, synthetic.models);
   tables.baselines = {qme::eval::FusionMethod::kZScore};
@@ -210,7 +211,7 @@ TEST_CASE("the table's bootstrap is paired, seeded and compares every column wit
     auto bootstrap = std::make_unique<qme::analysis::TablesBootstrap>(options);
     auto with_bootstrap = tables;
     with_bootstrap.observers.push_back(bootstrap->observer());
-    qme::eval::run_tables(with_bootstrap);
+    qme::pipeline::run_tables(with_bootstrap);
     return bootstrap;
   };
   const auto first = run(3), again = run(3), other = run(4);

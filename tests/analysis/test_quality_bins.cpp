@@ -11,8 +11,8 @@
 #include "qme/analysis/quality_bins.hpp"
 #include "qme/core/error.hpp"
 #include "qme/eval/synthetic_scores.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "support/test_support.hpp"
 
 using qme::analysis::quality_bin_edges;
@@ -205,13 +205,13 @@ TEST_CASE("weights that do not match the probes are an error naming the weights 
 TEST_CASE("run_tables feeds every column to the quality bins, and the JSON has their shape", "[analysis]") {
   TempDir dir;
   const auto synthetic = small_scores();
-  qme::eval::TablesOptions options;
+  qme::pipeline::TablesOptions options;
   options.scoremats = dir.path("s.h5");
   qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
   options.baselines = {qme::eval::FusionMethod::kZScore, qme::eval::FusionMethod::kMax};
   QualityBins bins({spread_weights(synthetic.labels.query.size()), 4, quick_eval()});
   options.observers.push_back(bins.observer());
-  qme::eval::run_tables(options);
+  qme::pipeline::run_tables(options);
 
   REQUIRE(bins.columns().size() == 4);
   CHECK(bins.columns()[2].kind == qme::eval::ColumnKind::kBaseline);

@@ -17,9 +17,9 @@
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/eval/retrieval.hpp"
 #include "qme/eval/synthetic_scores.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "support/test_support.hpp"
 
 using qme::test::TempDir;
@@ -344,13 +344,13 @@ TEST_CASE("run_tables writes the rank lists of every column it evaluates", "[ana
   spec.gallery_per_subject = 4;
   spec.models = {"adaface", "cal-ccvid"};
   const auto synthetic = qme::eval::make_synthetic_scores(spec);
-  qme::eval::TablesOptions options;
+  qme::pipeline::TablesOptions options;
   options.scoremats = dir.path("s.h5");
   qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
   options.baselines = qme::eval::all_fusion_methods();
   qme::analysis::RankListWriter writer({dir.path("ranks"), 4, 0});
   options.observers.push_back(writer.observer());
-  const auto result = qme::eval::run_tables(options);
+  const auto result = qme::pipeline::run_tables(options);
 
   std::vector<std::string> keys = result.models;
   for (const auto& f : result.fusion) keys.push_back(f.name);

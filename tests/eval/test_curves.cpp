@@ -16,6 +16,7 @@
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/eval/verification.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "support/test_support.hpp"
 
 using qme::ScoreMatrix;
@@ -263,14 +264,14 @@ TEST_CASE("TablesCurves collects every column of a table run, in table order", "
   spec.gallery_per_subject = 4;
   spec.models = {"cal-ccvid", "adaface"};
   const auto synthetic = qme::eval::make_synthetic_scores(spec);
-  qme::eval::TablesOptions options;
+  qme::pipeline::TablesOptions options;
   options.scoremats = dir.path("s.h5");
   qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
   options.models = {"cal-ccvid", "adaface"};
   options.baselines = {qme::eval::FusionMethod::kZScore};
   qme::eval::TablesCurves curves;
   options.observers.push_back(curves.observer());
-  const auto result = qme::eval::run_tables(options);
+  const auto result = qme::pipeline::run_tables(options);
   REQUIRE(curves.columns().size() == 3);
   CHECK(curves.columns()[0].name == "cal-ccvid");
   CHECK(curves.columns()[2].name == "zscore");

@@ -8,12 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "qme/eval/tables_job.hpp"
 #include "qme/fusion/qme_inference.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/fusion/quality_estimator.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "support/report_parity.hpp"
 
 namespace {
@@ -128,12 +128,12 @@ TEST_CASE("the qme report of the upstream checkpoint matches upstream on the sma
           "[parity][fusion][eval]") {
   for (const std::string name : {"small", "medium"}) {
     const auto expected = qme::test::load_json(kFixtures + "/eval/" + name + "_expected.json");
-    qme::eval::TablesOptions options;
+    qme::pipeline::TablesOptions options;
     options.scoremats = kFixtures + "/eval/scoremats_" + name + ".h5";
     options.models = expected.at("models").get<std::vector<std::string>>();
     options.learned.push_back(qme::fusion::make_qme_table_fusion(
         kFixtures + "/model/qme_ckpt.pth", kFixtures + "/eval/face_weights_" + name + ".h5", true));
-    const auto result = qme::eval::run_tables(options);
+    const auto result = qme::pipeline::run_tables(options);
     REQUIRE(result.learned.size() == 1);
     const auto& ours = result.learned[0].named.report;
     const auto& theirs = expected.at("qme");

@@ -10,12 +10,12 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/synthetic_scores.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/fusion/qme_inference.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "support/test_support.hpp"
 
 using qme::fusion::QmeInference;
@@ -268,17 +268,18 @@ TEST_CASE("run_tables adds the qme report, its timing and a QME column", "[fusio
   write_weights(weights, weights_for(static_cast<int64_t>(s.labels.query.size())),
                 {s.labels.query.size(), 1});
 
-  qme::eval::TablesOptions options;
+  qme::pipeline::TablesOptions options;
   options.scoremats = scoremats;
   options.learned.push_back(qme::fusion::make_qme_table_fusion(write_head(dir, 3), weights, true));
-  const auto result = qme::eval::run_tables(options);
+  const auto result = qme::pipeline::run_tables(options);
   REQUIRE(result.learned.size() == 1);
   CHECK(result.learned[0].column == "QME");
-  const auto json = qme::eval::tables_to_json(result);
+  const auto json = qme::pipeline::tables_to_json(result);
   CHECK(json.at("qme").contains("GR_top1"));
   CHECK(json.at("timing_s").contains("qme"));
-  CHECK_THAT(qme::eval::tables_to_csv(result), Catch::StartsWith("metric,adaface,biggait,cal-ccvid,QME\n"));
-  const auto columns = qme::eval::table_columns(result);
+  CHECK_THAT(qme::pipeline::tables_to_csv(result),
+             Catch::StartsWith("metric,adaface,biggait,cal-ccvid,QME\n"));
+  const auto columns = qme::pipeline::table_columns(result);
   CHECK(columns.back().name == "QME");
 
   // The same report as evaluating the fused matrices directly.
@@ -304,7 +305,8 @@ TEST_CASE("run_tables adds the qme report, its timing and a QME column", "[fusio
 
   // Two models for a three-model head: explained, not evaluated.
   options.models = {"adaface", "biggait"};
-  CHECK_THROWS_WITH(qme::eval::run_tables(options), Catch::Contains("trained on 3 models, but 2 are given"));
+  CHECK_THROWS_WITH(qme::pipeline::run_tables(options),
+                    Catch::Contains("trained on 3 models, but 2 are given"));
 }
 
 TEST_CASE("the qme table fusion checks its inputs before any evaluation", "[fusion]") {

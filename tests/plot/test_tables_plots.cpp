@@ -13,6 +13,7 @@
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "qme/plot/chart.hpp"
 #include "qme/plot/tables_plots.hpp"
 #include "support/stand_in_fusion.hpp"
@@ -59,13 +60,13 @@ struct Run {
     spec.gallery_per_subject = 6;
     spec.models = {"adaface", "cal-ccvid"};
     const auto synthetic = qme::eval::make_synthetic_scores(spec);
-    qme::eval::TablesOptions options;
+    qme::pipeline::TablesOptions options;
     options.scoremats = dir.path("s.h5");
     qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
     options.baselines = {qme::eval::FusionMethod::kMinMax};
     options.learned.push_back(qme::test::stand_in_learned_fusion(qme::eval::FusionMethod::kRhe));
     options.observers.push_back(curves.observer());
-    qme::eval::run_tables(options);
+    qme::pipeline::run_tables(options);
     probes = static_cast<int64_t>(synthetic.labels.query.size());
   }
 };
@@ -169,13 +170,13 @@ TEST_CASE("TablesPlotter refuses a weights file of the wrong length before any c
   spec.gallery_per_subject = 4;
   spec.models = {"adaface"};
   const auto synthetic = qme::eval::make_synthetic_scores(spec);
-  qme::eval::TablesOptions options;
+  qme::pipeline::TablesOptions options;
   options.scoremats = dir.path("s.h5");
   qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
   write_weights(dir.path("w.h5"), 3);
   qme::plot::TablesPlotter plotter({dir.path("plots"), dir.path("w.h5"), {}});
   options.observers.push_back(plotter.observer());
-  const auto message = qme::test::message_of<qme::InputError>([&] { qme::eval::run_tables(options); });
+  const auto message = qme::test::message_of<qme::InputError>([&] { qme::pipeline::run_tables(options); });
   CHECK(message.find("w.h5") != std::string::npos);
   CHECK(message.find("has 3 rows but the score matrices have 10 probes") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.path("plots")));

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "qme/io/score_matrix_file.hpp"
-#include "qme/scores/score_jobs.hpp"
+#include "qme/pipeline/score_jobs.hpp"
 #include "support/report_parity.hpp"
 #include "support/test_support.hpp"
 
@@ -29,12 +29,12 @@ double max_abs_diff(const qme::ScoreMatrix& ours, const qme::ScoreMatrix& upstre
 
 void check_set(const std::string& set) {
   qme::test::TempDir dir;
-  qme::scores::GatherOptions options;
+  qme::pipeline::GatherOptions options;
   options.models = {"adaface", "biggait", "cal-ccvid"};
   options.dataset = set;  // reads {model}_{set}_test.h5
   options.feats_dir = kFixtures + "/eval";
   options.output = dir.path("scoremats_" + set + ".h5");
-  qme::scores::run_gather(options);
+  qme::pipeline::run_gather(options);
 
   const qme::io::ScoreMatrixFile ours(options.output);
   const qme::io::ScoreMatrixFile upstream(kFixtures + "/eval/scoremats_" + set + ".h5");
@@ -75,11 +75,11 @@ TEST_CASE("gathered score matrices match upstream's with faceless NaN features (
 TEST_CASE("score mode reproduces upstream's report from the fixture features", "[scores][parity]") {
   const auto expected = qme::test::load_json(kFixtures + "/eval/small_expected.json");
   for (const std::string model : {"adaface", "biggait", "cal-ccvid"}) {
-    qme::scores::ScoreJobOptions options;
+    qme::pipeline::ScoreJobOptions options;
     options.model = model;
     options.dataset = "small";
     options.feats_dir = kFixtures + "/eval";
-    const auto result = qme::scores::run_score(options);
+    const auto result = qme::pipeline::run_score(options);
     // Rank metrics and counts come out exactly; thresholds are scores (float32 round-off).
     qme::test::check_report_matches(result.single.front().report, expected.at("single").at(model), model,
                                     1e-6);

@@ -20,11 +20,11 @@
 #include "qme/config/backbone_config.hpp"
 #include "qme/config/train_config.hpp"
 #include "qme/core/error.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/fusion/qme_inference.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/face_weights.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "qme/train/training_run.hpp"
 #include "support/test_support.hpp"
 
@@ -241,13 +241,13 @@ TEST_CASE("a score_loss run selects, early-stops and writes a checkpoint that be
 
   // What qme_tables --qme_ckpt computes from it reproduces the selection figure and beats every
   // classic fusion baseline on it.
-  qme::eval::TablesOptions tables;
+  qme::pipeline::TablesOptions tables;
   tables.scoremats = synthetic().files.score_matrices;
   tables.models = {"adaface", "biggait", "cal-ccvid"};
   tables.baselines = qme::eval::all_fusion_methods();
   REQUIRE(fs::exists(r.test_face_weights));
   tables.learned.push_back(qme::fusion::make_qme_table_fusion(r.best_checkpoint, r.test_face_weights, true));
-  const auto result = qme::eval::run_tables(tables);
+  const auto result = qme::pipeline::run_tables(tables);
   REQUIRE(result.learned.size() == 1);
   const double qme_overall = overall_of(result.learned.front().named.report);
   CHECK(qme_overall == Approx(r.best_overall).epsilon(1e-12));

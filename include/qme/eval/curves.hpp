@@ -11,7 +11,7 @@
 
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
-#include "qme/eval/tables_job.hpp"
+#include "qme/eval/score_fusion.hpp"
 
 namespace qme::eval {
 

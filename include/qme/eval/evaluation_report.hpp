@@ -3,6 +3,7 @@
 /// protocols, TAR@FAR, and open-set FNIR@FPIR over seeded enrolment draws.
 /// Metric names and their order are upstream's, spelling included.
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -61,6 +62,16 @@ EvaluationReport assemble_report(const ReportParts& parts, const EvalOptions& op
 
 /// The open-set protocol of `options` (its seed, number of draws and enrolment fraction).
 OpenSetProtocol open_set_protocol(const EvalOptions& options);
+
+/// A report with its name (a model, a baseline, "qme") and the in-process time evaluate() took.
+struct NamedReport {
+  std::string name;
+  EvaluationReport report;
+  double seconds = 0;
+};
+
+/// One report as JSON: metric name -> number, null where the value is undefined (NaN).
+nlohmann::json report_json(const EvaluationReport& report);
 
 /// "0.01%" for 1e-4: Python's f"{x:.2%}".
 std::string percent_label(double rate);

@@ -49,4 +49,8 @@ class ScoreFusion {
 std::vector<std::unique_ptr<ScoreFusion>> classic_score_fusions(const std::vector<FusionMethod>& methods,
                                                                 int num_threads = 0);
 
+/// The QME column's flags: throws UsageError when use_qe is set without a face-weights file
+/// (every QME column needs one weight per probe, or fixed 0.5 mixing).
+void check_qme_column_flags(const std::string& face_weights_path, bool use_qe);
+
 }  // namespace qme::eval

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "qme/analysis/quality_bins.hpp"
-#include "qme/analysis/tables_analysis.hpp"
-#include "qme/eval/tables_job.hpp"
+#include "qme/pipeline/tables_analysis.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "qme/plot/chart.hpp"
 
 namespace qme::plot {
@@ -46,7 +46,7 @@ std::vector<std::string> write_quality_bin_chart(const std::string& stem, const 
 /// split by quality, into `dir` (metric names with every character other than a letter, digit
 /// or '.' replaced by '_'). Returns the files written.
 std::vector<std::string> write_tables_analysis_charts(const std::string& dir,
-                                                      const analysis::TablesAnalysis& analysis,
-                                                      const eval::TablesResult& result);
+                                                      const pipeline::TablesAnalysis& analysis,
+                                                      const pipeline::TablesResult& result);
 
 }  // namespace qme::plot

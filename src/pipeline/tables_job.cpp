@@ -1,4 +1,4 @@
-#include "qme/eval/tables_job.hpp"
+#include "qme/pipeline/tables_job.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -12,18 +12,21 @@
 #include "qme/eval/paper_table.hpp"
 #include "qme/io/score_matrix_file.hpp"
 
-namespace qme::eval {
+namespace qme::pipeline {
+
+using eval::ColumnKind;
+using eval::TableColumnId;
 
 namespace {
 
 NamedReport timed_report(const std::string& name, const ModelScores& scores, const TestLabels& labels,
                          const TablesOptions& options) {
-  EvalOptions eval_options;
+  eval::EvalOptions eval_options;
   eval_options.seed = options.seed;
   eval_options.num_threads = options.num_threads;
   eval_options.context = name;
   const auto start = std::chrono::steady_clock::now();
-  NamedReport out{name, evaluate(scores.score_mat, scores.merge_score_mat, labels, eval_options), 0};
+  NamedReport out{name, eval::evaluate(scores.score_mat, scores.merge_score_mat, labels, eval_options), 0};
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info("{}: evaluated in {:.1f} ms", name, out.seconds * 1e3);
   return out;
@@ -46,9 +49,9 @@ std::string csv_number(double v) {
 namespace {
 
 /// The fused columns in table order: the baselines, then the learned fusions.
-std::vector<std::shared_ptr<ScoreFusion>> fused_columns(const TablesOptions& options) {
-  std::vector<std::shared_ptr<ScoreFusion>> columns;
-  for (auto& classic : classic_score_fusions(options.baselines, options.num_threads))
+std::vector<std::shared_ptr<eval::ScoreFusion>> fused_columns(const TablesOptions& options) {
+  std::vector<std::shared_ptr<eval::ScoreFusion>> columns;
+  for (auto& classic : eval::classic_score_fusions(options.baselines, options.num_threads))
     columns.push_back(std::move(classic));
   columns.insert(columns.end(), options.learned.begin(), options.learned.end());
   return columns;
@@ -101,22 +104,22 @@ nlohmann::json tables_to_json(const TablesResult& result) {
   out["fusion"] = nlohmann::json::object();
   out["timing_s"] = nlohmann::json::object();
   for (const auto& r : result.single) {
-    out["single"][r.name] = report_json(r.report);
+    out["single"][r.name] = eval::report_json(r.report);
     out["timing_s"]["single/" + r.name] = r.seconds;
   }
   for (const auto& r : result.fusion) {
-    out["fusion"][r.name] = report_json(r.report);
+    out["fusion"][r.name] = eval::report_json(r.report);
     out["timing_s"]["fusion/" + r.name] = r.seconds;
   }
   for (const auto& r : result.learned) {
-    out[r.named.name] = report_json(r.named.report);
+    out[r.named.name] = eval::report_json(r.named.report);
     out["timing_s"][r.named.name] = r.named.seconds;
   }
   return out;
 }
 
-std::vector<TableColumn> table_columns(const TablesResult& result) {
-  std::vector<TableColumn> columns;
+std::vector<eval::TableColumn> table_columns(const TablesResult& result) {
+  std::vector<eval::TableColumn> columns;
   for (const auto& r : result.single) columns.push_back({r.name, &r.report});
   for (const auto& r : result.fusion) columns.push_back({r.name, &r.report});
   for (const auto& r : result.learned) columns.push_back({r.column, &r.named.report});
@@ -138,12 +141,4 @@ std::string tables_to_csv(const TablesResult& result) {
   return out.str();
 }
 
-nlohmann::json report_json(const EvaluationReport& report) {
-  auto object = nlohmann::json::object();
-  for (const auto& [name, value] : report.entries()) {
-    object[name] = std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
-  }
-  return object;
-}
-
-}  // namespace qme::eval
+}  // namespace qme::pipeline

@@ -1,4 +1,4 @@
-#include "qme/scores/score_jobs.hpp"
+#include "qme/pipeline/score_jobs.hpp"
 
 #include <H5Cpp.h>
 
@@ -14,11 +14,11 @@
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/io/features_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
-#include "scores_test_util.hpp"
+#include "scores/scores_test_util.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
-using qme::scores::GatherOptions;
+using qme::pipeline::GatherOptions;
 using qme::test::TempDir;
 
 namespace {
@@ -56,10 +56,10 @@ bool only_inputs_left(const TempDir& dir) {
 
 }  // namespace
 
-TEST_CASE("gather writes both matrices of every model and the ids in upstream's layout", "[scores]") {
+TEST_CASE("gather writes both matrices of every model and the ids in upstream's layout", "[pipeline]") {
   TempDir dir;
   write_models(dir, "ltcc");
-  const auto result = qme::scores::run_gather(gather_options(dir));
+  const auto result = qme::pipeline::run_gather(gather_options(dir));
   CHECK(result.path == dir.path("feats/scoremats_ltcc.h5"));
 
   const qme::io::ScoreMatrixFile file(result.path);
@@ -86,13 +86,13 @@ TEST_CASE("gather writes both matrices of every model and the ids in upstream's 
   CHECK(dims[1] == 3);
 }
 
-TEST_CASE("gather names the file, array, index and values of the first mismatching id", "[scores]") {
+TEST_CASE("gather names the file, array, index and values of the first mismatching id", "[pipeline]") {
   TempDir dir;
   write_models(dir, "ltcc");
   auto other = qme_test::small_features(64, 0.5f);
   other.gallery_labels.camids[4] = 7;
   qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"), other);
-  CHECK_THROWS_WITH(qme::scores::run_gather(gather_options(dir)),
+  CHECK_THROWS_WITH(qme::pipeline::run_gather(gather_options(dir)),
                     Contains("biggait_ltcc_test.h5: 'g_camids' differs from") &&
                         Contains("adaface_ltcc_test.h5 at index 4: 7 here, 0 there"));
   CHECK(only_inputs_left(dir));
@@ -101,50 +101,50 @@ TEST_CASE("gather names the file, array, index and values of the first mismatchi
   other.query_labels = {{2, 5, 9}, {0, 1, 0}, {20, 50, 90}};
   other.query.resize(3 * 64);
   qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"), other);
-  CHECK_THROWS_WITH(qme::scores::run_gather(gather_options(dir)),
+  CHECK_THROWS_WITH(qme::pipeline::run_gather(gather_options(dir)),
                     Contains("'q_pids' has 3 entries but") && Contains("has 4"));
   CHECK(only_inputs_left(dir));
 }
 
-TEST_CASE("gather reports a missing features file and writes nothing", "[scores]") {
+TEST_CASE("gather reports a missing features file and writes nothing", "[pipeline]") {
   TempDir dir;
   write_models(dir, "ltcc");
   auto options = gather_options(dir);
   options.models.push_back("aim");
-  CHECK_THROWS_WITH(qme::scores::run_gather(options), Contains("aim_ltcc_test.h5 does not exist"));
+  CHECK_THROWS_WITH(qme::pipeline::run_gather(options), Contains("aim_ltcc_test.h5 does not exist"));
   CHECK(only_inputs_left(dir));
 }
 
-TEST_CASE("gather refuses biggait features that do not split into 16 parts", "[scores]") {
+TEST_CASE("gather refuses biggait features that do not split into 16 parts", "[pipeline]") {
   TempDir dir;
   write_models(dir, "ltcc");
   qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"),
                                qme_test::small_features(100));
   CHECK_THROWS_WITH(
-      qme::scores::run_gather(gather_options(dir)),
+      qme::pipeline::run_gather(gather_options(dir)),
       Contains("biggait_ltcc_test.h5: 'qf' has 100 feature columns") && Contains("multiple of 16"));
   CHECK(only_inputs_left(dir));
 }
 
-TEST_CASE("gather refuses unknown and repeated models before reading anything", "[scores]") {
+TEST_CASE("gather refuses unknown and repeated models before reading anything", "[pipeline]") {
   TempDir dir;
   auto options = gather_options(dir);
   options.models = {"adaface", "resnet"};
-  CHECK_THROWS_WITH(qme::scores::run_gather(options), Contains("model 'resnet'"));
+  CHECK_THROWS_WITH(qme::pipeline::run_gather(options), Contains("model 'resnet'"));
   options.models = {"adaface", "aim", "adaface"};
-  CHECK_THROWS_AS(qme::scores::run_gather(options), qme::UsageError);
+  CHECK_THROWS_AS(qme::pipeline::run_gather(options), qme::UsageError);
   options.models = {};
-  CHECK_THROWS_AS(qme::scores::run_gather(options), qme::UsageError);
+  CHECK_THROWS_AS(qme::pipeline::run_gather(options), qme::UsageError);
 }
 
-TEST_CASE("score evaluates one model's matrices like qme_tables", "[scores]") {
+TEST_CASE("score evaluates one model's matrices like qme_tables", "[pipeline]") {
   TempDir dir;
   write_models(dir, "ltcc");
-  qme::scores::ScoreJobOptions options;
+  qme::pipeline::ScoreJobOptions options;
   options.model = "cal-ltcc";
   options.dataset = "ltcc";
   options.feats_dir = feats(dir);
-  const auto result = qme::scores::run_score(options);
+  const auto result = qme::pipeline::run_score(options);
   REQUIRE(result.models == std::vector<std::string>{"cal-ltcc"});
   REQUIRE(result.single.size() == 1);
   CHECK(result.fusion.empty());
@@ -160,9 +160,9 @@ TEST_CASE("score evaluates one model's matrices like qme_tables", "[scores]") {
     const double ours = report.at(name);
     CHECK(((std::isnan(ours) && std::isnan(value)) || ours == value));
   }
-  const auto json = qme::eval::tables_to_json(result);
+  const auto json = qme::pipeline::tables_to_json(result);
   CHECK(json.at("single").contains("cal-ltcc"));
 
   options.model = "agrl";
-  CHECK_THROWS_WITH(qme::scores::run_score(options), Contains("agrl_ltcc_test.h5 does not exist"));
+  CHECK_THROWS_WITH(qme::pipeline::run_score(options), Contains("agrl_ltcc_test.h5 does not exist"));
 }

@@ -1,7 +1,7 @@
 #pragma once
-/// What `qme_tables` does, as a library call: read a score-matrix file,
-/// evaluate each model, each classic baseline and each learned fusion (QME),
-/// and return every report with its in-process evaluation time.
+/// What `qme_tables` does, as a library call (the pipeline area holds the executables' jobs): read a
+/// score-matrix file, evaluate each model, each classic baseline and each learned fusion (QME), and return
+/// every report with its in-process evaluation time.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,25 +14,21 @@
 #include "qme/eval/paper_table.hpp"
 #include "qme/eval/score_fusion.hpp"
 
-namespace qme::eval {
+namespace qme::pipeline {
+
+using eval::NamedReport;
 
 struct TablesOptions {
-  std::string scoremats;                // scoremats_{ds}.h5
-  std::vector<std::string> models;      // empty: every model in the file
-  std::vector<FusionMethod> baselines;  // evaluated on `models`, in this order
+  std::string scoremats;                      // scoremats_{ds}.h5
+  std::vector<std::string> models;            // empty: every model in the file
+  std::vector<eval::FusionMethod> baselines;  // evaluated on `models`, in this order
   /// Learned fusions (e.g. QME, from qme::fusion, which eval cannot include), evaluated after
   /// the baselines, in this order.
-  std::vector<std::shared_ptr<ScoreFusion>> learned;
+  std::vector<std::shared_ptr<eval::ScoreFusion>> learned;
   uint32_t seed = 45;
   int num_threads = 0;
   /// Each is called after each column's evaluation, in table order, in the order given.
-  std::vector<ScoresObserver> observers;
-};
-
-struct NamedReport {
-  std::string name;
-  EvaluationReport report;
-  double seconds = 0;  // in-process time of evaluate()
+  std::vector<eval::ScoresObserver> observers;
 };
 
 struct LearnedReport {
@@ -50,9 +46,6 @@ struct TablesResult {
 /// Throws InputError / UsageError on a bad file, an unknown model, etc.
 TablesResult run_tables(const TablesOptions& options);
 
-/// One report as JSON: metric name -> number, null where the value is undefined (NaN).
-nlohmann::json report_json(const EvaluationReport& report);
-
 /// {"models": [...], "single": {m: report}, "fusion": {method: report},
 ///  "<learned>": report (e.g. "qme"),
 ///  "timing_s": {"single/<m>": s, "fusion/<method>": s, "<learned>": s}}; NaN -> null.
@@ -62,6 +55,6 @@ nlohmann::json tables_to_json(const TablesResult& result);
 std::string tables_to_csv(const TablesResult& result);
 
 /// The paper table's columns: models, then baselines, then learned fusions.
-std::vector<TableColumn> table_columns(const TablesResult& result);
+std::vector<eval::TableColumn> table_columns(const TablesResult& result);
 
-}  // namespace qme::eval
+}  // namespace qme::pipeline

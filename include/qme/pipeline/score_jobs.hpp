@@ -6,17 +6,18 @@
 #include <vector>
 
 #include "qme/core/identity_labels.hpp"
-#include "qme/eval/tables_job.hpp"
+#include "qme/eval/evaluation_report.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "qme/scores/score_matrices.hpp"
 
-namespace qme::scores {
+namespace qme::pipeline {
 
 struct GatherOptions {
   std::vector<std::string> models;  // in the order they are written
   std::string dataset;              // reads {feats_dir}/{model}_{dataset}_test.h5
   std::string feats_dir = "./test_feats";
   std::string output;  // empty: {feats_dir}/scoremats_{dataset}.h5
-  ScoreOptions scores;
+  scores::ScoreOptions scores;
 };
 
 struct GatherResult {
@@ -38,13 +39,13 @@ struct ScoreJobOptions {
   std::string model;
   std::string dataset;
   std::string feats_dir = "./test_feats";
-  ScoreOptions scores;
+  scores::ScoreOptions scores;
   uint32_t seed = 45;   // numpy's legacy generator, as upstream's test_score
   int num_threads = 0;  // evaluation threads (0: QME_NUM_THREADS or all cores)
 };
 
 /// One model's full evaluation report from its test features (nothing written):
 /// a TablesResult with that model alone, so qme_tables' table and JSON apply.
-eval::TablesResult run_score(const ScoreJobOptions& options);
+TablesResult run_score(const ScoreJobOptions& options);
 
-}  // namespace qme::scores
+}  // namespace qme::pipeline

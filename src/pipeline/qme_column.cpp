@@ -1,4 +1,4 @@
-#include "qme/eval/qme_column.hpp"
+#include "qme/pipeline/qme_column.hpp"
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -10,7 +10,11 @@
 #include "qme/core/error.hpp"
 #include "qme/io/face_weights.hpp"
 
-namespace qme::eval {
+namespace qme::pipeline {
+
+using eval::ColumnKind;
+using eval::ScoreFusion;
+using eval::TableColumnId;
 
 namespace {
 
@@ -73,12 +77,6 @@ class ModuleFusion : public ScoreFusion {
 
 }  // namespace
 
-void check_qme_column_flags(const std::string& face_weights_path, bool use_qe) {
-  if (use_qe && face_weights_path.empty()) {
-    throw UsageError("--qme_ckpt needs --face_weights (one quality weight per probe), or --use_qe false");
-  }
-}
-
 std::string qme_module_path() {
   const auto dir = executable_directory();
   const auto beside = dir / kModuleName;
@@ -88,9 +86,9 @@ std::string qme_module_path() {
 
 std::unique_ptr<ScoreFusion> load_qme_column(const std::string& checkpoint_path,
                                              const std::string& face_weights_path, bool use_qe) {
-  check_qme_column_flags(face_weights_path, use_qe);
+  eval::check_qme_column_flags(face_weights_path, use_qe);
   if (!fs::exists(checkpoint_path)) throw InputError(checkpoint_path, "", "does not exist");
   return std::make_unique<ModuleFusion>(checkpoint_path, face_weights_path, use_qe);
 }
 
-}  // namespace qme::eval
+}  // namespace qme::pipeline

@@ -1,4 +1,4 @@
-#include "qme/analysis/tables_analysis.hpp"
+#include "qme/pipeline/tables_analysis.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -6,11 +6,18 @@
 #include "qme/eval/paper_table.hpp"
 #include "qme/io/face_weights.hpp"
 
-namespace qme::analysis {
+namespace qme::pipeline {
+
+using analysis::BootstrapOptions;
+using analysis::QualityBins;
+using analysis::QualityBinsOptions;
+using analysis::RankListOptions;
+using analysis::RankListWriter;
+using analysis::TablesBootstrap;
 
 namespace {
 
-eval::EvalOptions report_options(const eval::TablesOptions& tables) {
+eval::EvalOptions report_options(const TablesOptions& tables) {
   eval::EvalOptions options;
   options.seed = tables.seed;
   options.num_threads = tables.num_threads;
@@ -18,7 +25,7 @@ eval::EvalOptions report_options(const eval::TablesOptions& tables) {
 }
 
 std::unique_ptr<TablesBootstrap> make_bootstrap(const TablesAnalysisOptions& options,
-                                                const eval::TablesOptions& tables) {
+                                                const TablesOptions& tables) {
   if (options.bootstrap == 0) return nullptr;
   BootstrapOptions bootstrap;
   bootstrap.resamples = options.bootstrap;
@@ -29,7 +36,7 @@ std::unique_ptr<TablesBootstrap> make_bootstrap(const TablesAnalysisOptions& opt
 }
 
 std::unique_ptr<QualityBins> make_quality_bins(const TablesAnalysisOptions& options,
-                                               const eval::TablesOptions& tables) {
+                                               const TablesOptions& tables) {
   if (options.quality_bins == 0) return nullptr;
   if (options.quality_bins < 0)
     throw UsageError("--quality_bins: the number of bins must be at least 1, not " +
@@ -45,7 +52,7 @@ std::unique_ptr<QualityBins> make_quality_bins(const TablesAnalysisOptions& opti
 
 }  // namespace
 
-TablesAnalysis::TablesAnalysis(TablesAnalysisOptions options, const eval::TablesOptions& tables)
+TablesAnalysis::TablesAnalysis(TablesAnalysisOptions options, const TablesOptions& tables)
     : options_(std::move(options)) {
   if (options_.bootstrap < 0)
     throw UsageError("--bootstrap: the number of resamples must be at least 1, not " +
@@ -63,14 +70,14 @@ TablesAnalysis::TablesAnalysis(TablesAnalysisOptions options, const eval::Tables
 
 TablesAnalysis::~TablesAnalysis() = default;
 
-void TablesAnalysis::attach(eval::TablesOptions& tables) {
+void TablesAnalysis::attach(TablesOptions& tables) {
   if (rank_lists_) tables.observers.push_back(rank_lists_->observer());
   if (bootstrap_) tables.observers.push_back(bootstrap_->observer());
   if (quality_bins_) tables.observers.push_back(quality_bins_->observer());
 }
 
-std::string TablesAnalysis::format_tables(const eval::TablesResult& result, bool markdown) const {
-  auto columns = eval::table_columns(result);
+std::string TablesAnalysis::format_tables(const TablesResult& result, bool markdown) const {
+  auto columns = table_columns(result);
   if (!bootstrap_ || bootstrap_->columns().size() != columns.size())
     return eval::format_paper_table(columns, markdown);
   std::vector<eval::EvaluationReport> spreads;
@@ -85,12 +92,12 @@ std::string TablesAnalysis::format_tables(const eval::TablesResult& result, bool
                 bootstrap_->reference().id.label.c_str(), options.ci_level, options.resamples,
                 static_cast<long long>(bootstrap_->num_subjects()), bootstrap_->reference().id.label.c_str());
   return eval::format_paper_table(columns, markdown) + caption +
-         format_bootstrap_table(*bootstrap_, markdown);
+         analysis::format_bootstrap_table(*bootstrap_, markdown);
 }
 
 void TablesAnalysis::add_to_json(nlohmann::json& json) const {
   if (bootstrap_) json["bootstrap"] = bootstrap_->json();
-  if (quality_bins_) json["quality_bins"] = quality_bins_json(*quality_bins_);
+  if (quality_bins_) json["quality_bins"] = analysis::quality_bins_json(*quality_bins_);
 }
 
-}  // namespace qme::analysis
+}  // namespace qme::pipeline

@@ -1,4 +1,4 @@
-#include "qme/scores/score_jobs.hpp"
+#include "qme/pipeline/score_jobs.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -11,8 +11,15 @@
 #include "qme/io/features_file.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/scores/similarity.hpp"
 
-namespace qme::scores {
+namespace qme::pipeline {
+
+using scores::build_model_scores;
+using scores::check_feature_dim;
+using scores::Similarity;
+using scores::similarity_for_model;
+using scores::test_labels;
 
 namespace {
 
@@ -114,7 +121,7 @@ GatherResult run_gather(const GatherOptions& options) {
   return result;
 }
 
-eval::TablesResult run_score(const ScoreJobOptions& options) {
+TablesResult run_score(const ScoreJobOptions& options) {
   const auto similarity = similarity_for_model(options.model);
   const auto path = io::test_features_path(options.feats_dir, options.model, options.dataset);
   const auto build_start = Clock::now();
@@ -135,10 +142,10 @@ eval::TablesResult run_score(const ScoreJobOptions& options) {
   named.report = eval::evaluate(scores.score_mat, scores.merge_score_mat, labels, eval_options);
   named.seconds = seconds_since(eval_start);
   spdlog::info("{}: evaluated in {:.1f} ms", options.model, named.seconds * 1e3);
-  eval::TablesResult result;
+  TablesResult result;
   result.models = {options.model};
   result.single.push_back(std::move(named));
   return result;
 }
 
-}  // namespace qme::scores
+}  // namespace qme::pipeline

@@ -9,9 +9,9 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/synthetic_scores.hpp"
-#include "qme/eval/tables_job.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
 #include "support/stand_in_fusion.hpp"
 #include "support/test_support.hpp"
 
@@ -30,47 +30,48 @@ qme::eval::SyntheticScores small_scores(int64_t subjects = 6, int64_t gallery_pe
 }
 
 /// Writes `labels` and `models` to a score-matrix file in `dir` and returns options that read it.
-qme::eval::TablesOptions options_for(const TempDir& dir, const qme::TestLabels& labels,
-                                     const std::vector<std::pair<std::string, qme::ModelScores>>& models) {
+qme::pipeline::TablesOptions options_for(
+    const TempDir& dir, const qme::TestLabels& labels,
+    const std::vector<std::pair<std::string, qme::ModelScores>>& models) {
   const auto path = dir.path("s.h5");
   qme::io::write_score_matrix_file(path, labels, models);
-  qme::eval::TablesOptions options;
+  qme::pipeline::TablesOptions options;
   options.scoremats = path;
   return options;
 }
 
-std::string error_of(const qme::eval::TablesOptions& options) {
-  return qme::test::message_of<qme::InputError>([&] { qme::eval::run_tables(options); });
+std::string error_of(const qme::pipeline::TablesOptions& options) {
+  return qme::test::message_of<qme::InputError>([&] { qme::pipeline::run_tables(options); });
 }
 
 }  // namespace
 
-TEST_CASE("run_tables evaluates every model and baseline of a file", "[eval]") {
+TEST_CASE("run_tables evaluates every model and baseline of a file", "[pipeline]") {
   TempDir dir;
   const auto synthetic = small_scores(30, 5);
   auto options = options_for(dir, synthetic.labels, synthetic.models);
   options.baselines = qme::eval::all_fusion_methods();
-  const auto result = qme::eval::run_tables(options);
+  const auto result = qme::pipeline::run_tables(options);
   REQUIRE(result.models == std::vector<std::string>{"adaface", "cal-ccvid"});
   REQUIRE(result.single.size() == 2);
   REQUIRE(result.fusion.size() == 6);
-  const auto json = qme::eval::tables_to_json(result);
+  const auto json = qme::pipeline::tables_to_json(result);
   CHECK(json.at("single").at("adaface").contains("FNIR@1.00%FPIR_std"));
   CHECK(json.at("fusion").contains("rhe"));
   CHECK(json.at("timing_s").contains("fusion/max"));
-  const auto csv = qme::eval::tables_to_csv(result);
+  const auto csv = qme::pipeline::tables_to_csv(result);
   CHECK(csv.rfind("metric,adaface,cal-ccvid,zscore,minmax,rhe,min,mean,max\n", 0) == 0);
 }
 
-TEST_CASE("a missing score file is reported with its path", "[eval]") {
-  qme::eval::TablesOptions options;
+TEST_CASE("a missing score file is reported with its path", "[pipeline]") {
+  qme::pipeline::TablesOptions options;
   options.scoremats = "/nonexistent/scoremats_x.h5";
   const auto message = error_of(options);
   CHECK(message.find("/nonexistent/scoremats_x.h5") != std::string::npos);
   CHECK(message.find("does not exist") != std::string::npos);
 }
 
-TEST_CASE("an unknown model is reported with the models the file has", "[eval]") {
+TEST_CASE("an unknown model is reported with the models the file has", "[pipeline]") {
   TempDir dir;
   const auto synthetic = small_scores();
   auto options = options_for(dir, synthetic.labels, synthetic.models);
@@ -80,7 +81,7 @@ TEST_CASE("an unknown model is reported with the models the file has", "[eval]")
   CHECK(message.find("adaface, cal-ccvid") != std::string::npos);
 }
 
-TEST_CASE("id arrays that disagree with the matrix are reported", "[eval]") {
+TEST_CASE("id arrays that disagree with the matrix are reported", "[pipeline]") {
   TempDir dir;
   const auto synthetic = small_scores();
   auto labels = synthetic.labels;
@@ -94,7 +95,7 @@ TEST_CASE("id arrays that disagree with the matrix are reported", "[eval]") {
                                  std::to_string(synthetic.labels.gallery.size()) + " columns");
 }
 
-TEST_CASE("files without probes, gallery or subjects give NaN reports under every baseline", "[eval]") {
+TEST_CASE("files without probes, gallery or subjects give NaN reports under every baseline", "[pipeline]") {
   // Regression: minmax once dereferenced the extremes of an empty range here.
   const auto synthetic = small_scores();
   const auto empty_side = [](qme::IdentityLabels& side) { side = qme::IdentityLabels{}; };
@@ -116,13 +117,13 @@ TEST_CASE("files without probes, gallery or subjects give NaN reports under ever
     }
     auto options = options_for(dir, labels, models);
     options.baselines = qme::eval::all_fusion_methods();
-    const auto result = qme::eval::run_tables(options);
+    const auto result = qme::pipeline::run_tables(options);
     REQUIRE(result.fusion.size() == 6);
     for (const auto& column : result.fusion) CHECK(std::isnan(column.report.at("GR_top1")));
   }
 }
 
-TEST_CASE("camids of another length than pids are reported", "[eval]") {
+TEST_CASE("camids of another length than pids are reported", "[pipeline]") {
   TempDir dir;
   const auto synthetic = small_scores();
   auto labels = synthetic.labels;
@@ -131,7 +132,7 @@ TEST_CASE("camids of another length than pids are reported", "[eval]") {
                     qme::InputError);
 }
 
-TEST_CASE("a matrix full of NaN evaluates to NaN metrics, not a crash", "[eval]") {
+TEST_CASE("a matrix full of NaN evaluates to NaN metrics, not a crash", "[pipeline]") {
   TempDir dir;
   auto synthetic = small_scores();
   for (auto& [name, scores] : synthetic.models) {
@@ -140,7 +141,7 @@ TEST_CASE("a matrix full of NaN evaluates to NaN metrics, not a crash", "[eval]"
   }
   auto options = options_for(dir, synthetic.labels, synthetic.models);
   options.baselines = {qme::eval::FusionMethod::kZScore, qme::eval::FusionMethod::kMin};
-  const auto result = qme::eval::run_tables(options);
+  const auto result = qme::pipeline::run_tables(options);
   const auto& report = result.single.front().report;
   REQUIRE(report.size() == 41);
   // NaN scores count as the lowest score (0 when all are NaN): one threshold
@@ -156,11 +157,11 @@ TEST_CASE("a matrix full of NaN evaluates to NaN metrics, not a crash", "[eval]"
   CHECK(result.fusion.front().report.at("TAR@1.00%FAR") == 1.0);
 }
 
-TEST_CASE("a gallery of fewer than 20 entries leaves the deep ranks undefined", "[eval]") {
+TEST_CASE("a gallery of fewer than 20 entries leaves the deep ranks undefined", "[pipeline]") {
   TempDir dir;
   const auto synthetic = small_scores(4, 3);  // 12 gallery entries
   auto options = options_for(dir, synthetic.labels, synthetic.models);
-  const auto report = qme::eval::run_tables(options).single.front().report;
+  const auto report = qme::pipeline::run_tables(options).single.front().report;
   CHECK(std::isnan(report.at("GR_top20")));
   CHECK(std::isnan(report.at("CC_top20")));
   CHECK_FALSE(std::isnan(report.at("GR_top10")));
@@ -186,7 +187,8 @@ class RefusingFusion : public qme::eval::ScoreFusion {
 
 }  // namespace
 
-TEST_CASE("every fused column goes through one interface: checked before any work, shown by kind", "[eval]") {
+TEST_CASE("every fused column goes through one interface: checked before any work, shown by kind",
+          "[pipeline]") {
   TempDir dir;
   const auto synthetic = small_scores();
   auto options = options_for(dir, synthetic.labels, synthetic.models);
@@ -195,7 +197,7 @@ TEST_CASE("every fused column goes through one interface: checked before any wor
   std::vector<std::string> seen;
   options.observers.push_back([&](const qme::eval::TableColumnId& c, const qme::ModelScores&,
                                   const qme::TestLabels&) { seen.push_back(c.key + "/" + c.label); });
-  const auto result = qme::eval::run_tables(options);
+  const auto result = qme::pipeline::run_tables(options);
   CHECK(seen ==
         std::vector<std::string>{"adaface/adaface", "cal-ccvid/cal-ccvid", "rhe/rhe", "max/max", "qme/QME"});
   // The classic columns of the interface are fuse_scores', bit for bit.
@@ -217,6 +219,6 @@ TEST_CASE("every fused column goes through one interface: checked before any wor
 
   options.learned.push_back(std::make_shared<RefusingFusion>());
   seen.clear();
-  CHECK_THROWS_WITH(qme::eval::run_tables(options), Catch::Contains("fuses 5 models, not 2"));
+  CHECK_THROWS_WITH(qme::pipeline::run_tables(options), Catch::Contains("fuses 5 models, not 2"));
   CHECK(seen.empty());  // nothing was evaluated
 }

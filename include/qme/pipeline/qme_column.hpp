@@ -8,21 +8,17 @@
 
 #include "qme/eval/score_fusion.hpp"
 
-namespace qme::eval {
+namespace qme::pipeline {
 
 /// The "qme" report / "QME" column: checks now that the checkpoint exists and, with use_qe,
 /// reads and validates the face weights (the number of probes is checked when fusing); starts
 /// loading the module and the checkpoint in the background; its fuse() waits for them and
 /// rethrows their errors (an unreadable or unsafe checkpoint, a module that is not there).
 /// Throws UsageError when use_qe is set without a weights file.
-std::unique_ptr<ScoreFusion> load_qme_column(const std::string& checkpoint_path,
-                                             const std::string& face_weights_path, bool use_qe);
-
-/// Throws UsageError when use_qe is set without a face-weights file (every QME column needs one
-/// weight per probe, or fixed 0.5 mixing).
-void check_qme_column_flags(const std::string& face_weights_path, bool use_qe);
+std::unique_ptr<eval::ScoreFusion> load_qme_column(const std::string& checkpoint_path,
+                                                   const std::string& face_weights_path, bool use_qe);
 
 /// Where the module is looked for: next to the running executable, then in ../lib/qme.
 std::string qme_module_path();
 
-}  // namespace qme::eval
+}  // namespace qme::pipeline

@@ -12,9 +12,9 @@
 #include "qme/analysis/bootstrap.hpp"
 #include "qme/analysis/quality_bins.hpp"
 #include "qme/analysis/rank_lists.hpp"
-#include "qme/eval/tables_job.hpp"
+#include "qme/pipeline/tables_job.hpp"
 
-namespace qme::analysis {
+namespace qme::pipeline {
 
 struct TablesAnalysisOptions {
   std::string rank_lists;        ///< --rank_lists DIR ("": none)
@@ -30,28 +30,28 @@ class TablesAnalysis {
  public:
   /// Checks the options (UsageError naming the flag) and reads the face weights when quality bins
   /// are asked for (InputError naming the file); nothing is written yet.
-  TablesAnalysis(TablesAnalysisOptions options, const eval::TablesOptions& tables);
+  TablesAnalysis(TablesAnalysisOptions options, const TablesOptions& tables);
   TablesAnalysis(const TablesAnalysis&) = delete;  // the observers hold `this`
   TablesAnalysis& operator=(const TablesAnalysis&) = delete;
   ~TablesAnalysis();
 
   /// Adds the analyses' observers to `tables` (this object must outlive the run).
-  void attach(eval::TablesOptions& tables);
+  void attach(TablesOptions& tables);
 
   /// The paper table, with "±" half-intervals when bootstrapped, then the comparison table.
-  std::string format_tables(const eval::TablesResult& result, bool markdown) const;
+  std::string format_tables(const TablesResult& result, bool markdown) const;
   /// Adds "bootstrap" and "quality_bins" to qme_tables' JSON.
   void add_to_json(nlohmann::json& json) const;
 
-  const TablesBootstrap* bootstrap() const { return bootstrap_.get(); }
-  const QualityBins* quality_bins() const { return quality_bins_.get(); }
-  const RankListWriter* rank_lists() const { return rank_lists_.get(); }
+  const analysis::TablesBootstrap* bootstrap() const { return bootstrap_.get(); }
+  const analysis::QualityBins* quality_bins() const { return quality_bins_.get(); }
+  const analysis::RankListWriter* rank_lists() const { return rank_lists_.get(); }
 
  private:
   TablesAnalysisOptions options_;
-  std::unique_ptr<RankListWriter> rank_lists_;
-  std::unique_ptr<TablesBootstrap> bootstrap_;
-  std::unique_ptr<QualityBins> quality_bins_;
+  std::unique_ptr<analysis::RankListWriter> rank_lists_;
+  std::unique_ptr<analysis::TablesBootstrap> bootstrap_;
+  std::unique_ptr<analysis::QualityBins> quality_bins_;
 };
 
-}  // namespace qme::analysis
+}  // namespace qme::pipeline
