@@ -122,13 +122,6 @@ Marks column_marks(ColumnKind kind, size_t index) {
 
 // ---- text -------------------------------------------------------------------
 
-/// PLplot treats '#' as the start of an escape sequence in text.
-std::string plain_text(const std::string& text) {
-  std::string out;
-  for (char c : text) out += c == '#' ? std::string("##") : std::string(1, c);
-  return out;
-}
-
 /// Characters (UTF-8 code points) in `text`: its width in the label layout.
 size_t glyphs(const std::string& text) {
   return static_cast<size_t>(std::count_if(
@@ -166,18 +159,6 @@ Axis value_axis(const std::string& label, const std::vector<double>& values, dou
 }
 
 // ---- drawing ----------------------------------------------------------------
-
-PLINT style_index(LineStyle style) {
-  switch (style) {
-    case LineStyle::kDashed:
-      return 3;
-    case LineStyle::kDotted:
-      return 2;
-    case LineStyle::kSolid:
-      break;
-  }
-  return 1;
-}
 
 void set_colours(plstream& pls, const CategoryFigure& figure) {
   const size_t n = figure.marks.size() + figure.legend.size();
@@ -253,24 +234,6 @@ Layout layout(plstream& pls, const CategoryFigure& figure) {
   out.bottom = std::max(0.08, band_mm / out.page_h);
   out.band_mm = out.bottom * out.page_h;
   return out;
-}
-
-void draw_polyline(plstream& pls, const std::vector<double>& x, const std::vector<double>& y) {
-  std::vector<PLFLT> xs, ys;
-  auto flush = [&] {
-    if (xs.size() >= 2) pls.line(static_cast<PLINT>(xs.size()), xs.data(), ys.data());
-    xs.clear();
-    ys.clear();
-  };
-  for (size_t k = 0; k < x.size() && k < y.size(); ++k) {
-    if (std::isfinite(y[k])) {
-      xs.push_back(x[k]);
-      ys.push_back(y[k]);
-    } else {
-      flush();
-    }
-  }
-  flush();
 }
 
 void draw_segment(plstream& pls, double x0, double y0, double x1, double y1) {

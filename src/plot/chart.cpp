@@ -31,47 +31,8 @@ double to_window(double v, const Axis& axis) {
   return v > 0 ? std::log10(v) : std::log10(axis.min) - 10.0;
 }
 
-/// PLplot treats '#' as the start of an escape sequence in text.
-std::string plain_text(const std::string& text) {
-  std::string out;
-  for (char c : text) out += c == '#' ? std::string("##") : std::string(1, c);
-  return out;
-}
-
-/// PLplot's predefined line styles (pllsty): 1 continuous, 2 short dashes, 3 long dashes.
-PLINT style_index(LineStyle style) {
-  switch (style) {
-    case LineStyle::kDashed:
-      return 3;
-    case LineStyle::kDotted:
-      return 2;
-    case LineStyle::kSolid:
-      break;
-  }
-  return 1;
-}
-
 void set_style(plstream& pls, LineStyle style) {
   pls.lsty(style_index(style));
-}
-
-/// Draws the finite stretches of a polyline (a NaN breaks the line).
-void draw_polyline(plstream& pls, const std::vector<double>& x, const std::vector<double>& y) {
-  std::vector<PLFLT> xs, ys;
-  auto flush = [&] {
-    if (xs.size() >= 2) pls.line(static_cast<PLINT>(xs.size()), xs.data(), ys.data());
-    xs.clear();
-    ys.clear();
-  };
-  for (size_t k = 0; k < x.size() && k < y.size(); ++k) {
-    if (std::isfinite(x[k]) && std::isfinite(y[k])) {
-      xs.push_back(x[k]);
-      ys.push_back(y[k]);
-    } else {
-      flush();
-    }
-  }
-  flush();
 }
 
 /// A step series as its outline (window coordinates), starting and ending on the baseline.
@@ -309,6 +270,45 @@ void render(const std::string& device, const std::string& path, const ImageSize&
 }
 
 }  // namespace
+
+/// PLplot treats '#' as the start of an escape sequence in text.
+std::string plain_text(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '#' ? std::string("##") : std::string(1, c);
+  return out;
+}
+
+/// PLplot's predefined line styles (pllsty): 1 continuous, 2 short dashes, 3 long dashes.
+PLINT style_index(LineStyle style) {
+  switch (style) {
+    case LineStyle::kDashed:
+      return 3;
+    case LineStyle::kDotted:
+      return 2;
+    case LineStyle::kSolid:
+      break;
+  }
+  return 1;
+}
+
+/// Draws the finite stretches of a polyline (a NaN breaks the line).
+void draw_polyline(plstream& pls, const std::vector<double>& x, const std::vector<double>& y) {
+  std::vector<PLFLT> xs, ys;
+  auto flush = [&] {
+    if (xs.size() >= 2) pls.line(static_cast<PLINT>(xs.size()), xs.data(), ys.data());
+    xs.clear();
+    ys.clear();
+  };
+  for (size_t k = 0; k < x.size() && k < y.size(); ++k) {
+    if (std::isfinite(x[k]) && std::isfinite(y[k])) {
+      xs.push_back(x[k]);
+      ys.push_back(y[k]);
+    } else {
+      flush();
+    }
+  }
+  flush();
+}
 
 void save_png_and_svg(const std::string& stem, const ImageSize& size,
                       const std::function<void(plstream&)>& setup,

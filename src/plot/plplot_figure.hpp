@@ -4,10 +4,20 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "qme/plot/chart.hpp"
 
 namespace qme::plot {
+
+/// `text` with PLplot's escape character '#' doubled.
+std::string plain_text(const std::string& text);
+
+/// PLplot's predefined line style (pllsty) of a LineStyle.
+PLINT style_index(LineStyle style);
+
+/// Draws the finite stretches of a polyline (a NaN breaks the line).
+void draw_polyline(plstream& pls, const std::vector<double>& x, const std::vector<double>& y);
 
 /// Writes stem.png and stem.svg with PLplot's cairo devices: for each, a fresh stream on which
 /// `setup` runs before init (colour maps) and `draw` after, into a temporary file renamed into

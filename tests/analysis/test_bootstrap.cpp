@@ -12,7 +12,7 @@
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
-#include "support/stand_in_fusion.hpp"
+#include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -199,9 +199,7 @@ TEST_CASE("the table's bootstrap is paired, seeded and compares every column wit
   spec.gallery_per_subject = 5;
   spec.models = {"cal-ltcc", "adaface"};
   const auto synthetic = qme::eval::make_synthetic_scores(spec);
-  qme::pipeline::TablesOptions tables;
-  tables.scoremats = dir.path("s.h5");
-  qme::io::write_score_matrix_file(tables.scoremats, synthetic.labels, synthetic.models);
+  auto tables = qme::test::tables_on_file(dir, synthetic);
   tables.baselines = {qme::eval::FusionMethod::kZScore};
   tables.learned.push_back(qme::test::stand_in_learned_fusion(qme::eval::FusionMethod::kMean));
   auto run = [&](uint32_t seed) {

@@ -13,6 +13,7 @@
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
 using qme::analysis::quality_bin_edges;
@@ -205,9 +206,7 @@ TEST_CASE("weights that do not match the probes are an error naming the weights 
 TEST_CASE("run_tables feeds every column to the quality bins, and the JSON has their shape", "[analysis]") {
   TempDir dir;
   const auto synthetic = small_scores();
-  qme::pipeline::TablesOptions options;
-  options.scoremats = dir.path("s.h5");
-  qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
+  auto options = qme::test::tables_on_file(dir, synthetic);
   options.baselines = {qme::eval::FusionMethod::kZScore, qme::eval::FusionMethod::kMax};
   QualityBins bins({spread_weights(synthetic.labels.query.size()), 4, quick_eval()});
   options.observers.push_back(bins.observer());

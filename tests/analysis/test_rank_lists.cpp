@@ -20,6 +20,7 @@
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
 using qme::test::TempDir;
@@ -344,9 +345,7 @@ TEST_CASE("run_tables writes the rank lists of every column it evaluates", "[ana
   spec.gallery_per_subject = 4;
   spec.models = {"adaface", "cal-ccvid"};
   const auto synthetic = qme::eval::make_synthetic_scores(spec);
-  qme::pipeline::TablesOptions options;
-  options.scoremats = dir.path("s.h5");
-  qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
+  auto options = qme::test::tables_on_file(dir, synthetic);
   options.baselines = qme::eval::all_fusion_methods();
   qme::analysis::RankListWriter writer({dir.path("ranks"), 4, 0});
   options.observers.push_back(writer.observer());

@@ -17,6 +17,7 @@
 #include "qme/eval/verification.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
 using qme::ScoreMatrix;
@@ -264,9 +265,7 @@ TEST_CASE("TablesCurves collects every column of a table run, in table order", "
   spec.gallery_per_subject = 4;
   spec.models = {"cal-ccvid", "adaface"};
   const auto synthetic = qme::eval::make_synthetic_scores(spec);
-  qme::pipeline::TablesOptions options;
-  options.scoremats = dir.path("s.h5");
-  qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
+  auto options = qme::test::tables_on_file(dir, synthetic);
   options.models = {"cal-ccvid", "adaface"};
   options.baselines = {qme::eval::FusionMethod::kZScore};
   qme::eval::TablesCurves curves;

@@ -12,7 +12,7 @@
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
-#include "support/stand_in_fusion.hpp"
+#include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
 using qme::test::TempDir;

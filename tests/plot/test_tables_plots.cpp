@@ -16,7 +16,7 @@
 #include "qme/pipeline/tables_job.hpp"
 #include "qme/plot/chart.hpp"
 #include "qme/plot/tables_plots.hpp"
-#include "support/stand_in_fusion.hpp"
+#include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
 using qme::test::TempDir;
@@ -60,9 +60,7 @@ struct Run {
     spec.gallery_per_subject = 6;
     spec.models = {"adaface", "cal-ccvid"};
     const auto synthetic = qme::eval::make_synthetic_scores(spec);
-    qme::pipeline::TablesOptions options;
-    options.scoremats = dir.path("s.h5");
-    qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
+    auto options = qme::test::tables_on_file(dir, synthetic);
     options.baselines = {qme::eval::FusionMethod::kMinMax};
     options.learned.push_back(qme::test::stand_in_learned_fusion(qme::eval::FusionMethod::kRhe));
     options.observers.push_back(curves.observer());
@@ -170,9 +168,7 @@ TEST_CASE("TablesPlotter refuses a weights file of the wrong length before any c
   spec.gallery_per_subject = 4;
   spec.models = {"adaface"};
   const auto synthetic = qme::eval::make_synthetic_scores(spec);
-  qme::pipeline::TablesOptions options;
-  options.scoremats = dir.path("s.h5");
-  qme::io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
+  auto options = qme::test::tables_on_file(dir, synthetic);
   write_weights(dir.path("w.h5"), 3);
   qme::plot::TablesPlotter plotter({dir.path("plots"), dir.path("w.h5"), {}});
   options.observers.push_back(plotter.observer());

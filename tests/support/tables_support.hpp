@@ -1,12 +1,16 @@
 #pragma once
-// A learned column for tests that need one without LibTorch: a classic method's fusion shown
-// as the "qme" report / "QME" column.
+// Table-job helpers for tests: a score-matrix file to run on, and a learned column without
+// LibTorch (a classic method's fusion shown as the "qme" report / "QME" column).
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "qme/eval/classic_fusion.hpp"
 #include "qme/eval/score_fusion.hpp"
+#include "qme/eval/synthetic_scores.hpp"
+#include "qme/io/score_matrix_file.hpp"
+#include "qme/pipeline/tables_job.hpp"
+#include "support/test_support.hpp"
 
 namespace qme::test {
 
@@ -25,6 +29,14 @@ class StandInLearnedFusion : public eval::ScoreFusion {
 
 inline std::shared_ptr<eval::ScoreFusion> stand_in_learned_fusion(eval::FusionMethod method) {
   return std::make_shared<StandInLearnedFusion>(method);
+}
+
+/// Writes `synthetic` to dir/s.h5 and returns table options that read it.
+inline pipeline::TablesOptions tables_on_file(const TempDir& dir, const eval::SyntheticScores& synthetic) {
+  pipeline::TablesOptions options;
+  options.scoremats = dir.path("s.h5");
+  io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
+  return options;
 }
 
 }  // namespace qme::test
