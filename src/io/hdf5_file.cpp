@@ -3,10 +3,13 @@
 #include <H5Cpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <sstream>
 
@@ -90,11 +93,82 @@ void check_stored(const H5::DataSet& dataset, const std::string& path, const std
   const H5::DSetCreatPropList plist = dataset.getCreatePlist();
   const bool filtered = plist.getNfilters() > 0;
   const uint64_t holds = filtered ? stored * kMaxCompression : stored;
+  // Compact data lives in the object header; libhdf5 copies the declared size out of it without
+  // checking what the header holds (a heap over-read in H5D__compact_readvv), so it must hold
+  // every byte, however small the dataset.
+  if (plist.getLayout() == H5D_COMPACT && !filtered && stored < declared) {
+    throw InputError(path, name,
+                     "declares " + shape_text(extent.shape) + " values (" + std::to_string(declared) +
+                         " bytes) but its compact storage holds only " + std::to_string(stored) +
+                         " bytes: the file is damaged or was not written by h5py or qme");
+  }
   if (declared > holds && declared > 4096) {
     throw InputError(path, name,
                      "declares " + shape_text(extent.shape) + " values (" + std::to_string(declared) +
                          " bytes) but stores only " + std::to_string(stored) +
                          " bytes: the file is truncated or was not written by h5py or qme");
+  }
+}
+
+/// libhdf5 allocates each variable-length string at the length its global-heap record declares,
+/// which a damaged file can set to gigabytes. Strings are read through this allocator instead:
+/// no string longer than the file, and no more in all than a few times the file, since every
+/// byte of them must be stored in it.
+class VlenStringBudget {
+ public:
+  explicit VlenStringBudget(uint64_t file_size)
+      : per_string_(std::max<uint64_t>(file_size, 4096)),
+        total_(std::max<uint64_t>(4 * file_size, 1 << 20)) {}
+
+  /// A transfer property list whose variable-length allocations go through this budget.
+  H5::DSetMemXferPropList transfer() {
+    H5::DSetMemXferPropList plist;
+    H5Pset_vlen_mem_manager(plist.getId(), &VlenStringBudget::allocate, this, &VlenStringBudget::release,
+                            nullptr);
+    return plist;
+  }
+  bool exceeded() const { return exceeded_; }
+
+ private:
+  static void* allocate(size_t size, void* self) {
+    auto* budget = static_cast<VlenStringBudget*>(self);
+    if (size > budget->per_string_ || size > budget->total_ - budget->used_) {
+      budget->exceeded_ = true;
+      return nullptr;  // libhdf5 then fails the read
+    }
+    budget->used_ += size;
+    return std::malloc(size);
+  }
+  static void release(void* memory, void*) { std::free(memory); }
+
+  uint64_t per_string_, total_, used_ = 0;
+  bool exceeded_ = false;
+};
+
+/// libhdf5 allocates a variable-length string at the length its on-disk descriptor declares
+/// before it looks at the string (a few-KB file can ask for gigabytes). Where the descriptors are
+/// stored contiguously, qme reads their lengths from the file first: each element starts with its
+/// 4-byte length, and no string can be longer than the file that holds it.
+void check_vlen_string_lengths(const H5::DataSet& dataset, const std::string& path, const std::string& name,
+                               uint64_t count, uint64_t file_size) {
+  const haddr_t offset = H5Dget_offset(dataset.getId());
+  const uint64_t stored = H5Dget_storage_size(dataset.getId());
+  if (offset == HADDR_UNDEF || count == 0 || stored % count != 0 || stored / count < 4) return;
+  const uint64_t element = stored / count;
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes(static_cast<size_t>(stored));
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(bytes.data(), static_cast<std::streamsize>(stored));
+  if (!in) throw InputError(path, name, "ends beyond the file");
+  for (uint64_t i = 0; i < count; ++i) {
+    uint32_t length;
+    std::memcpy(&length, bytes.data() + i * element, sizeof length);  // little-endian, as HDF5 stores it
+    if (length > file_size) {
+      throw InputError(path, name,
+                       "entry " + std::to_string(i) + " declares a string of " + std::to_string(length) +
+                           " bytes in a file of " + std::to_string(file_size) +
+                           ": it is damaged or was not written by h5py or qme");
+    }
   }
 }
 
@@ -297,9 +371,22 @@ std::vector<std::string> H5Reader::read_strings(const std::string& name) const {
       H5::StrType memory_type(H5::PredType::C_S1, H5T_VARIABLE);
       memory_type.setCset(file_type.getCset());
       std::vector<char*> raw(static_cast<size_t>(count), nullptr);
-      dataset.read(raw.data(), memory_type);
+      check_vlen_string_lengths(dataset, path_, name, count, file_->getFileSize());
+      VlenStringBudget budget(file_->getFileSize());
+      const auto transfer = budget.transfer();
+      try {
+        dataset.read(raw.data(), memory_type, H5::DataSpace::ALL, H5::DataSpace::ALL, transfer);
+      } catch (const H5::Exception&) {
+        H5Dvlen_reclaim(memory_type.getId(), space.getId(), transfer.getId(), raw.data());
+        if (budget.exceeded()) {
+          throw InputError(path_, name,
+                           "holds strings longer than the file itself: it is damaged or was not written by "
+                           "h5py or qme");
+        }
+        throw;
+      }
       for (size_t i = 0; i < raw.size(); ++i) values[i] = raw[i] ? raw[i] : "";
-      H5Dvlen_reclaim(memory_type.getId(), space.getId(), H5P_DEFAULT, raw.data());
+      H5Dvlen_reclaim(memory_type.getId(), space.getId(), transfer.getId(), raw.data());
     } else {
       const size_t width = file_type.getSize();
       std::vector<char> raw(static_cast<size_t>(count) * width);
