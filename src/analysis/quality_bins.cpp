@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "qme/core/error.hpp"
+#include "qme/eval/paper_table.hpp"
 
 namespace qme::analysis {
 
@@ -164,6 +165,27 @@ nlohmann::json quality_bins_json(const QualityBins& bins) {
     out["columns"][column.key] = std::move(reports);
   }
   return out;
+}
+
+std::string format_quality_bins_table(const QualityBins& bins, const std::string& metric, bool markdown) {
+  std::vector<std::vector<std::string>> cells(1, std::vector<std::string>{metric + " per quality bin"});
+  for (const auto& column : bins.columns()) cells.front().push_back(column.label);
+  const auto counts = bins.counts();
+  char text[96];
+  for (int b = 0; b < bins.num_bins(); ++b) {
+    const auto& edges = bins.edges();
+    std::snprintf(text, sizeof text, "%d: [%.3g, %.3g%s n=%lld", b + 1, edges[static_cast<size_t>(b)],
+                  edges[static_cast<size_t>(b) + 1], b + 1 == bins.num_bins() ? "]" : ")",
+                  static_cast<long long>(counts[static_cast<size_t>(b)]));
+    std::vector<std::string> row = {text};
+    for (const auto& column : bins.columns()) {
+      const double v = column.reports[static_cast<size_t>(b)].find(metric).value_or(NAN);
+      std::snprintf(text, sizeof text, "%.1f", eval::table_percent(v));
+      row.push_back(std::isnan(v) ? "n/a" : text);
+    }
+    cells.push_back(row);
+  }
+  return eval::format_text_table(cells, markdown);
 }
 
 }  // namespace qme::analysis

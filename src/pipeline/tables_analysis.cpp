@@ -78,12 +78,21 @@ void TablesAnalysis::attach(TablesOptions& tables) {
 
 std::string TablesAnalysis::format_tables(const TablesResult& result, bool markdown) const {
   auto columns = table_columns(result);
-  if (!bootstrap_ || bootstrap_->columns().size() != columns.size())
-    return eval::format_paper_table(columns, markdown);
   std::vector<eval::EvaluationReport> spreads;
-  spreads.reserve(columns.size());
-  for (const auto& c : bootstrap_->columns()) spreads.push_back(bootstrap_->half_widths(c));
-  for (size_t i = 0; i < columns.size(); ++i) columns[i].spread = &spreads[i];
+  if (bootstrap_ && bootstrap_->columns().size() == columns.size()) {
+    for (const auto& c : bootstrap_->columns()) spreads.push_back(bootstrap_->half_widths(c));
+    for (size_t i = 0; i < columns.size(); ++i) columns[i].spread = &spreads[i];
+  }
+  std::string text = eval::format_paper_table(columns, markdown);
+  if (!spreads.empty()) text += bootstrap_tables(markdown);
+  if (quality_bins_) {
+    for (const char* metric : {"GR_top1", "FNIR@1.00%FPIR"})
+      text += "\n" + analysis::format_quality_bins_table(*quality_bins_, metric, markdown);
+  }
+  return text;
+}
+
+std::string TablesAnalysis::bootstrap_tables(bool markdown) const {
   const auto& options = bootstrap_->options();
   char caption[320];
   std::snprintf(caption, sizeof caption,
@@ -91,8 +100,7 @@ std::string TablesAnalysis::format_tables(const TablesResult& result, bool markd
                 "resamples of the %lld probe subjects) and the share of resamples in which %s is better\n",
                 bootstrap_->reference().id.label.c_str(), options.ci_level, options.resamples,
                 static_cast<long long>(bootstrap_->num_subjects()), bootstrap_->reference().id.label.c_str());
-  return eval::format_paper_table(columns, markdown) + caption +
-         analysis::format_bootstrap_table(*bootstrap_, markdown);
+  return caption + analysis::format_bootstrap_table(*bootstrap_, markdown);
 }
 
 void TablesAnalysis::add_to_json(nlohmann::json& json) const {

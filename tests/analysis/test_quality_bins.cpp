@@ -4,12 +4,14 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "qme/analysis/quality_bins.hpp"
 #include "qme/core/error.hpp"
+#include "qme/eval/paper_table.hpp"
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
@@ -230,4 +232,13 @@ TEST_CASE("run_tables feeds every column to the quality bins, and the JSON has t
   const auto& cal = synthetic.models[1].second;
   check_same_report(bins.columns()[1].reports[2],
                     report_by_hand(cal, synthetic.labels, bins.probes()[2], quick_eval()));
+  // The printed table: a header and one row per bin, each value the report's in percent.
+  const auto table = qme::analysis::format_quality_bins_table(bins, "GR_top1", false);
+  CHECK(std::count(table.begin(), table.end(), '\n') == 5);
+  CHECK_THAT(table, Catch::Contains("GR_top1 per quality bin") && Catch::Contains("zscore") &&
+                        Catch::Contains("4: [") && Catch::Contains("]"));
+  char value[32];
+  std::snprintf(value, sizeof value, "%.1f",
+                qme::eval::table_percent(bins.columns()[1].reports[0].at("GR_top1")));
+  CHECK_THAT(table, Catch::Contains(value));
 }

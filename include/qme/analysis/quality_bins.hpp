@@ -77,4 +77,8 @@ class QualityBins {
 ///  "columns": {column key: [one report per bin: {metric: value}]}}; NaN -> null.
 nlohmann::json quality_bins_json(const QualityBins& bins);
 
+/// One metric per bin as a table: a row per bin ("1: [0, 0.017) n=30"), a column per evaluated
+/// column, values in percent with one decimal as in the paper table ("n/a" where undefined).
+std::string format_quality_bins_table(const QualityBins& bins, const std::string& metric, bool markdown);
+
 }  // namespace qme::analysis

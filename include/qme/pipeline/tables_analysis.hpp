@@ -38,7 +38,8 @@ class TablesAnalysis {
   /// Adds the analyses' observers to `tables` (this object must outlive the run).
   void attach(TablesOptions& tables);
 
-  /// The paper table, with "±" half-intervals when bootstrapped, then the comparison table.
+  /// The paper table, with "±" half-intervals when bootstrapped, then the comparison table, then
+  /// GR_top1 and FNIR@1%FPIR per quality bin when binned.
   std::string format_tables(const TablesResult& result, bool markdown) const;
   /// Adds "bootstrap" and "quality_bins" to qme_tables' JSON.
   void add_to_json(nlohmann::json& json) const;
@@ -48,6 +49,8 @@ class TablesAnalysis {
   const analysis::RankListWriter* rank_lists() const { return rank_lists_.get(); }
 
  private:
+  std::string bootstrap_tables(bool markdown) const;
+
   TablesAnalysisOptions options_;
   std::unique_ptr<analysis::RankListWriter> rank_lists_;
   std::unique_ptr<analysis::TablesBootstrap> bootstrap_;
