@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "qme/core/error.hpp"
@@ -145,10 +146,43 @@ class VlenStringBudget {
   bool exceeded_ = false;
 };
 
+/// The objects of one global-heap collection ("GCOL": the heap where variable-length strings
+/// live) by index, with their sizes; empty when the collection is damaged. libhdf5 can loop
+/// forever on a damaged collection (h5py too), so qme walks it first.
+std::map<uint32_t, uint64_t> global_heap_objects(std::ifstream& in, uint64_t address, uint64_t file_size) {
+  std::map<uint32_t, uint64_t> objects;
+  constexpr uint64_t kHeader = 16, kObjectHeader = 16;
+  if (address > file_size || file_size - address < kHeader) return objects;
+  char header[kHeader];
+  in.seekg(static_cast<std::streamoff>(address));
+  in.read(header, kHeader);
+  uint64_t size;
+  std::memcpy(&size, header + 8, sizeof size);
+  if (!in || std::memcmp(header, "GCOL", 4) != 0 || size < kHeader || size > file_size - address) return {};
+  std::vector<char> body(static_cast<size_t>(size - kHeader));
+  in.read(body.data(), static_cast<std::streamsize>(body.size()));
+  if (!in) return {};
+  for (uint64_t at = 0; at + kObjectHeader <= body.size();) {
+    uint16_t index;
+    uint64_t object_size;
+    std::memcpy(&index, body.data() + at, sizeof index);
+    std::memcpy(&object_size, body.data() + at + 8, sizeof object_size);
+    if (index == 0) return objects;  // the free space: the last object
+    const uint64_t padded = (object_size + 7) / 8 * 8;
+    if (object_size > body.size() || padded > body.size() - at - kObjectHeader ||
+        !objects.emplace(index, object_size).second)
+      return {};
+    at += kObjectHeader + padded;
+  }
+  return objects;
+}
+
 /// libhdf5 allocates a variable-length string at the length its on-disk descriptor declares
-/// before it looks at the string (a few-KB file can ask for gigabytes). Where the descriptors are
-/// stored contiguously, qme reads their lengths from the file first: each element starts with its
-/// 4-byte length, and no string can be longer than the file that holds it.
+/// before it looks at the string (a few-KB file can ask for gigabytes), and can loop forever on a
+/// damaged heap. Where the descriptors are stored contiguously, qme reads them from the file first:
+/// each element is its 4-byte length, then (with 8-byte file addresses) the address of its heap
+/// collection and its index there. No string may be longer than the file, and each must be an
+/// object of an intact collection that holds its bytes.
 void check_vlen_string_lengths(const H5::DataSet& dataset, const std::string& path, const std::string& name,
                                uint64_t count, uint64_t file_size) {
   const haddr_t offset = H5Dget_offset(dataset.getId());
@@ -160,15 +194,30 @@ void check_vlen_string_lengths(const H5::DataSet& dataset, const std::string& pa
   in.seekg(static_cast<std::streamoff>(offset));
   in.read(bytes.data(), static_cast<std::streamsize>(stored));
   if (!in) throw InputError(path, name, "ends beyond the file");
+  auto damaged = [&](uint64_t i, const std::string& what) {
+    throw InputError(
+        path, name,
+        "entry " + std::to_string(i) + " " + what + ": it is damaged or was not written by h5py or qme");
+  };
+  std::map<uint64_t, std::map<uint32_t, uint64_t>> collections;
   for (uint64_t i = 0; i < count; ++i) {
+    const char* e = bytes.data() + i * element;
     uint32_t length;
-    std::memcpy(&length, bytes.data() + i * element, sizeof length);  // little-endian, as HDF5 stores it
-    if (length > file_size) {
-      throw InputError(path, name,
-                       "entry " + std::to_string(i) + " declares a string of " + std::to_string(length) +
-                           " bytes in a file of " + std::to_string(file_size) +
-                           ": it is damaged or was not written by h5py or qme");
-    }
+    std::memcpy(&length, e, sizeof length);  // little-endian, as HDF5 stores it
+    if (length > file_size)
+      damaged(i, "declares a string of " + std::to_string(length) + " bytes in a file of " +
+                     std::to_string(file_size));
+    if (element != 16 || length == 0) continue;
+    uint64_t address;
+    uint32_t index;
+    std::memcpy(&address, e + 4, sizeof address);
+    std::memcpy(&index, e + 12, sizeof index);
+    auto found = collections.find(address);
+    if (found == collections.end())
+      found = collections.emplace(address, global_heap_objects(in, address, file_size)).first;
+    const auto object = found->second.find(index);
+    if (object == found->second.end() || object->second < length)
+      damaged(i, "points to a string its heap collection does not hold");
   }
 }
 
