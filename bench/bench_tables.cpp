@@ -30,6 +30,7 @@
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
 #include "qme/io/text_file.hpp"
+#include "qme/pipeline/qme_column.hpp"
 #include "qme/pipeline/tables_job.hpp"
 
 namespace fs = std::filesystem;
@@ -135,10 +136,14 @@ void run_table(const Inputs& in, const std::vector<qme::eval::FusionMethod>& bas
     result.fusion.push_back({name, std::move(report), 0});
   }
   if (!in.qme_ckpt.empty()) {
-    const auto model = times.time("qme load", [&] { return qme::fusion::QmeInference(in.qme_ckpt); });
-    const auto weights =
-        qme::io::read_face_weights(in.face_weights, static_cast<int64_t>(labels.query.size()));
-    const auto qme_scores = times.time("qme inference", [&] { return model.fuse(inputs, weights); });
+    // As qme_tables: the torch-free kernel where the head allows, else LibTorch's module.
+    const auto column = times.time(
+        "qme load", [&] { return qme::pipeline::load_qme_column(in.qme_ckpt, in.face_weights, true); });
+    qme::ModelScores qme_scores;
+    times.time("qme inference", [&] {
+      column->fuse(in.models, inputs, labels, qme_scores);  // with the face weights' reading
+      return 0;
+    });
     auto report = times.time("report qme", [&] {
       return qme::eval::evaluate(qme_scores.score_mat, qme_scores.merge_score_mat, labels, eval_options);
     });

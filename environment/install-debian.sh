@@ -8,6 +8,7 @@ PACKAGES=(
   libtorch-dev
   libsleef-dev  # QME inference's CPU kernel calls LibTorch's own vector exp (Sleef)
   libhdf5-dev
+  zlib1g-dev  # the checkpoint readers' CRC-32
   libyaml-cpp-dev
   libopencv-dev
   libcli11-dev

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace qme::numpy {
 
@@ -67,25 +68,42 @@ void heapsort(Packed* tosort, int64_t n) {
 }
 
 /// Median-of-three partition of [pl, pr]; returns the pivot's final place.
+///
+/// numpy's loop scans from the left for elements >= pivot and from the right for elements
+/// <= pivot and swaps each pair of stops until the scans cross. Its branches follow the data
+/// and mispredict about every other element, so the same result is computed from the stops
+/// themselves: the k-th left stop is swapped with the k-th right stop while the two have not
+/// crossed, because until then each scan only passes elements the other has not touched.
 Packed* partition(Packed* pl, Packed* pr) {
   Packed* pm = pl + ((pr - pl) >> 1);
   if (less(*pm, *pl)) std::swap(*pm, *pl);
   if (less(*pr, *pm)) std::swap(*pr, *pm);
   if (less(*pm, *pl)) std::swap(*pm, *pl);
   const uint32_t vp = key(*pm);
-  Packed* pi = pl;
-  Packed* pj = pr - 1;
-  std::swap(*pm, *pj);
-  for (;;) {
-    do ++pi;
-    while (key(*pi) < vp);
-    do --pj;
-    while (vp < key(*pj));
-    if (pi >= pj) break;
-    std::swap(*pi, *pj);
+  std::swap(*pm, *(pr - 1));
+  const auto last = static_cast<uint32_t>(pr - pl);  // offsets 0..last; the pivot sits at last - 1
+  thread_local std::vector<uint32_t> left, right;
+  left.resize(last);
+  right.resize(last);
+  // Left stops among offsets 1..last-1 (the pivot stops the scan at last - 1 at the latest),
+  // right stops among last-2..0 (pl holds an element <= pivot), both in scan order.
+  uint32_t num_left = 0, num_right = 0;
+  for (uint32_t i = 1; i < last; ++i) {
+    left[num_left] = i;
+    num_left += key(pl[i]) >= vp ? 1u : 0u;
   }
-  std::swap(*pi, *(pr - 1));
-  return pi;
+  for (uint32_t i = last - 1; i-- > 0;) {
+    right[num_right] = i;
+    num_right += key(pl[i]) <= vp ? 1u : 0u;
+  }
+  uint32_t k = 0;
+  for (; k < num_left && k < num_right && left[k] < right[k]; ++k) std::swap(pl[left[k]], pl[right[k]]);
+  // Where the left scan stopped for good: its next stop, or the last right stop it swapped
+  // (which now holds an element >= pivot), whichever comes first.
+  uint32_t stop = left[k < num_left ? k : num_left - 1];
+  if (k > 0 && (k >= num_left || left[k] > right[k - 1])) stop = right[k - 1];
+  std::swap(pl[stop], *(pr - 1));
+  return pl + stop;
 }
 
 void insertion_sort(Packed* pl, Packed* pr) {

@@ -8,6 +8,7 @@
 #include "qme/core/error.hpp"
 #include "qme/core/numpy_float32.hpp"
 #include "qme/core/parallel.hpp"
+#include "qme/core/prefault.hpp"
 
 namespace qme::eval {
 
@@ -129,7 +130,7 @@ struct Affine {
 void shape_like(const ScoreMatrix& like, ScoreMatrix& out) {
   out.rows = like.rows;
   out.cols = like.cols;
-  out.values.resize(like.values.size());
+  resize_prefaulted(out.values, like.values.size());
 }
 
 /// Runs body(begin, end) over blocks of the matrices' elements on the worker threads.

@@ -139,7 +139,7 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, 
   ScoreKeyHistogram histogram;
   double highest_far = 0;
   for (double far : options.fars) highest_far = std::max(highest_far, far);
-  histogram.tail_key = ScoreKeyHistogram::estimate_tail_key(scores, highest_far);
+  histogram.tail_key = ScoreKeyHistogram::estimate_tail_key(scores, highest_far, &histogram.tail_share);
   parts.retrieval = evaluate_retrieval(scores, labels, options.num_threads, &histogram);
   warn_ranking(context, "GR", parts.retrieval.general);
   warn_ranking(context, "SC", parts.retrieval.same_clothes);

@@ -4,12 +4,14 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <numeric>
 #include <unordered_map>
 #include <vector>
 
 #include "qme/core/numpy_sort.hpp"
 #include "qme/core/parallel.hpp"
+#include "qme/core/prefault.hpp"
 #include "qme/eval/ranking.hpp"
 
 namespace qme::eval {
@@ -114,14 +116,14 @@ struct RowScratch {
 /// row, counting instead of sorting. Ties are ordered by index here and the
 /// tied scores remembered, for fix_ties_like_numpy.
 /// Bins every key of a row into `key_bins` and keeps those at or above
-/// `histogram->tail_key` in `tail` (the histogram TAR@FAR uses).
+/// `tail_key` in `tail` (the histogram TAR@FAR uses), each with whether its pair is genuine.
 /// `key_bins` has two lanes of kBins counters (even / odd j), for the same
 /// reason as the bucket counts.
-void histogram_row(const uint32_t* keys, int64_t cols, int64_t row, uint32_t* key_bins, uint32_t tail_key,
-                   std::vector<ScoreKeyHistogram::TailScore>& tail) {
+void histogram_row(const uint32_t* keys, int64_t cols, const int64_t* identity_of_column, int64_t pid,
+                   uint32_t* key_bins, uint32_t tail_key, std::vector<ScoreKeyHistogram::TailScore>& tail) {
   for (int64_t j = 0; j < cols; ++j) {
     ++key_bins[ScoreKeyHistogram::bin(keys[j]) + (static_cast<uint32_t>(j) & 1u) * ScoreKeyHistogram::kBins];
-    if (keys[j] >= tail_key) tail.push_back({keys[j], static_cast<uint32_t>(row), static_cast<uint32_t>(j)});
+    if (keys[j] >= tail_key) tail.push_back({keys[j], identity_of_column[j] == pid ? 1u : 0u});
   }
 }
 
@@ -315,49 +317,77 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
   }
   std::vector<QueryOutcomes> outcomes(static_cast<size_t>(scores.rows));
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
-  std::vector<ScoreKeyHistogram> partial(histogram ? static_cast<size_t>(workers) : 0);
   const uint32_t tail_key = histogram ? histogram->tail_key : 0xffffffffu;
+  // Each worker's tail is reserved once for its share of the rows (it grows past that only
+  // when the sampled estimate was low).
+  const auto tail_reserve = static_cast<size_t>(
+      (histogram ? histogram->tail_share : 0.0) * 1.1 * static_cast<double>(scores.size()) / workers + 1024);
+  const int64_t* identity_of_column = labels.gallery.pids.data();
+  // What a worker keeps across its chunks of rows (parallel_for hands out several).
+  struct Worker {
+    RowScratch scratch;
+    std::vector<uint32_t> key_bins;
+    std::vector<ScoreKeyHistogram::TailScore> tail;
+    int64_t binned = 0;  // scores in key_bins since its last flush
+  };
+  std::vector<Worker> state(static_cast<size_t>(workers));
+  ScoreKeyHistogram result;
+  std::mutex flushing;
+  auto flush = [&](Worker& w) {
+    const std::lock_guard<std::mutex> lock(flushing);
+    result.flush(w.key_bins.data());
+    result.flush(w.key_bins.data() + ScoreKeyHistogram::kBins);
+    w.binned = 0;
+  };
   parallel_for(
       scores.rows,
       [&](int64_t begin, int64_t end, int worker) {
-        RowScratch scratch;
-        std::vector<uint32_t> key_bins(histogram ? 2 * ScoreKeyHistogram::kBins : 0, 0);
-        std::vector<ScoreKeyHistogram::TailScore> tail;
+        auto& w = state[static_cast<size_t>(worker)];
+        auto& [scratch, key_bins, tail, binned] = w;
+        if (histogram && key_bins.empty()) {
+          key_bins.assign(2 * ScoreKeyHistogram::kBins, 0);
+          tail.reserve(tail_reserve);
+          prefault(tail.data(), tail_reserve * sizeof(ScoreKeyHistogram::TailScore));
+        }
         for (int64_t i = begin; i < end; ++i) {
+          // Each uint32 counter must not overflow: flush before a lane could hold 2^32 scores.
+          if (histogram && binned + scores.cols > (int64_t{1} << 32)) flush(w);
+          binned += scores.cols;
           const float* row = scores.row(i);
-          const auto found = gallery_by_pid.find(labels.query.pids[i]);
+          const int64_t pid = labels.query.pids[i];
+          const auto found = gallery_by_pid.find(pid);
           if (found == gallery_by_pid.end()) {  // no ground truth: only histogram it
             if (histogram) {
               scratch.keys.resize(static_cast<size_t>(scores.cols));
               score_keys(row, scores.cols, scratch.keys.data());
-              histogram_row(scratch.keys.data(), scores.cols, i, key_bins.data(), tail_key, tail);
+              histogram_row(scratch.keys.data(), scores.cols, identity_of_column, pid, key_bins.data(),
+                            tail_key, tail);
             }
             continue;
           }
           scratch.entries.clear();
           for (auto j : found->second) scratch.entries.push_back({rank_key(row[j], j), j});
-          count_others_before(row, scores.cols, labels.gallery.pids.data(), labels.query.pids[i], scratch);
-          if (histogram) histogram_row(scratch.keys.data(), scores.cols, i, key_bins.data(), tail_key, tail);
+          count_others_before(row, scores.cols, identity_of_column, pid, scratch);
+          if (histogram) {
+            histogram_row(scratch.keys.data(), scores.cols, identity_of_column, pid, key_bins.data(),
+                          tail_key, tail);
+          }
           if (!scratch.tied_scores.empty()) fix_ties_like_numpy(row, scores.cols, scratch);
           for (int p = 0; p < kProtocols; ++p) {
             outcomes[i][static_cast<size_t>(p)] = score_protocol(p, scratch.entries, labels, i);
           }
         }
-        if (histogram) {
-          auto& mine = partial[static_cast<size_t>(worker)];
-          mine.flush(key_bins.data());
-          mine.flush(key_bins.data() + ScoreKeyHistogram::kBins);
-          mine.tail.insert(mine.tail.end(), tail.begin(), tail.end());
-        }
       },
       workers);
   if (histogram) {
-    *histogram = ScoreKeyHistogram();
-    histogram->tail_key = tail_key;
-    for (const auto& h : partial) {
-      histogram->merge(h);
-      histogram->tail.insert(histogram->tail.end(), h.tail.begin(), h.tail.end());
+    result.tail_key = tail_key;
+    result.tail_share = histogram->tail_share;
+    for (auto& w : state) {
+      if (w.key_bins.empty()) continue;  // a worker that got no rows
+      flush(w);
+      result.tails.push_back(std::move(w.tail));
     }
+    *histogram = std::move(result);
   }
   return outcomes;
 }

@@ -1,5 +1,6 @@
 #include "qme/eval/score_histogram.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 #include "qme/core/parallel.hpp"
@@ -50,7 +51,7 @@ ScoreKeyHistogram ScoreKeyHistogram::of(const ScoreMatrix& scores, int num_threa
   return std::move(partial[0]);
 }
 
-uint32_t ScoreKeyHistogram::estimate_tail_key(const ScoreMatrix& scores, double rate) {
+uint32_t ScoreKeyHistogram::estimate_tail_key(const ScoreMatrix& scores, double rate, double* share) {
   constexpr int64_t kRowStride = 8;
   std::vector<int64_t> sample(kBins, 0);
   std::vector<uint32_t> keys(static_cast<size_t>(scores.cols));
@@ -63,11 +64,17 @@ uint32_t ScoreKeyHistogram::estimate_tail_key(const ScoreMatrix& scores, double 
   // Three times the rate and a few hundred scores more: the tail must hold the
   // windows TAR@FAR gathers around its targets, or it is not used.
   const auto wanted = static_cast<int64_t>(3.0 * rate * static_cast<double>(total)) + 256;
+  const double sampled = std::max<double>(1.0, static_cast<double>(total));
   int64_t above = 0;
   for (int b = kBins - 1; b > 0; --b) {
     above += sample[static_cast<size_t>(b)];
-    if (above >= wanted) return static_cast<uint32_t>(b > 1 ? b - 1 : 1) << kBinBits;
+    if (above >= wanted) {
+      if (share)
+        *share = static_cast<double>(above + (b > 1 ? sample[static_cast<size_t>(b - 1)] : 0)) / sampled;
+      return static_cast<uint32_t>(b > 1 ? b - 1 : 1) << kBinBits;
+    }
   }
+  if (share) *share = static_cast<double>(above) / sampled;
   return 1u << kBinBits;  // everything but NaN
 }
 

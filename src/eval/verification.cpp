@@ -195,8 +195,8 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
 
 /// Fills the windows from the scores the retrieval scan kept. False when the
 /// kept tail does not reach down to every window (or NaN would be needed).
-bool windows_from_tail(const ScoreKeyHistogram& tail_source, const std::vector<int64_t>& qp,
-                       const std::vector<int64_t>& gp, uint32_t nan_bin, std::vector<Window*>& windows) {
+bool windows_from_tail(const ScoreKeyHistogram& tail_source, uint32_t nan_bin,
+                       std::vector<Window*>& windows) {
   if (tail_source.tail_key == 0xffffffffu) return false;
   const uint32_t tail_bin = ScoreKeyHistogram::bin(tail_source.tail_key);
   for (auto* w : windows) {
@@ -207,10 +207,12 @@ bool windows_from_tail(const ScoreKeyHistogram& tail_source, const std::vector<i
     }
   }
   for (auto* w : windows) w->items.clear();
-  for (const auto& t : tail_source.tail) {
-    const auto bin = static_cast<int>(ScoreKeyHistogram::bin(t.key));
-    for (auto* w : windows) {
-      if (bin >= w->lo && bin <= w->hi) w->items.emplace_back(t.key, qp[t.row] == gp[t.col]);
+  for (const auto& tail : tail_source.tails) {
+    for (const auto& t : tail) {
+      const auto bin = static_cast<int>(ScoreKeyHistogram::bin(t.key));
+      for (auto* w : windows) {
+        if (bin >= w->lo && bin <= w->hi) w->items.emplace_back(t.key, t.genuine != 0);
+      }
     }
   }
   return true;
@@ -376,8 +378,8 @@ std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::
   while (!pending.empty()) {
     // The scores the retrieval scan kept, else one more pass over the matrix;
     // the bin table holds 8 windows per byte: gather them 8 at a time.
-    const bool from_tail = precomputed && windows_from_tail(*precomputed, query_pids, gallery_pids,
-                                                            static_cast<uint32_t>(nan_bin), pending);
+    const bool from_tail =
+        precomputed && windows_from_tail(*precomputed, static_cast<uint32_t>(nan_bin), pending);
     for (size_t start = 0; !from_tail && start < pending.size(); start += 8) {
       std::vector<Window*> group(
           pending.begin() + static_cast<std::ptrdiff_t>(start),

@@ -4,6 +4,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
+
+#include "qme/core/error.hpp"
+#include "qme/core/parallel.hpp"
+#include "qme/core/prefault.hpp"
 
 #if defined(QME_HAVE_SLEEF) && (defined(__x86_64__) || defined(__i386__))
 #define QME_MIXTURE_KERNEL 1
@@ -27,6 +32,33 @@ void set_batch_norm(ExpertWeights& expert, const std::vector<float>& running_mea
     expert.bn_alpha[c] = invstd * weight[c];
     expert.bn_beta[c] = std::fma(-running_mean[c], expert.bn_alpha[c], bias[c]);
   }
+}
+
+void check_same_shape(const std::vector<const ScoreMatrix*>& matrices) {
+  for (const auto* m : matrices) {
+    if (m->rows != matrices.front()->rows || m->cols != matrices.front()->cols) {
+      throw Error("QME inference: the models' score matrices differ in shape (" + std::to_string(m->rows) +
+                  "x" + std::to_string(m->cols) + " vs " + std::to_string(matrices.front()->rows) + "x" +
+                  std::to_string(matrices.front()->cols) + ")");
+    }
+  }
+}
+
+ScoreMatrix fuse_matrices(const ExpertWeights& expert0, const ExpertWeights& expert1,
+                          const std::vector<const ScoreMatrix*>& matrices, const float* quality) {
+  check_same_shape(matrices);
+  const int64_t rows = matrices.front()->rows;
+  const int64_t cols = matrices.front()->cols;
+  ScoreMatrix out;
+  out.rows = rows;
+  out.cols = cols;
+  resize_prefaulted(out.values, static_cast<size_t>(rows * cols));
+  std::vector<const float*> data;
+  for (const auto* m : matrices) data.push_back(m->values.data());
+  parallel_for(rows, [&](int64_t begin, int64_t end, int) {
+    fuse_rows(expert0, expert1, data, cols, quality, begin, end, out.values.data());
+  });
+  return out;
 }
 
 #ifndef QME_MIXTURE_KERNEL

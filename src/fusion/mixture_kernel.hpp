@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "qme/core/score_matrix.hpp"
+
 namespace qme::fusion::detail {
 
 /// The most models the kernel fuses (more go through LibTorch's ops).
@@ -41,5 +43,13 @@ bool mixture_kernel_available();
 void fuse_rows(const ExpertWeights& expert0, const ExpertWeights& expert1,
                const std::vector<const float*>& matrices, int64_t cols, const float* quality,
                int64_t row_begin, int64_t row_end, float* out);
+
+/// Throws Error unless the matrices share one shape.
+void check_same_shape(const std::vector<const ScoreMatrix*>& matrices);
+
+/// fuse_rows over every row of `matrices` (checked to share one shape), on the evaluation
+/// threads; `quality` holds one weight per row, or is null for q = 0.5.
+ScoreMatrix fuse_matrices(const ExpertWeights& expert0, const ExpertWeights& expert1,
+                          const std::vector<const ScoreMatrix*>& matrices, const float* quality);
 
 }  // namespace qme::fusion::detail

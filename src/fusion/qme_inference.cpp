@@ -11,8 +11,8 @@
 
 #include "mixture_kernel.hpp"
 #include "qme/core/error.hpp"
-#include "qme/core/parallel.hpp"
 #include "qme/fusion/qme_mixture.hpp"
+#include "qme/fusion/qme_table_column.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
 
@@ -25,12 +25,6 @@ namespace {
 // fused score by one float32 ulp. Larger matrices (MSMT17-sized) go in blocks of this size.
 constexpr int64_t kBlockBytes = int64_t{1} << 30;
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 /// Probes per forward pass: the activations of one row are about G * (M + 2 * hidden + out)
 /// floats per expert, with room for the copies between layers.
 int64_t rows_per_block(const QmeMixtureOptions& head, int64_t cols, int64_t requested) {
@@ -39,16 +33,6 @@ int64_t rows_per_block(const QmeMixtureOptions& head, int64_t cols, int64_t requ
   const int64_t per_row =
       std::max<int64_t>(1, cols) * (head.num_models() + 2 * hidden + head.out_dim()) * 2 * 4;
   return std::max<int64_t>(1, kBlockBytes / per_row);
-}
-
-void check_same_shape(const std::vector<const ScoreMatrix*>& matrices) {
-  for (const auto* m : matrices) {
-    if (m->rows != matrices.front()->rows || m->cols != matrices.front()->cols) {
-      throw Error("QME inference: the models' score matrices differ in shape (" + std::to_string(m->rows) +
-                  "x" + std::to_string(m->cols) + " vs " + std::to_string(matrices.front()->rows) + "x" +
-                  std::to_string(matrices.front()->cols) + ")");
-    }
-  }
 }
 
 std::vector<float> float_values(const torch::Tensor& t) {
@@ -85,23 +69,6 @@ std::optional<KernelExperts> kernel_experts(QmeMixture& model, const torch::Devi
     return e;
   };
   return KernelExperts{expert(0), expert(1)};
-}
-
-/// The kernel over every row, on the evaluation threads.
-ScoreMatrix fuse_with_kernel(const KernelExperts& experts, const std::vector<const ScoreMatrix*>& matrices,
-                             const float* quality) {
-  const int64_t rows = matrices.front()->rows;
-  const int64_t cols = matrices.front()->cols;
-  ScoreMatrix out;
-  out.rows = rows;
-  out.cols = cols;
-  out.values.resize(static_cast<size_t>(rows * cols));
-  std::vector<const float*> data;
-  for (const auto* m : matrices) data.push_back(m->values.data());
-  parallel_for(rows, [&](int64_t begin, int64_t end, int) {
-    detail::fuse_rows(experts.first, experts.second, data, cols, quality, begin, end, out.values.data());
-  });
-  return out;
 }
 
 }  // namespace
@@ -151,15 +118,7 @@ int64_t QmeInference::num_models() const {
 }
 
 void QmeInference::check_models(const std::vector<std::string>& models) const {
-  const auto expected = num_models();
-  if (static_cast<int64_t>(models.size()) == expected) return;
-  throw InputError(
-      impl_->path, "experts.0.bn.weight",
-      "has " + std::to_string(expected) + " entries: the QME experts were trained on " +
-          std::to_string(expected) + " models, but " + std::to_string(models.size()) + " are given (" +
-          joined(models) +
-          "); use the model list the checkpoint was trained with (the backbone config's model_list), "
-          "in the same order");
+  check_model_count(impl_->path, num_models(), models);
 }
 
 ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const ScoreMatrix*>& matrices,
@@ -170,7 +129,7 @@ ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const Score
     throw Error("QME inference: " + std::to_string(matrices.size()) + " score matrices for a head of " +
                 std::to_string(head.num_models()) + " models");
   }
-  check_same_shape(matrices);
+  detail::check_same_shape(matrices);
   const int64_t rows = matrices.front()->rows;
   const int64_t cols = matrices.front()->cols;
   if (head.use_qe() && static_cast<int64_t>(quality.size()) != rows) {
@@ -179,7 +138,8 @@ ScoreMatrix fuse_score_matrices(QmeMixture& model, const std::vector<const Score
   }
   const auto experts = cpu_kernel ? kernel_experts(model, device) : std::nullopt;
   if (experts) {
-    return fuse_with_kernel(*experts, matrices, head.use_qe() ? quality.data() : nullptr);
+    return detail::fuse_matrices(experts->first, experts->second, matrices,
+                                 head.use_qe() ? quality.data() : nullptr);
   }
   ScoreMatrix out(rows, cols);
   const int64_t block = rows_per_block(head, cols, block_rows);
@@ -216,39 +176,25 @@ ModelScores QmeInference::fuse(const std::vector<const ModelScores*>& models,
 
 namespace {
 
-/// The "qme" column: the head and the weights are loaded when it is made, the models and the
-/// weights' rows checked by run_tables before any work (and again when fusing).
-class QmeTableFusion : public eval::ScoreFusion {
+/// The "qme" column on LibTorch's head: the checkpoint is read when it is made.
+class QmeTableFusion : public QmeTableColumn {
  public:
   QmeTableFusion(const std::string& checkpoint_path, const std::string& face_weights_path, bool use_qe)
-      : face_weights_path_(face_weights_path), use_qe_(use_qe) {
-    eval::check_qme_column_flags(face_weights_path, use_qe);
+      : QmeTableColumn(checkpoint_path, face_weights_path, use_qe) {
     QmeInferenceOptions options;
     options.use_qe = use_qe;
     model_ = std::make_unique<QmeInference>(checkpoint_path, options);
-    if (use_qe) weights_ = read_face_weights(face_weights_path);
   }
-  eval::TableColumnId column() const override { return {"qme", "QME", eval::ColumnKind::kLearned}; }
-  void check(const std::vector<std::string>& models, const TestLabels& labels) const override {
-    model_->check_models(models);
-    const auto probes = static_cast<int64_t>(labels.query.size());
-    if (use_qe_ && static_cast<int64_t>(weights_.size()) != probes) {
-      throw InputError(face_weights_path_, "face_weights",
-                       "has " + std::to_string(weights_.size()) + " rows but the score matrices have " +
-                           std::to_string(probes) + " probes");
-    }
-  }
-  void fuse(const std::vector<std::string>& models, const std::vector<const ModelScores*>& scores,
-            const TestLabels& labels, ModelScores& out) override {
-    check(models, labels);
-    out = model_->fuse(scores, weights_);
+
+ protected:
+  int64_t num_models() const override { return model_->num_models(); }
+  ScoreMatrix fuse_matrices(const std::vector<const ScoreMatrix*>& matrices,
+                            const std::vector<float>& quality) const override {
+    return model_->fuse(matrices, quality);
   }
 
  private:
   std::unique_ptr<QmeInference> model_;
-  std::vector<float> weights_;
-  std::string face_weights_path_;
-  bool use_qe_;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "qme/core/error.hpp"
+#include "qme/core/prefault.hpp"
 
 namespace qme::io {
 
@@ -267,7 +268,8 @@ std::vector<T> read_numeric(const H5::H5File& file, const std::string& path, con
   try {
     Extent extent;
     const H5::DataSet dataset = open_numeric(file, path, name, &extent);
-    std::vector<T> values(static_cast<size_t>(extent.count));
+    std::vector<T> values;
+    resize_prefaulted(values, static_cast<size_t>(extent.count));
     if (!values.empty()) dataset.read(values.data(), memory_type);
     if (shape_out) *shape_out = extent.shape;
     return values;

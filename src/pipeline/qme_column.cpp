@@ -7,7 +7,10 @@
 #include <future>
 #include <memory>
 
+#include <spdlog/spdlog.h>
+
 #include "qme/core/error.hpp"
+#include "qme/fusion/qme_table_column.hpp"
 #include "qme/io/face_weights.hpp"
 
 namespace qme::pipeline {
@@ -88,6 +91,11 @@ std::unique_ptr<ScoreFusion> load_qme_column(const std::string& checkpoint_path,
                                              const std::string& face_weights_path, bool use_qe) {
   eval::check_qme_column_flags(face_weights_path, use_qe);
   if (!fs::exists(checkpoint_path)) throw InputError(checkpoint_path, "", "does not exist");
+  std::string why_not;
+  if (auto kernel = fusion::make_kernel_qme_column(checkpoint_path, face_weights_path, use_qe, &why_not)) {
+    return kernel;
+  }
+  spdlog::debug("{}: QME through LibTorch ({})", checkpoint_path, why_not);
   return std::make_unique<ModuleFusion>(checkpoint_path, face_weights_path, use_qe);
 }
 

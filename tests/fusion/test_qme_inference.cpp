@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -12,6 +13,7 @@
 #include "qme/eval/synthetic_scores.hpp"
 #include "qme/fusion/qme_inference.hpp"
 #include "qme/fusion/qme_mixture.hpp"
+#include "qme/fusion/qme_table_column.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/score_matrix_file.hpp"
@@ -319,4 +321,114 @@ TEST_CASE("the qme table fusion checks its inputs before any evaluation", "[fusi
                     dir.path("none.pth") + " does not exist");
   CHECK_THROWS_WITH(qme::fusion::make_qme_table_fusion(head, dir.path("none.h5"), true),
                     Catch::Contains(dir.path("none.h5")));
+}
+
+namespace {
+
+/// Saves `head`'s state, changed by `edit`, as a checkpoint in `dir`.
+std::string save_state(const TempDir& dir, const std::string& name, qme::fusion::QmeMixture head,
+                       const std::function<void(qme::io::StateDict&)>& edit = {}) {
+  qme::io::Checkpoint checkpoint;
+  checkpoint.model_state_dict = qme::io::state_dict(*head);
+  if (edit) edit(checkpoint.model_state_dict);
+  const auto path = dir.path(name);
+  qme::io::write_checkpoint(path, checkpoint);
+  return path;
+}
+
+/// Fuses `s`'s models, cycled to `models` inputs, through `fusion`.
+qme::ModelScores fuse_with(qme::eval::ScoreFusion& fusion, const qme::eval::SyntheticScores& s,
+                           int64_t models) {
+  std::vector<std::string> names;
+  std::vector<const qme::ModelScores*> inputs;
+  for (int64_t m = 0; m < models; ++m) {
+    names.push_back("model" + std::to_string(m));
+    inputs.push_back(&s.models[static_cast<size_t>(m) % s.models.size()].second);
+  }
+  fusion.check(names, s.labels);
+  qme::ModelScores out;
+  fusion.fuse(names, inputs, s.labels, out);
+  return out;
+}
+
+/// The torch-free column's fused matrices are LibTorch's column's, bit for bit, with and
+/// without quality weights.
+void check_kernel_column_matches_torch(const std::string& head, int64_t models, const TempDir& dir) {
+  INFO(head);
+  const auto s = synthetic(10);
+  const auto weights = dir.path("weights_" + std::to_string(models) + ".h5");
+  write_weights(weights, weights_for(static_cast<int64_t>(s.labels.query.size())),
+                {s.labels.query.size(), 1});
+  for (const bool use_qe : {true, false}) {
+    INFO("use_qe " << use_qe);
+    std::string why_not;
+    auto kernel = qme::fusion::make_kernel_qme_column(head, weights, use_qe, &why_not);
+    INFO(why_not);
+    REQUIRE(kernel);
+    CHECK(kernel->column().label == "QME");
+    auto torch_column = qme::fusion::make_qme_table_fusion(head, weights, use_qe);
+    const auto a = fuse_with(*kernel, s, models), b = fuse_with(*torch_column, s, models);
+    CHECK(count_differences(a.score_mat, b.score_mat) == 0);
+    CHECK(count_differences(a.merge_score_mat, b.merge_score_mat) == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("qme_tables' torch-free QME column fuses upstream's head as LibTorch's column does",
+          "[parity][fusion]") {
+  TempDir dir;
+  const auto path = std::string(QME_FIXTURES_DIR) + "/model/qme_ckpt.pth";
+  const auto models = qme::io::read_checkpoint(path).model_state_dict["experts.0.bn.weight"].numel();
+  check_kernel_column_matches_torch(path, models, dir);
+}
+
+TEST_CASE("qme_tables' torch-free QME column fuses every head it accepts as LibTorch's column does",
+          "[fusion]") {
+  TempDir dir;
+  for (const int64_t models : {3, 2, 5}) {
+    INFO(models << " models");
+    check_kernel_column_matches_torch(
+        save_state(dir, "h" + std::to_string(models) + ".pth", calibrated_head(models, 40 + models)), models,
+        dir);
+  }
+  // A wider hidden layer, and a head saved with its face quality estimator (skipped).
+  torch::manual_seed(3);
+  qme::fusion::QmeMixture wide{qme::fusion::QmeMixtureOptions(3).mlp_ratio(5)};
+  check_kernel_column_matches_torch(save_state(dir, "wide.pth", wide), 3, dir);
+  qme::fusion::QmeMixture with_qe{qme::fusion::QmeMixtureOptions(3)};
+  check_kernel_column_matches_torch(save_state(dir, "with_qe.pth", with_qe), 3, dir);
+}
+
+TEST_CASE("heads the torch-free QME column cannot run are left to LibTorch, with the reason", "[fusion]") {
+  TempDir dir;
+  const auto why_not = [](const std::string& path) {
+    std::string why;
+    const auto column = qme::fusion::make_kernel_qme_column(path, "", false, &why);
+    CHECK_FALSE(column);
+    return why;
+  };
+  // float64 weights and a two-output head: LibTorch's column runs them.
+  const auto doubles = save_state(dir, "double.pth", calibrated_head(3, 7), [](qme::io::StateDict& state) {
+    for (auto& item : state) {
+      if (item.value().is_floating_point()) item.value() = item.value().to(torch::kDouble);
+    }
+  });
+  CHECK_THAT(why_not(doubles), Catch::Contains("not float32"));
+  CHECK_NOTHROW(qme::fusion::make_qme_table_fusion(doubles, "", false));
+
+  qme::fusion::QmeMixture two_outputs{qme::fusion::QmeMixtureOptions(3).out_dim(2)};
+  const auto two = save_state(dir, "two_outputs.pth", two_outputs);
+  CHECK_FALSE(why_not(two).empty());
+
+  // An entry no QME head has: LibTorch's column gives the error.
+  const auto foreign = save_state(dir, "foreign.pth", calibrated_head(3, 8), [](qme::io::StateDict& state) {
+    state.insert("gate.weight", torch::ones({2}));
+  });
+  CHECK_FALSE(why_not(foreign).empty());
+  CHECK_THROWS_WITH(qme::fusion::make_qme_table_fusion(foreign, "", false),
+                    Catch::Contains("does not match a QME head"));
+
+  // A missing file is read_checkpoint's to explain.
+  CHECK_THAT(why_not(dir.path("none.pth")), Catch::Contains("does not exist"));
 }

@@ -1,14 +1,18 @@
 // libFuzzer target: the checkpoint reader (zip container, CRCs, record sizes, the restricted
 // unpickler, the state-dict conversion). An accepted file must also survive qme's own writer:
-// written back and read again, it gives the same state dict.
+// written back and read again, it gives the same state dict. The torch-free reader
+// (qme_tables' QME weights) runs on every input too: whatever it reads, read_checkpoint must
+// read to the same names, shapes and float32 bits.
 #include <torch/torch.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "fuzz_input.hpp"
 #include "qme/io/checkpoint.hpp"
+#include "qme/io/plain_checkpoint.hpp"
 
 namespace {
 
@@ -36,13 +40,68 @@ void check_round_trip(const qme::io::Checkpoint& checkpoint) {
   }
 }
 
+[[noreturn]] void differs(const char* what) {
+  std::fprintf(stderr, "checkpoint: the torch-free reader %s\n", what);
+  std::abort();
+}
+
+/// read_plain_state_dict's result (or nothing, when it refused) against read_checkpoint's.
+void check_plain_reader(const std::optional<qme::io::PlainStateDict>& plain,
+                        const qme::io::Checkpoint* reference) {
+  if (!plain) return;  // it may refuse more (deflated records): LibTorch's path reads those
+  if (!reference) differs("read a file read_checkpoint refuses");
+  const auto& state = reference->model_state_dict;
+  if (plain->size() != state.size()) differs("read another number of entries");
+  for (size_t i = 0; i < plain->size(); ++i) {
+    const auto& [name, tensor] = (*plain)[i];
+    const auto& expected = state[i].value();
+    if (name != state[i].key() || tensor.sizes != expected.sizes().vec())
+      differs("read another name or shape");
+    if ((tensor.element == qme::io::StorageElement::kFloat) != (expected.scalar_type() == torch::kFloat)) {
+      differs("read another element type");
+    }
+    if (!tensor.values.empty() && !same_bytes(torch::from_blob(const_cast<float*>(tensor.values.data()),
+                                                               expected.sizes(), torch::kFloat),
+                                              expected)) {
+      differs("read other values");
+    }
+  }
+}
+
+void check_shapes_only(const std::optional<qme::io::PlainStateDict>& shapes,
+                       const std::optional<qme::io::PlainStateDict>& plain) {
+  if (shapes.has_value() != plain.has_value()) differs("refuses another file when it keeps no values");
+  if (!shapes) return;
+  if (shapes->size() != plain->size()) differs("read another number of entries when it keeps no values");
+  for (size_t i = 0; i < shapes->size(); ++i) {
+    const auto& [name, tensor] = (*shapes)[i];
+    if (name != (*plain)[i].first || tensor.sizes != (*plain)[i].second.sizes || !tensor.values.empty()) {
+      differs("read other entries when it keeps no values");
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const qme::fuzz::MemoryFile file(data, size, ".pth");
+  std::optional<qme::io::PlainStateDict> plain;
+  qme::fuzz::expect_read_or_refusal("checkpoint (torch-free)",
+                                    [&] { plain = qme::io::read_plain_state_dict(file.path()); });
+  // Wanting no values reads the same names and shapes, or refuses the same file: the records
+  // it does not keep are checked all the same.
+  std::optional<qme::io::PlainStateDict> shapes;
+  qme::fuzz::expect_read_or_refusal("checkpoint (torch-free, shapes)", [&] {
+    shapes = qme::io::read_plain_state_dict(file.path(), [](const std::string&) { return false; });
+  });
+  check_shapes_only(shapes, plain);
+  bool read = false;
   qme::fuzz::expect_read_or_refusal("checkpoint", [&] {
     const qme::io::Checkpoint checkpoint = qme::io::read_checkpoint(file.path());
+    read = true;
+    check_plain_reader(plain, &checkpoint);
     check_round_trip(checkpoint);
   });
+  if (!read) check_plain_reader(plain, nullptr);
   return 0;
 }

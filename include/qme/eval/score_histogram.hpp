@@ -30,18 +30,22 @@ class ScoreKeyHistogram {
   /// The histogram of a whole matrix on its own (multi-threaded).
   static ScoreKeyHistogram of(const ScoreMatrix& scores, int num_threads = 0);
 
-  /// The scores at or above `tail_key`, kept by whoever fills the histogram
-  /// so that TAR@FAR need not read the matrix a second time.
+  /// The scores at or above `tail_key`, kept by whoever fills the histogram so that TAR@FAR
+  /// need not read the matrix a second time: each score's key and whether its pair is genuine
+  /// (same identity), in one list per worker of the scan that kept them (never merged: the
+  /// first report of a process pays for every page it touches).
   struct TailScore {
     uint32_t key;
-    uint32_t row, col;
+    uint32_t genuine;
   };
   uint32_t tail_key = 0xffffffffu;  // nothing kept
-  std::vector<TailScore> tail;
+  double tail_share = 0;            // the estimated share of scores at or above tail_key
+  std::vector<std::vector<TailScore>> tails;
 
-  /// A score key above which, judging by every 8th row, no more than about
-  /// `rate` (plus a margin) of the scores lie: where a tail worth keeping starts.
-  static uint32_t estimate_tail_key(const ScoreMatrix& scores, double rate);
+  /// A score key above which, judging by every 8th row, no more than about `rate` (plus a
+  /// margin) of the scores lie: where a tail worth keeping starts. `share`, when given, gets
+  /// the sampled share of scores at or above it (to reserve the tail once).
+  static uint32_t estimate_tail_key(const ScoreMatrix& scores, double rate, double* share = nullptr);
 
  private:
   std::vector<int64_t> counts_;

@@ -60,10 +60,11 @@ class QmeInference {
 /// The quality-weights reader lives in qme_base (torch-free), where qme_tables' plots use it too.
 using io::read_face_weights;
 
-/// The "qme" report / "QME" column of qme_tables: loads the checkpoint (and, with use_qe, the
-/// face weights) now, so a bad file fails before any evaluation; its check() (which run_tables
-/// asks before any work) compares the model list with the experts' width and the weights with
-/// the number of probes. Throws UsageError when use_qe is set without a weights file.
+/// The "qme" report / "QME" column of qme_tables on LibTorch's head (qme_table_column.hpp):
+/// loads the checkpoint now, so a bad file fails before any evaluation; its check() (which
+/// run_tables asks before any work) compares the model list with the experts' width and reads
+/// the weights, checked against the number of probes. Throws UsageError when use_qe is set
+/// without a weights file.
 std::unique_ptr<eval::ScoreFusion> make_qme_table_fusion(const std::string& checkpoint_path,
                                                          const std::string& face_weights_path, bool use_qe);
 

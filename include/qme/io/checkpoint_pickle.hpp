@@ -1,11 +1,10 @@
 #pragma once
-/// The pickle half of a `torch.save` checkpoint (the `data.pkl` record of its zip archive).
+/// The pickle half of a `torch.save` checkpoint (the `data.pkl` record of its zip archive), as
+/// LibTorch values.
 ///
-/// Reading uses a restricted unpickler: it interprets the opcodes torch.save emits and builds
-/// values itself, and it resolves a global only when it is on a short allow-list
-/// (collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter /
-/// _rebuild_parameter_with_state, the torch.*Storage types). Any other global is refused by name
-/// the moment it appears, so no checkpoint can make qme call anything.
+/// Reading decodes with the restricted unpickler of pickle_tree.hpp (which resolves no global
+/// outside its short allow-list, so no checkpoint can make qme call anything) and turns its
+/// tree into IValues, loading each storage through the caller's loader.
 ///
 /// Writing emits protocol 2 pickles laid out like torch.save's, so `torch.load` reads them.
 /// checkpoint.hpp wraps both in the zip archive; this header is public for tests and tools that

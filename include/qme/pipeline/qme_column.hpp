@@ -1,20 +1,23 @@
 #pragma once
-/// The QME column for programs that do not link LibTorch (qme_tables): the fusion lives in a
-/// module library (qme_tables_qme, built with LibTorch next to the executables) that is opened
-/// at run time, only when a run asks for QME. Loading LibTorch costs a process several hundred
-/// milliseconds, so runs without QME never pay it, and runs with QME load it on a background
-/// thread while the file is read and the other columns are evaluated.
+/// The QME column for programs that do not link LibTorch (qme_tables). Loading LibTorch costs a
+/// process several hundred milliseconds, so an upstream head (two experts, one output, float32
+/// weights, up to 8 models) on a CPU with AVX2 and FMA runs on the torch-free CPU kernel, its
+/// weights read by the torch-free checkpoint reader (fusion/qme_table_column.hpp). Any other
+/// head or file goes to a module library (qme_tables_qme, built with LibTorch next to the
+/// executables), opened at run time on a background thread while the file is read and the
+/// other columns are evaluated; its reader gives the authoritative error for a bad file.
 #include <string>
 
 #include "qme/eval/score_fusion.hpp"
 
 namespace qme::pipeline {
 
-/// The "qme" report / "QME" column: checks now that the checkpoint exists and, with use_qe,
-/// reads and validates the face weights (the number of probes is checked when fusing); starts
-/// loading the module and the checkpoint in the background; its fuse() waits for them and
-/// rethrows their errors (an unreadable or unsafe checkpoint, a module that is not there).
-/// Throws UsageError when use_qe is set without a weights file.
+/// The "qme" report / "QME" column: checks now that the checkpoint exists; reads it without
+/// LibTorch when the kernel can run it, else starts loading the module and the checkpoint in
+/// the background, and its check() and fuse() wait for them and rethrow their errors (an
+/// unreadable or unsafe checkpoint, a module that is not there). The face weights are read by
+/// check(), against the number of probes. Throws UsageError when use_qe is set without a
+/// weights file.
 std::unique_ptr<eval::ScoreFusion> load_qme_column(const std::string& checkpoint_path,
                                                    const std::string& face_weights_path, bool use_qe);
 

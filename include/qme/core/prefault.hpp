@@ -1,0 +1,25 @@
+#pragma once
+/// Large buffers: first touch in one system call. Each 4 KiB page a process touches for the
+/// first time costs a page fault, and on the virtual machines qme runs on that is several
+/// microseconds (a 42 MB score-matrix file: ~120 ms of faults against ~7 ms of copying).
+/// Populating the range in one madvise(MADV_POPULATE_WRITE) call (Linux 5.14+) halves it.
+/// A hint only: where the kernel lacks it nothing changes but the speed.
+#include <cstddef>
+#include <vector>
+
+namespace qme {
+
+/// Populates the whole pages of [data, data + bytes) when the range spans at least 1 MiB.
+void prefault(void* data, size_t bytes);
+
+/// v.resize(n), with the new capacity populated first.
+template <class T>
+void resize_prefaulted(std::vector<T>& v, size_t n) {
+  if (v.capacity() < n) {
+    v.reserve(n);
+    prefault(v.data() + v.size(), (n - v.size()) * sizeof(T));
+  }
+  v.resize(n);
+}
+
+}  // namespace qme
