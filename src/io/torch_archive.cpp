@@ -58,7 +58,10 @@ TorchArchive::TorchArchive(const std::string& path) : path_(path) {
   in.seekg(0, std::ios::end);
   file_size_ = static_cast<uint64_t>(in.tellg());
   inflation_budget_ = std::max<uint64_t>(uint64_t{64} << 20, file_size_ * kMaxInflation);
-  const auto [offset, length, count] = find_directory(in);
+  const DirectoryPlace place = find_directory(in);
+  check_one_file(place);
+  this_disk_ = place.this_disk;
+  const uint64_t offset = place.offset, length = place.length, count = place.count;
   if (offset > file_size_ || length > file_size_ - offset)
     truncated("the zip directory lies outside the file");
   std::string dir(static_cast<size_t>(length), '\0');
@@ -130,12 +133,17 @@ void TorchArchive::verify(const std::string& record, const char* data, size_t si
   if (crc32_of(data, size) != entry(record).crc) corrupt("record '" + record + "' fails its CRC check");
 }
 
-TorchArchive::RecordBytes TorchArchive::read_stored_bytes(const std::string& record, uint64_t limit) {
+/// A stored record that may be read: present, admitted against `limit`, not compressed.
+const TorchArchive::Entry& TorchArchive::stored_entry(const std::string& record, uint64_t limit) {
   if (!has(record)) throw InputError(path_, record, "is missing from the archive");
   admit(record, limit);
   const Entry& e = entry(record);
   if (e.compressed) corrupt("record '" + record + "' is compressed");
-  auto bytes = read_entry(e);
+  return e;
+}
+
+TorchArchive::RecordBytes TorchArchive::read_stored_bytes(const std::string& record, uint64_t limit) {
+  auto bytes = read_entry(stored_entry(record, limit));
   verify(record, bytes.data.get(), bytes.size);
   return bytes;
 }
@@ -180,10 +188,7 @@ TorchArchive::RecordBytes TorchArchive::read_entry(const Entry& e) const {
 }
 
 void TorchArchive::check_stored(const std::string& record) {
-  if (!has(record)) throw InputError(path_, record, "is missing from the archive");
-  admit(record);
-  const Entry& e = entry(record);
-  if (e.compressed) corrupt("record '" + record + "' is compressed");
+  const Entry& e = stored_entry(record, UINT64_MAX);
   std::ifstream in(path_, std::ios::binary);
   data_start(e, in);
   constexpr uint64_t kChunk = uint64_t{1} << 20;
@@ -240,8 +245,10 @@ TorchArchive::DirectoryPlace TorchArchive::find_directory(std::ifstream& in) con
   for (size_t at = tail.size() >= 22 ? tail.size() - 22 + 1 : 0; at-- > 0;) {
     if (little_endian(tail, at, 4) != 0x06054b50) continue;
     DirectoryPlace place{little_endian(tail, at + 16, 4), little_endian(tail, at + 12, 4),
-                         little_endian(tail, at + 10, 2)};
+                         little_endian(tail, at + 10, 2), little_endian(tail, at + 4, 2),
+                         little_endian(tail, at + 6, 2),  little_endian(tail, at + 8, 2)};
     if (at >= 20 && little_endian(tail, at - 20, 4) == 0x07064b50) {
+      if (little_endian(tail, at - 20 + 16, 4) != 1) corrupt("its zip64 locator counts other than one disk");
       place = merge_zip64(in, little_endian(tail, at - 20 + 8, 8), place);
     }
     return place;
@@ -255,13 +262,50 @@ TorchArchive::DirectoryPlace TorchArchive::merge_zip64(std::ifstream& in, uint64
   in.seekg(static_cast<std::streamoff>(zip64_end));
   in.read(record.data(), 56);
   if (!in || little_endian(record, 0, 4) != 0x06064b50) truncated("bad zip64 end of directory");
+  if (little_endian(record, 4, 8) < 44) corrupt("its zip64 end of directory is too short");
   const DirectoryPlace zip64{little_endian(record, 48, 8), little_endian(record, 40, 8),
-                             little_endian(record, 32, 8)};
+                             little_endian(record, 32, 8), little_endian(record, 16, 4),
+                             little_endian(record, 20, 4), little_endian(record, 24, 8)};
+  // LibTorch's reader (miniz) keeps these counts and the directory's size in 32 bits.
+  if (zip64.count > kZip64Marker32 || zip64.count_on_this_disk > kZip64Marker32)
+    corrupt("its zip64 end record declares more records than a zip reader holds");
+  if (zip64.length > kZip64Marker32) corrupt("its zip64 end record declares a directory over 4 GiB");
   const bool agree = (place.offset == kZip64Marker32 || place.offset == zip64.offset) &&
                      (place.length == kZip64Marker32 || place.length == zip64.length) &&
                      (place.count == 0xFFFFu || place.count == zip64.count);
   if (!agree) corrupt("its zip64 end record disagrees with its end record");
   return zip64;
+}
+
+/// The archive is one file: every record on this disk, the directory on it (miniz's rule: both
+/// disk numbers 0, or both 1), and room in the directory for every record it declares.
+void TorchArchive::check_one_file(const DirectoryPlace& place) const {
+  const bool one_disk =
+      (place.this_disk | place.directory_disk) == 0 || (place.this_disk == 1 && place.directory_disk == 1);
+  if (!one_disk || place.count_on_this_disk != place.count) {
+    corrupt("its end record describes an archive split over several files (disks)");
+  }
+  if (place.length < place.count * 46) corrupt("its zip directory is too short for the records it declares");
+}
+
+/// The checks LibTorch's reader makes of every directory record when it opens an archive, so
+/// that what it refuses is refused here too.
+void TorchArchive::check_record_fields(const std::string& dir, size_t at, const Entry& e) const {
+  const uint64_t packed32 = little_endian(dir, at + 20, 4), size32 = little_endian(dir, at + 24, 4);
+  if (packed32 != kZip64Marker32 && size32 != kZip64Marker32 &&
+      ((!e.compressed && packed32 != size32) || (size32 != 0 && packed32 == 0))) {
+    corrupt("record '" + e.name + "' declares sizes that disagree");
+  }
+  const uint64_t disk = little_endian(dir, at + 34, 2);
+  if (disk == 0xFFFFu || (disk != this_disk_ && disk != 1)) {
+    corrupt("record '" + e.name + "' lies on another disk of a split archive");
+  }
+  if (packed32 != kZip64Marker32 && little_endian(dir, at + 42, 4) + 30 + packed32 > file_size_) {
+    truncated("record '" + e.name + "' ends beyond the file");
+  }
+  constexpr uint64_t kMaskedLocalHeader = 0x2000;
+  if ((little_endian(dir, at + 8, 2) & kMaskedLocalHeader) != 0)
+    corrupt("record '" + e.name + "' has a masked (encrypted) local header");
 }
 
 /// Reads every record's entry; returns how many there are.
@@ -280,6 +324,7 @@ uint64_t TorchArchive::parse_directory(const std::string& dir) {
     e.packed_size = little_endian(dir, at + 20, 4);
     e.size = little_endian(dir, at + 24, 4);
     e.local_offset = little_endian(dir, at + 42, 4);
+    check_record_fields(dir, at, e);
     read_zip64_sizes(dir.substr(at + 46 + name_length, extra_length), e);
     add_entry(e.name, e);
     at += 46 + name_length + extra_length + comment_length;

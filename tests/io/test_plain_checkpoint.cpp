@@ -10,6 +10,8 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "io/pickle_bytes.hpp"
 #include "qme/core/error.hpp"
@@ -125,6 +127,36 @@ TEST_CASE("the torch-free reader checks the records it does not keep", "[io]") {
   const auto message = qme::test::message_of<qme::InputError>(
       [&] { qme::io::read_plain_state_dict(flipped, kNothingWanted); });
   CHECK_THAT(message, Catch::Contains("fails its CRC check"));
+}
+
+TEST_CASE("both readers refuse an archive split over several files, as LibTorch's zip reader does", "[io]") {
+  // The fuzzer found a zip64 end record whose "records on this disk" disagreed with its total:
+  // LibTorch (miniz) refuses such a file when it opens it, so the torch-free reader must too.
+  TempDir dir;
+  std::ifstream in(kSourceDir + "/tests/fuzz/corpus/checkpoint/torch_shared_storage.pth", std::ios::binary);
+  const std::string intact((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t zip64_end = intact.rfind("PK\x06\x06");
+  const size_t zip64_locator = intact.rfind("PK\x06\x07");
+  const size_t first_record = intact.find("PK\x01\x02");
+  REQUIRE(zip64_end != std::string::npos);
+  REQUIRE(zip64_locator != std::string::npos);
+  REQUIRE(first_record != std::string::npos);
+  const std::vector<std::pair<std::string, std::pair<size_t, char>>> damages = {
+      {"records on this disk", {zip64_end + 24, '\x07'}},
+      {"this disk's number", {zip64_end + 16, '\x02'}},
+      {"the locator's disk count", {zip64_locator + 16, '\x02'}},
+      {"a record's disk", {first_record + 34, '\x05'}},
+      {"a masked local header", {first_record + 9, '\x20'}},
+  };
+  for (const auto& [what, damage] : damages) {
+    INFO(what);
+    std::string bytes = intact;
+    bytes[damage.first] = damage.second;
+    const auto path = dir.path("split.pth");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    CHECK_THROWS_AS(qme::io::read_plain_state_dict(path), qme::InputError);
+    CHECK_THROWS_AS(qme::io::read_checkpoint(path), qme::InputError);
+  }
 }
 
 TEST_CASE("the torch-free reader reads every corpus checkpoint read_checkpoint reads, and refuses the rest",

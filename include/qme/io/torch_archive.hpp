@@ -88,9 +88,12 @@ class TorchArchive {
   };
   struct DirectoryPlace {
     uint64_t offset = 0, length = 0, count = 0;
+    // A zip may span several files ("disks"); LibTorch reads one-file archives only.
+    uint64_t this_disk = 0, directory_disk = 0, count_on_this_disk = 0;
   };
 
   const Entry& entry(const std::string& record) const;
+  const Entry& stored_entry(const std::string& record, uint64_t limit);
   uint64_t data_start(const Entry& e, std::ifstream& in) const;
   RecordBytes read_entry(const Entry& e) const;
   void check_version_number(const std::string& text) const;
@@ -98,6 +101,8 @@ class TorchArchive {
   [[noreturn]] void truncated(const std::string& why) const;
   DirectoryPlace find_directory(std::ifstream& in) const;
   DirectoryPlace merge_zip64(std::ifstream& in, uint64_t zip64_end, const DirectoryPlace& place) const;
+  void check_one_file(const DirectoryPlace& place) const;
+  void check_record_fields(const std::string& dir, size_t at, const Entry& e) const;
   uint64_t parse_directory(const std::string& dir);
   bool stored_or_deflated(const std::string& name, uint64_t flags, uint64_t method) const;
   void add_entry(const std::string& name, const Entry& e);
@@ -107,6 +112,7 @@ class TorchArchive {
   uint64_t file_size_ = 0;
   std::map<std::string, Entry> entries_;
   std::string top_folder_;
+  uint64_t this_disk_ = 0;
   uint64_t inflation_budget_ = 0;
 };
 
