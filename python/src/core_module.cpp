@@ -115,7 +115,7 @@ py::dict evaluate(py::handle score_mat, py::handle merge_score_mat, py::handle q
                   py::handle unique_g_pids, long long seed, int threads, const std::string& name) {
   return guarded(Blame::kArguments, "", [&] {
     eval::EvalOptions options;
-    options.seed = to_seed(seed);
+    options.open_set.seed = to_seed(seed);
     options.num_threads = to_threads(threads);
     options.context = name;
     const auto scores = to_score_matrix(score_mat, "score_mat");

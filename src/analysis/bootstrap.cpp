@@ -251,7 +251,7 @@ ColumnPartials column_partials(const ModelScores& scores, const TestLabels& labe
                                const eval::EvalOptions& options) {
   ColumnPartials partials;
   partials.outcomes = eval::query_outcomes(scores.score_mat, labels, options.num_threads);
-  const auto protocol = eval::open_set_protocol(options);
+  const auto& protocol = options.open_set;
   for (const auto& enrolled : eval::open_set_enrolments(labels.unique_gallery_pids, protocol))
     partials.draws.push_back(eval::open_set_draw_probes(scores.merge_score_mat, labels.query.pids,
                                                         labels.unique_gallery_pids, enrolled));

@@ -111,14 +111,6 @@ std::string percent_label(double rate) {
   return buffer;
 }
 
-OpenSetProtocol open_set_protocol(const EvalOptions& options) {
-  OpenSetProtocol protocol;
-  protocol.seed = options.seed;
-  protocol.num_draws = options.num_draws;
-  protocol.enrol_fraction = options.enrol_fraction;
-  return protocol;
-}
-
 EvaluationReport assemble_report(const ReportParts& parts, const EvalOptions& options) {
   EvaluationReport report;
   add_ranking(report, "GR", parts.retrieval.general);
@@ -157,8 +149,8 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, 
       break;
     }
   }
-  parts.open_set = fnir_at_fpir(merged, labels.query.pids, labels.unique_gallery_pids, options.fpirs,
-                                open_set_protocol(options));
+  parts.open_set =
+      fnir_at_fpir(merged, labels.query.pids, labels.unique_gallery_pids, options.fpirs, options.open_set);
   warn_open_set(parts.open_set, context);
   parts.probe_templates = static_cast<int64_t>(labels.query.size());
   parts.probe_subjects = static_cast<int64_t>(unique_sorted(labels.query.pids).size());

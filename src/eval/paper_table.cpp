@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "qme/core/utf8.hpp"
+
 namespace qme::eval {
 
 namespace {
@@ -54,17 +56,15 @@ std::string format_text_table(const std::vector<std::vector<std::string>>& cells
     return out.str();
   }
   // Widths in characters, not bytes: "±" is two bytes of UTF-8.
-  auto width = [](const std::string& s) {
-    return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-  };
   std::vector<size_t> widths(columns, 0);
   for (const auto& row : cells) {
-    for (size_t i = 0; i < columns && i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+    for (size_t i = 0; i < columns && i < row.size(); ++i)
+      widths[i] = std::max(widths[i], utf8_length(row[i]));
   }
   for (size_t i = 1; i < columns; ++i) widths[i] = std::max<size_t>(widths[i], 5);
   for (const auto& row : cells) {
     for (size_t i = 0; i < columns && i < row.size(); ++i) {
-      const std::string fill(widths[i] - width(row[i]), ' ');
+      const std::string fill(widths[i] - utf8_length(row[i]), ' ');
       if (i == 0)
         out << row[i] << fill;
       else

@@ -351,8 +351,10 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
         }
         for (int64_t i = begin; i < end; ++i) {
           // Each uint32 counter must not overflow: flush before a lane could hold 2^32 scores.
-          if (histogram && binned + scores.cols > (int64_t{1} << 32)) flush(w);
-          binned += scores.cols;
+          if (histogram) {
+            if (binned + scores.cols > (int64_t{1} << 32)) flush(w);
+            binned += scores.cols;
+          }
           const float* row = scores.row(i);
           const int64_t pid = labels.query.pids[i];
           const auto found = gallery_by_pid.find(pid);

@@ -9,7 +9,7 @@
 #include "qme/core/random_mixing.hpp"
 #include "qme/io/checkpoint.hpp"
 
-namespace qme::train::detail {
+namespace qme::fusion::detail {
 
 namespace {
 
@@ -27,12 +27,12 @@ torch::Tensor& grad_of(torch::Tensor& parameter) {
 
 }  // namespace
 
-bool FusedMixtureStep::supports(const fusion::QmeMixture& model) {
+bool FusedMixtureStep::supports(const QmeMixture& model) {
   const auto params = model->parameters();
   return !params.empty() && params.front().is_cpu() && params.front().scalar_type() == torch::kFloat32;
 }
 
-FusedMixtureStep::FusedMixtureStep(fusion::QmeMixture& model, uint64_t seed) : rng_key_(splitmix64(seed)) {
+FusedMixtureStep::FusedMixtureStep(QmeMixture& model, uint64_t seed) : rng_key_(splitmix64(seed)) {
   if (!supports(model)) throw UsageError("the fused training step needs a float32 head on the CPU");
   const auto& o = model->options();
   dropout_ = o.dropout();
@@ -353,4 +353,4 @@ void FusedMixtureStep::restore_rng(const std::string& state) {
   rng_counter_ = counter;
 }
 
-}  // namespace qme::train::detail
+}  // namespace qme::fusion::detail

@@ -1,10 +1,10 @@
 #pragma once
-// One QME training forward + backward on the CPU without autograd (internal to src/train):
-// the two LSN experts in train mode (BatchNorm batch statistics and running-stat update,
-// Linear -> SELU -> dropout -> Linear -> dropout, mean over the outputs), the quality-weighted
-// mixture and the score triplet loss, differentiated by hand into the parameters' .grad().
-// The same function as QmeMixture::forward + loss::score_triplet_loss + backward() (tested to
-// agree to float round-off), but as a few loops over B x G rows instead of ~150 LibTorch
+// One QME training forward + backward on the CPU without autograd (private to qme_torch; the
+// score-loss trainer calls it): the two LSN experts in train mode (BatchNorm batch statistics
+// and running-stat update, Linear -> SELU -> dropout -> Linear -> dropout, mean over the
+// outputs), the quality-weighted mixture and the score triplet loss, differentiated by hand into the
+// parameters' .grad(). The same function as QmeMixture::forward + loss::score_triplet_loss + backward()
+// (tested to agree to float round-off), but as a few loops over B x G rows instead of ~150 LibTorch
 // operations, most of them tiny matrix products that LibTorch sends to the system BLAS.
 // Dropout masks come from its own seeded counter-based generator (saved with the resume state).
 #include <torch/types.h>
@@ -15,16 +15,16 @@
 
 #include "qme/fusion/qme_mixture.hpp"
 
-namespace qme::train::detail {
+namespace qme::fusion::detail {
 
 class FusedMixtureStep {
  public:
   /// Throws UsageError unless the head is on the CPU in float32 (the trainer then uses the
   /// modules instead).
-  FusedMixtureStep(fusion::QmeMixture& model, uint64_t seed);
+  FusedMixtureStep(QmeMixture& model, uint64_t seed);
 
   /// True when this head can take the fused path (CPU, float32).
-  static bool supports(const fusion::QmeMixture& model);
+  static bool supports(const QmeMixture& model);
 
   /// scores (B, M, G) float32 CPU, quality (B, 1) float32 (undefined when the head has no QE:
   /// q = 0.5), labels (B,) and center_labels (G,) int64 CPU. Updates the BatchNorm running
@@ -65,4 +65,4 @@ class FusedMixtureStep {
   uint64_t rng_counter_ = 0;
 };
 
-}  // namespace qme::train::detail
+}  // namespace qme::fusion::detail

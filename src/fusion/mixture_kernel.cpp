@@ -76,8 +76,13 @@ bool mixture_kernel_available() {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+// Everything from here to the pop is compiled for AVX2 + FMA (clang ignores GCC's pragma).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 
 // Sleef's runtime-dispatched 8-lane exp (libsleef, what LibTorch's Vectorized<float>::exp calls).
 // Declared here: sleef.h shows it only to translation units compiled with -mavx.
@@ -158,7 +163,11 @@ void fuse_rows(const ExpertWeights& expert0, const ExpertWeights& expert1,
   }
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #endif
 

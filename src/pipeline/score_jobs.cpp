@@ -133,7 +133,7 @@ TablesResult run_score(const ScoreJobOptions& options) {
                seconds_since(build_start) * 1e3);
 
   eval::EvalOptions eval_options;
-  eval_options.seed = options.seed;
+  eval_options.open_set.seed = options.seed;
   eval_options.num_threads = options.num_threads;
   eval_options.context = options.model;
   const auto eval_start = Clock::now();

@@ -19,7 +19,7 @@ namespace {
 
 eval::EvalOptions report_options(const TablesOptions& tables) {
   eval::EvalOptions options;
-  options.seed = tables.seed;
+  options.open_set.seed = tables.seed;
   options.num_threads = tables.num_threads;
   return options;
 }

@@ -22,7 +22,7 @@ namespace {
 NamedReport timed_report(const std::string& name, const ModelScores& scores, const TestLabels& labels,
                          const TablesOptions& options) {
   eval::EvalOptions eval_options;
-  eval_options.seed = options.seed;
+  eval_options.open_set.seed = options.seed;
   eval_options.num_threads = options.num_threads;
   eval_options.context = name;
   const auto start = std::chrono::steady_clock::now();

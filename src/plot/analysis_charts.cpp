@@ -18,6 +18,7 @@
 
 #include "plplot_figure.hpp"
 #include "qme/core/error.hpp"
+#include "qme/core/utf8.hpp"
 #include "qme/eval/paper_table.hpp"
 #include "qme/io/csv.hpp"
 #include "qme/io/text_file.hpp"
@@ -122,12 +123,6 @@ Marks column_marks(ColumnKind kind, size_t index) {
 
 // ---- text -------------------------------------------------------------------
 
-/// Characters (UTF-8 code points) in `text`: its width in the label layout.
-size_t glyphs(const std::string& text) {
-  return static_cast<size_t>(std::count_if(
-      text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
 std::string short_number(double v) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.3g", v);
@@ -201,7 +196,7 @@ struct Layout {
 
 size_t widest(const std::vector<std::string>& texts) {
   size_t out = 0;
-  for (const auto& t : texts) out = std::max(out, glyphs(t));
+  for (const auto& t : texts) out = std::max(out, utf8_length(t));
   return out;
 }
 
@@ -328,11 +323,11 @@ void draw_axes(plstream& pls, const CategoryFigure& figure) {
 
 /// `text` cut to at most `max` characters, the last of them an ellipsis.
 std::string cut_to(const std::string& text, size_t max) {
-  if (glyphs(text) <= max) return text;
+  if (utf8_length(text) <= max) return text;
   std::string out;
   size_t kept = 0;
   for (char c : text) {
-    const bool starts_glyph = (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    const bool starts_glyph = utf8_starts_code_point(c);
     if (starts_glyph && ++kept > std::max<size_t>(max, 1) - 1) break;
     out += c;
   }
@@ -375,7 +370,7 @@ void draw_labels(plstream& pls, const CategoryFigure& figure, const Layout& at) 
   if (!figure.boundaries.empty()) row -= 1.6 * at.char_mm;
   draw_category_row(pls, figure, at, row);
   // The x-axis title: centred under the axes, but kept on the page.
-  const double half_mm = 0.5 * at.text_mm(glyphs(figure.x_label), 1.25) + at.char_mm;
+  const double half_mm = 0.5 * at.text_mm(utf8_length(figure.x_label), 1.25) + at.char_mm;
   const double centre_mm = (0.5 * (n + 1.0) - x0) * at.slot_mm;
   const double x_mm = std::clamp(centre_mm, half_mm, std::max(half_mm, at.page_w - half_mm));
   pls.schr(0, 1.25);
@@ -415,14 +410,6 @@ void draw_legend(plstream& pls, const CategoryFigure& figure) {
              symbol_scales.data(), symbol_numbers.data(), symbols.data());
 }
 
-void draw_title(plstream& pls, const CategoryFigure& figure) {
-  pls.vpor(0.0, 1.0, 0.0, 1.0);
-  pls.wind(0.0, 1.0, 0.0, 1.0);
-  pls.col0(kInk);
-  pls.schr(0, 1.45);
-  pls.mtex("t", -1.3, 0.5, 0.5, plain_text(figure.title).c_str());
-}
-
 void draw(plstream& pls, const CategoryFigure& figure) {
   pls.adv(0);
   const auto at = layout(pls, figure);
@@ -434,7 +421,7 @@ void draw(plstream& pls, const CategoryFigure& figure) {
   draw_marks(pls, figure, at, scale);
   draw_legend(pls, figure);
   draw_labels(pls, figure, at);
-  draw_title(pls, figure);
+  draw_page_title(pls, figure.title);
 }
 
 /// stem.png, stem.svg and stem.csv, in its folder (created when missing).

@@ -179,16 +179,6 @@ void draw_axes(plstream& pls, const Chart& chart) {
   pls.mtex("l", 3.6, 0.5, 0.5, plain_text(chart.y.label).c_str());
 }
 
-/// The title, centred on the page (the axes may leave room for an outside legend).
-void draw_title(plstream& pls, const Chart& chart) {
-  pls.vpor(0.0, 1.0, 0.0, 1.0);
-  pls.wind(0.0, 1.0, 0.0, 1.0);
-  pls.col0(kInk);
-  pls.schr(0, 1.45);
-  pls.mtex("t", -1.3, 0.5, 0.5, plain_text(chart.title).c_str());
-  pls.schr(0, 1.1);
-}
-
 void draw(plstream& pls, const Chart& chart) {
   pls.adv(0);
   pls.schr(0, 1.1);
@@ -206,7 +196,8 @@ void draw(plstream& pls, const Chart& chart) {
   }
   draw_axes(pls, chart);
   draw_legend(pls, chart);
-  draw_title(pls, chart);
+  draw_page_title(pls, chart.title);
+  pls.schr(0, 1.1);
 }
 
 }  // namespace
@@ -272,6 +263,14 @@ void render(const std::string& device, const std::string& path, const ImageSize&
 }  // namespace
 
 /// PLplot treats '#' as the start of an escape sequence in text.
+void draw_page_title(plstream& pls, const std::string& title) {
+  pls.vpor(0.0, 1.0, 0.0, 1.0);
+  pls.wind(0.0, 1.0, 0.0, 1.0);
+  pls.col0(kInk);
+  pls.schr(0, 1.45);
+  pls.mtex("t", -1.3, 0.5, 0.5, plain_text(title).c_str());
+}
+
 std::string plain_text(const std::string& text) {
   std::string out;
   for (char c : text) out += c == '#' ? std::string("##") : std::string(1, c);

@@ -13,6 +13,9 @@ namespace qme::plot {
 /// `text` with PLplot's escape character '#' doubled.
 std::string plain_text(const std::string& text);
 
+/// The title, centred on the page (the axes may leave room for an outside legend).
+void draw_page_title(plstream& pls, const std::string& title);
+
 /// PLplot's predefined line style (pllsty) of a LineStyle.
 PLINT style_index(LineStyle style);
 

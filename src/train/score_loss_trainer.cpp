@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "fused_mixture_step.hpp"
+#include "fusion/fused_mixture_step.hpp"  // private to qme_torch (src/ is on its include path)
 #include "qme/core/error.hpp"
 #include "qme/io/tensor_shape.hpp"
 #include "qme/loss/score_triplet_loss.hpp"
@@ -64,8 +64,8 @@ ScoreLossTrainer::ScoreLossTrainer(fusion::QmeMixture model, const torch::Tensor
       optimisation_(trainable_parameters(model_, options.device), options.optimisation),
       dropout_(options.modality_dropout, options.seed) {
   freeze_quality_estimator();
-  if (options_.fused_step && detail::FusedMixtureStep::supports(model_)) {
-    fused_ = std::make_unique<detail::FusedMixtureStep>(model_, options_.seed + 1);
+  if (options_.fused_step && fusion::detail::FusedMixtureStep::supports(model_)) {
+    fused_ = std::make_unique<fusion::detail::FusedMixtureStep>(model_, options_.seed + 1);
   }
   enter_train_mode();
 }

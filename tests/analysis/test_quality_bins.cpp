@@ -84,7 +84,7 @@ qme::eval::EvaluationReport report_by_hand(const qme::ModelScores& scores, const
 
 qme::eval::EvalOptions quick_eval() {
   qme::eval::EvalOptions options;
-  options.num_draws = 3;
+  options.open_set.num_draws = 3;
   options.num_threads = 1;
   return options;
 }

@@ -273,9 +273,9 @@ TEST_CASE("the report's TAR@FAR and FNIR@FPIR are the public tar_at_far and fnir
   qme::test::LogCapture quiet;
   const auto d = random_dataset(6, 9, 5, 45);  // U = 9
   auto options = quiet_options();
-  options.seed = 7;  // not the defaults: the report must pass its options on
-  options.num_draws = 6;
-  options.enrol_fraction = 0.6;
+  options.open_set.seed = 7;  // not the defaults: the report must pass its options on
+  options.open_set.num_draws = 6;
+  options.open_set.enrol_fraction = 0.6;
   options.fars = {1e-3, 0.05};
   options.fpirs = {0.02, 0.2};
   const auto report = evaluate(d.scores, d.merged, d.labels, options);

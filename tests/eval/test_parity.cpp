@@ -22,7 +22,7 @@ void check_fixture_set(const std::string& name) {
   std::vector<qme::ModelScores> scores;
   for (const auto& m : models) scores.push_back(file.read_model(m));
   qme::eval::EvalOptions options;
-  options.seed = 45;
+  options.open_set.seed = 45;
   for (size_t k = 0; k < models.size(); ++k) {
     const auto report =
         qme::eval::evaluate(scores[k].score_mat, scores[k].merge_score_mat, file.labels(), options);

@@ -32,9 +32,7 @@ class EvaluationReport {
 };
 
 struct EvalOptions {
-  uint32_t seed = 45;  // numpy's legacy generator is seeded at the start of each report
-  int num_draws = 10;
-  double enrol_fraction = 0.8;
+  OpenSetProtocol open_set;  // FNIR@FPIR's seeded enrolment draws (seed 45, 10 draws, 80 %)
   std::vector<double> fars = {1e-4, 1e-3, 1e-2};
   std::vector<double> fpirs = {1e-4, 1e-3, 1e-2};
   int num_threads = 0;  // 0: QME_NUM_THREADS or all cores
@@ -44,7 +42,7 @@ struct EvalOptions {
 /// Validates shapes against the labels (qme::InputError), warns about every
 /// value it has to leave undefined, never throws on degenerate data. TAR@FAR is
 /// tar_at_far (verification.hpp), FNIR@FPIR is fnir_at_fpir (open_set.hpp) with
-/// the options' seed, num_draws and enrol_fraction.
+/// options.open_set (seed, num_draws, enrol_fraction).
 EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, const TestLabels& labels,
                           const EvalOptions& options = {});
 
@@ -59,9 +57,6 @@ struct ReportParts {
 
 /// The report of `parts` in upstream's metric order and spelling.
 EvaluationReport assemble_report(const ReportParts& parts, const EvalOptions& options);
-
-/// The open-set protocol of `options` (its seed, number of draws and enrolment fraction).
-OpenSetProtocol open_set_protocol(const EvalOptions& options);
 
 /// A report with its name (a model, a baseline, "qme") and the in-process time evaluate() took.
 struct NamedReport {

@@ -26,11 +26,11 @@
 #include "qme/train/modality_dropout.hpp"
 #include "qme/train/optimisation.hpp"
 
-namespace qme::train {
-
-namespace detail {
+namespace qme::fusion::detail {
 class FusedMixtureStep;
 }
+
+namespace qme::train {
 
 struct ScoreLossTrainerOptions {
   OptimisationOptions optimisation;
@@ -118,7 +118,7 @@ class ScoreLossTrainer {
   torch::Tensor center_labels_;
   Optimisation optimisation_;
   ModalityDropout dropout_;
-  std::unique_ptr<detail::FusedMixtureStep> fused_;  ///< null: modules + autograd
+  std::unique_ptr<fusion::detail::FusedMixtureStep> fused_;  ///< null: modules + autograd
 };
 
 /// Writes a state dict as upstream's checkpoint {"model_state_dict": ...}, atomically
