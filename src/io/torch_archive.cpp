@@ -60,7 +60,6 @@ TorchArchive::TorchArchive(const std::string& path) : path_(path) {
   inflation_budget_ = std::max<uint64_t>(uint64_t{64} << 20, file_size_ * kMaxInflation);
   const DirectoryPlace place = find_directory(in);
   check_one_file(place);
-  this_disk_ = place.this_disk;
   const uint64_t offset = place.offset, length = place.length, count = place.count;
   if (offset > file_size_ || length > file_size_ - offset)
     truncated("the zip directory lies outside the file");
@@ -68,7 +67,7 @@ TorchArchive::TorchArchive(const std::string& path) : path_(path) {
   in.seekg(static_cast<std::streamoff>(offset));
   in.read(dir.data(), static_cast<std::streamsize>(length));
   if (!in) truncated("the zip directory cannot be read");
-  if (parse_directory(dir) != count)
+  if (parse_directory(dir, place.this_disk) != count)
     corrupt("its zip directory holds another number of records than it declares");
 }
 
@@ -290,26 +289,24 @@ void TorchArchive::check_one_file(const DirectoryPlace& place) const {
 
 /// The checks LibTorch's reader makes of every directory record when it opens an archive, so
 /// that what it refuses is refused here too.
-void TorchArchive::check_record_fields(const std::string& dir, size_t at, const Entry& e) const {
+void TorchArchive::check_record_fields(const std::string& dir, size_t at, const Entry& e,
+                                       uint64_t this_disk) const {
   const uint64_t packed32 = little_endian(dir, at + 20, 4), size32 = little_endian(dir, at + 24, 4);
   if (packed32 != kZip64Marker32 && size32 != kZip64Marker32 &&
       ((!e.compressed && packed32 != size32) || (size32 != 0 && packed32 == 0))) {
     corrupt("record '" + e.name + "' declares sizes that disagree");
   }
   const uint64_t disk = little_endian(dir, at + 34, 2);
-  if (disk == 0xFFFFu || (disk != this_disk_ && disk != 1)) {
+  if (disk == 0xFFFFu || (disk != this_disk && disk != 1)) {
     corrupt("record '" + e.name + "' lies on another disk of a split archive");
   }
   if (packed32 != kZip64Marker32 && little_endian(dir, at + 42, 4) + 30 + packed32 > file_size_) {
     truncated("record '" + e.name + "' ends beyond the file");
   }
-  constexpr uint64_t kMaskedLocalHeader = 0x2000;
-  if ((little_endian(dir, at + 8, 2) & kMaskedLocalHeader) != 0)
-    corrupt("record '" + e.name + "' has a masked (encrypted) local header");
 }
 
 /// Reads every record's entry; returns how many there are.
-uint64_t TorchArchive::parse_directory(const std::string& dir) {
+uint64_t TorchArchive::parse_directory(const std::string& dir, uint64_t this_disk) {
   size_t at = 0;
   uint64_t records = 0;
   while (at + 46 <= dir.size() && little_endian(dir, at, 4) == 0x02014b50) {
@@ -324,7 +321,7 @@ uint64_t TorchArchive::parse_directory(const std::string& dir) {
     e.packed_size = little_endian(dir, at + 20, 4);
     e.size = little_endian(dir, at + 24, 4);
     e.local_offset = little_endian(dir, at + 42, 4);
-    check_record_fields(dir, at, e);
+    check_record_fields(dir, at, e, this_disk);
     read_zip64_sizes(dir.substr(at + 46 + name_length, extra_length), e);
     add_entry(e.name, e);
     at += 46 + name_length + extra_length + comment_length;
@@ -336,8 +333,8 @@ uint64_t TorchArchive::parse_directory(const std::string& dir) {
 /// True for a deflated record, false for a stored one; anything else (encrypted or patched
 /// data, another method) LibTorch cannot read and torch.save never writes.
 bool TorchArchive::stored_or_deflated(const std::string& name, uint64_t flags, uint64_t method) const {
-  constexpr uint64_t kEncrypted = 0x1, kPatched = 0x20, kStrongEncryption = 0x40;
-  if ((flags & (kEncrypted | kPatched | kStrongEncryption)) != 0) {
+  constexpr uint64_t kEncrypted = 0x1, kPatched = 0x20, kStrongEncryption = 0x40, kMaskedLocalHeader = 0x2000;
+  if ((flags & (kEncrypted | kPatched | kStrongEncryption | kMaskedLocalHeader)) != 0) {
     corrupt("record '" + name + "' is encrypted or patched, which torch.save never writes");
   }
   if (method != 0 && method != 8) {

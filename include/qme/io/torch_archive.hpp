@@ -102,8 +102,8 @@ class TorchArchive {
   DirectoryPlace find_directory(std::ifstream& in) const;
   DirectoryPlace merge_zip64(std::ifstream& in, uint64_t zip64_end, const DirectoryPlace& place) const;
   void check_one_file(const DirectoryPlace& place) const;
-  void check_record_fields(const std::string& dir, size_t at, const Entry& e) const;
-  uint64_t parse_directory(const std::string& dir);
+  void check_record_fields(const std::string& dir, size_t at, const Entry& e, uint64_t this_disk) const;
+  uint64_t parse_directory(const std::string& dir, uint64_t this_disk);
   bool stored_or_deflated(const std::string& name, uint64_t flags, uint64_t method) const;
   void add_entry(const std::string& name, const Entry& e);
   void read_zip64_sizes(const std::string& extra, Entry& e) const;
@@ -112,7 +112,6 @@ class TorchArchive {
   uint64_t file_size_ = 0;
   std::map<std::string, Entry> entries_;
   std::string top_folder_;
-  uint64_t this_disk_ = 0;
   uint64_t inflation_budget_ = 0;
 };
 
