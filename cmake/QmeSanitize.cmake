@@ -29,6 +29,20 @@ if(QME_SANITIZE)
   message(STATUS "qme: sanitizers ${QME_SANITIZE}")
 endif()
 
+# qme_sanitizer_test_environment(): call at the end of a folder's tests. Under the sanitizers,
+# every test of the folder (Catch2 programs and the cli/demo scripts' tools alike) reads
+# tests/fuzz/lsan.supp, which names the leaks inside the Debian libraries qme calls.
+function(qme_sanitizer_test_environment)
+  if(NOT QME_SANITIZE MATCHES "address")
+    return()
+  endif()
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  if(tests)
+    set_property(TEST ${tests} APPEND PROPERTY ENVIRONMENT
+                 "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/fuzz/lsan.supp")
+  endif()
+endfunction()
+
 if(QME_BUILD_FUZZERS)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "qme: QME_BUILD_FUZZERS needs clang (libFuzzer): "
