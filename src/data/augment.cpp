@@ -249,9 +249,8 @@ void TrainTransform::apply(const RgbImage& image, const ClipDraw& clip, SampleRn
   }
   if (flip) flip_horizontal(work);
   normalize_to_chw(work, base.mean, base.std_dev, base.precision, out, channel_stride);
-  if (augment.erasing.probability > 0.0) {
-    erase(out, channel_stride, base.width, draw_erasing(augment.erasing, base.height, base.width, rng),
-          augment.erasing.fill);
+  if (erasing.probability > 0.0) {
+    erase(out, channel_stride, base.width, draw_erasing(erasing, base.height, base.width, rng), erasing.fill);
   }
 }
 
@@ -264,13 +263,8 @@ std::vector<float> TrainTransform::apply(const RgbImage& image, const ClipDraw& 
 TrainTransform train_transform(const std::string& model) {
   TrainTransform t;
   t.base = test_transform(model);  // InputError for an unknown model
-  const models::AugmentationRecipe& recipe = models::model_spec(model).augmentation;
-  TrainAugmentation& a = t.augment;
-  a.crop_probability = recipe.crop_probability;
-  a.flip_probability = recipe.flip_probability;
-  a.flip_per_clip = recipe.flip_per_clip;
-  a.blur = recipe.blur;
-  if (recipe.erasing_probability > 0.0) a.erasing = RandomErasing::upstream(recipe.erasing_probability);
+  t.augment = models::model_spec(model).augmentation;
+  if (t.augment.erasing_probability > 0.0) t.erasing = RandomErasing::upstream(t.augment.erasing_probability);
   return t;
 }
 

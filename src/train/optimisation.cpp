@@ -36,6 +36,71 @@ double read_double(torch::serialize::InputArchive& archive, const std::string& k
   return value.toDouble();
 }
 
+std::string state_key(const torch::Tensor& parameter) {
+  return c10::guts::to_string(parameter.unsafeGetTensorImpl());  // LibTorch's own key
+}
+
+// LibTorch's Optimizer::save keys each parameter's state by its TensorImpl address, so two saves
+// of one run differ byte for byte; qme writes the state by parameter position instead.
+void write_adam_state(const torch::optim::Adam& adam, torch::serialize::OutputArchive& archive) {
+  int64_t index = 0;
+  for (const auto& group : adam.param_groups()) {
+    for (const auto& parameter : group.params()) {
+      const auto found = adam.state().find(state_key(parameter));
+      if (found != adam.state().end()) {
+        const auto& state = static_cast<const torch::optim::AdamParamState&>(*found->second);
+        torch::serialize::OutputArchive one(archive.compilation_unit());
+        one.write("step", c10::IValue(state.step()));
+        one.write("exp_avg", state.exp_avg());
+        one.write("exp_avg_sq", state.exp_avg_sq());
+        if (state.max_exp_avg_sq().defined()) one.write("max_exp_avg_sq", state.max_exp_avg_sq());
+        archive.write("parameter_" + std::to_string(index), one);
+      }
+      ++index;
+    }
+  }
+  archive.write("parameters", c10::IValue(index));
+}
+
+torch::Tensor read_moment(torch::serialize::InputArchive& archive, const std::string& key,
+                          const torch::Tensor& parameter, const std::string& field,
+                          const std::string& source) {
+  torch::Tensor moment;
+  if (!archive.try_read(key, moment)) throw InputError(source, field + "." + key, "is missing");
+  if (moment.sizes() != parameter.sizes() || moment.scalar_type() != parameter.scalar_type())
+    throw InputError(source, field + "." + key, "does not have its parameter's shape and dtype");
+  return moment.to(parameter.device());
+}
+
+void read_adam_state(torch::serialize::InputArchive& archive, torch::optim::Adam& adam,
+                     const std::string& source) {
+  int64_t count = 0;
+  for (const auto& group : adam.param_groups()) count += static_cast<int64_t>(group.params().size());
+  if (read_int(archive, "parameters", source) != count)
+    throw InputError(source, "adam_state.parameters", "differs from this model's parameter count");
+  adam.state().clear();
+  int64_t index = 0;
+  for (const auto& group : adam.param_groups()) {
+    for (const auto& parameter : group.params()) {
+      const std::string name = "parameter_" + std::to_string(index++);
+      const std::string field = "adam_state." + name;
+      torch::serialize::InputArchive one;
+      if (!archive.try_read(name, one)) continue;  // not stepped yet
+      auto state = std::make_unique<torch::optim::AdamParamState>();
+      c10::IValue step;
+      if (!one.try_read("step", step) || !step.isInt())
+        throw InputError(source, field + ".step", "is missing or not an integer");
+      state->step(step.toInt());
+      state->exp_avg(read_moment(one, "exp_avg", parameter, field, source));
+      state->exp_avg_sq(read_moment(one, "exp_avg_sq", parameter, field, source));
+      torch::Tensor max_sq;
+      if (one.try_read("max_exp_avg_sq", max_sq))
+        state->max_exp_avg_sq(read_moment(one, "max_exp_avg_sq", parameter, field, source));
+      adam.state()[state_key(parameter)] = std::move(state);
+    }
+  }
+}
+
 }  // namespace
 
 Optimisation::Optimisation(std::vector<torch::Tensor> parameters, const OptimisationOptions& options)
@@ -94,8 +159,8 @@ double Optimisation::finish_step() {
 
 void Optimisation::save(torch::serialize::OutputArchive& archive) const {
   torch::serialize::OutputArchive adam(archive.compilation_unit());
-  adam_->save(adam);
-  archive.write("adam", adam);
+  write_adam_state(*adam_, adam);
+  archive.write("adam_state", adam);
   const auto& s = schedule_.state();
   archive.write("steps_done", c10::IValue(steps_done_));
   archive.write("steps_per_epoch", c10::IValue(options_.steps_per_epoch));
@@ -133,8 +198,13 @@ void Optimisation::load(torch::serialize::InputArchive& archive, const std::stri
   s.lr = read_double(archive, "schedule_lr", source);
   const int64_t steps = read_int(archive, "steps_done", source);
   torch::serialize::InputArchive adam;
-  if (!archive.try_read("adam", adam)) throw InputError(source, "adam", "is missing");
-  adam_->load(adam);
+  if (archive.try_read("adam_state", adam)) {
+    read_adam_state(adam, *adam_, source);
+  } else if (archive.try_read("adam", adam)) {
+    adam_->load(adam);  // an earlier qme's resume file: LibTorch's address-keyed layout
+  } else {
+    throw InputError(source, "adam_state", "is missing");
+  }
   schedule_.restore(s);
   steps_done_ = steps;
   apply_learning_rate();

@@ -307,24 +307,24 @@ TEST_CASE("each model's training augmentations follow upstream's transform lists
   CHECK(face.augment.blur);
   CHECK(face.augment.flip_probability == 0.5);
   CHECK(face.augment.crop_probability == 0.0);
-  CHECK(face.augment.erasing.probability == 0.0);
+  CHECK(face.erasing.probability == 0.0);
   const auto gait = qme::data::train_transform("biggait");
   CHECK(gait.augment.crop_probability == 0.2);
   CHECK(gait.augment.flip_probability == 0.0);
-  CHECK(gait.augment.erasing.probability == 0.5);
+  CHECK(gait.erasing.probability == 0.5);
   CHECK(gait.base.precision == qme::data::NormalizePrecision::kFloat64);
   for (const std::string model : {"cal-ccvid", "cal-mevid"}) {
     const auto t = qme::data::train_transform(model);
     CHECK(t.augment.flip_per_clip);
-    CHECK(t.augment.erasing.probability == 0.0);
+    CHECK(t.erasing.probability == 0.0);
     CHECK(t.base.filter == qme::data::ResizeFilter::kBicubic);
   }
   for (const std::string model : {"cal-ltcc", "aim"}) {
     const auto t = qme::data::train_transform(model);
     CHECK(t.augment.crop_probability == 0.5);
     CHECK(t.augment.flip_probability == 0.5);
-    CHECK(t.augment.erasing.probability == 0.5);
-    CHECK(t.augment.erasing.max_area == 0.4);
+    CHECK(t.erasing.probability == 0.5);
+    CHECK(t.erasing.max_area == 0.4);
   }
   const auto agrl = qme::data::train_transform("agrl");
   CHECK(agrl.augment.flip_probability == 0.5);
@@ -383,7 +383,7 @@ TEST_CASE("face augmentations vary per frame, keep the size and are seeded", "[d
 TEST_CASE("biggait erasing changes only a rectangle of the frame, to the fill", "[data]") {
   auto t = qme::data::train_transform("biggait");
   t.augment.crop_probability = 0.0;  // isolate the erasing
-  t.augment.erasing.probability = 1.0;
+  t.erasing.probability = 1.0;
   const RgbImage frame = pattern(256, 128);
   const auto plain = t.base.apply(frame);
   for (uint64_t seed = 0; seed < 10; ++seed) {
@@ -398,7 +398,7 @@ TEST_CASE("biggait erasing changes only a rectangle of the frame, to the fill", 
         top = std::min(top, y), bottom = std::max(bottom, y), left = std::min(left, x),
         right = std::max(right, x);
         for (int c = 0; c < 3; ++c)
-          CHECK(out[i + static_cast<size_t>(c) * 32768] == t.augment.erasing.fill[static_cast<size_t>(c)]);
+          CHECK(out[i + static_cast<size_t>(c) * 32768] == t.erasing.fill[static_cast<size_t>(c)]);
       }
     CHECK(changed > 0);
     // The changed pixels fill their bounding box (up to pixels that equal the fill already).

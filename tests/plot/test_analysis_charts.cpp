@@ -18,11 +18,6 @@ using qme::test::TempDir;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 uint32_t big_endian(const std::string& bytes, size_t at) {
   uint32_t v = 0;
   for (size_t k = 0; k < 4; ++k) v = (v << 8) | static_cast<uint8_t>(bytes[at + k]);
@@ -32,14 +27,14 @@ uint32_t big_endian(const std::string& bytes, size_t at) {
 /// A PNG (signature, IHDR) of width x height pixels with more than a blank page in it, and an SVG.
 void check_images(const std::string& stem, uint32_t width, uint32_t height) {
   INFO(stem);
-  const auto png = read_file(stem + ".png");
+  const auto png = qme::test::file_bytes(stem + ".png");
   REQUIRE(png.size() > 33);
   REQUIRE(png.compare(0, 8, std::string("\x89PNG\r\n\x1a\n", 8)) == 0);
   REQUIRE(png.compare(12, 4, "IHDR") == 0);
   CHECK(big_endian(png, 16) == width);
   CHECK(big_endian(png, 20) == height);
   CHECK(png.size() > 5000);
-  const auto svg = read_file(stem + ".svg");
+  const auto svg = qme::test::file_bytes(stem + ".svg");
   CHECK(svg.find("<svg") != std::string::npos);
   CHECK(svg.size() > 2000);
 }
@@ -74,7 +69,7 @@ TEST_CASE("the interval chart writes PNG, SVG and a CSV of label,value,lo,hi", "
       qme::plot::write_interval_chart(stem, "GR top-1 with 95% intervals", "GR top-1", bars, {640, 480});
   CHECK(files == std::vector<std::string>{stem + ".png", stem + ".svg", stem + ".csv"});
   check_images(stem, 640, 480);
-  CHECK(read_file(stem + ".csv") ==
+  CHECK(qme::test::file_bytes(stem + ".csv") ==
         "label,value,lo,hi\n"
         "adaface,0.5,0.25,0.75\n"
         "cal-ccvid,0.625,0.5,0.6875\n"
@@ -94,7 +89,8 @@ TEST_CASE("the interval chart draws many long labels and NaN values at the defau
   }
   qme::plot::write_interval_chart(dir.path("long"), "many columns # slanted labels", "threshold", bars);
   check_images(dir.path("long"), 1200, 900);
-  CHECK(read_file(dir.path("long.csv")).find("\na rather long column name 5,,-0.5,1\n") != std::string::npos);
+  CHECK(qme::test::file_bytes(dir.path("long.csv")).find("\na rather long column name 5,,-0.5,1\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("the interval chart refuses an empty list of columns", "[plot]") {
@@ -117,7 +113,7 @@ TEST_CASE("the quality-bin chart writes a line per column and a CSV per bin", "[
                                                         columns, {800, 600});
   CHECK(files.size() == 3);
   check_images(stem, 800, 600);
-  CHECK(read_file(stem + ".csv") ==
+  CHECK(qme::test::file_bytes(stem + ".csv") ==
         "bin,lo,hi,probes,adaface,zscore,QME\n"
         "1,0,0.25,40,0.25,0.375,0.5\n"
         "2,0.25,0.5,41,0.5,0.5,0.625\n"

@@ -23,11 +23,6 @@ using qme::test::TempDir;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 struct PngSize {
   uint32_t width = 0, height = 0;
 };
@@ -40,7 +35,7 @@ uint32_t big_endian(const std::string& bytes, size_t at) {
 
 /// Width and height from the IHDR chunk, which the PNG signature must be followed by.
 PngSize png_size(const std::string& path) {
-  const auto bytes = read_file(path);
+  const auto bytes = qme::test::file_bytes(path);
   REQUIRE(bytes.size() > 33);
   REQUIRE(bytes.compare(0, 8, std::string("\x89PNG\r\n\x1a\n", 8)) == 0);
   REQUIRE(bytes.compare(12, 4, "IHDR") == 0);
@@ -101,13 +96,14 @@ TEST_CASE("--plots writes a PNG, an SVG and a CSV per figure, at the requested s
     CHECK(size.width == 640);
     CHECK(size.height == 480);
     CHECK(std::filesystem::file_size(base + ".png") > 5000);  // more than a blank page
-    CHECK(read_file(base + ".svg").find("<svg") != std::string::npos);
-    const auto csv = read_file(base + ".csv");
+    CHECK(qme::test::file_bytes(base + ".svg").find("<svg") != std::string::npos);
+    const auto csv = qme::test::file_bytes(base + ".csv");
     CHECK(csv.find('\n') != std::string::npos);
     CHECK(csv.find('\n') + 1 < csv.size());  // a header and data rows
   }
-  CHECK(read_file(options.dir + "/cmc.csv").rfind("rank,adaface,cal-ccvid,minmax,QME\n", 0) == 0);
-  CHECK(read_file(options.dir + "/quality.csv").rfind("bin_lo,bin_hi,rank1_correct_density", 0) == 0);
+  CHECK(qme::test::file_bytes(options.dir + "/cmc.csv").rfind("rank,adaface,cal-ccvid,minmax,QME\n", 0) == 0);
+  CHECK(qme::test::file_bytes(options.dir + "/quality.csv").rfind("bin_lo,bin_hi,rank1_correct_density", 0) ==
+        0);
   // nothing but the figures: no temporary files left behind
   size_t entries = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(options.dir)) ++entries;

@@ -57,6 +57,12 @@ class TempDir {
   std::filesystem::path root_;
 };
 
+/// The whole content of the file at `path` ("" when it cannot be read).
+inline std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 /// A rows x cols matrix holding `values` row by row (REQUIREs rows * cols of them).
 inline qme::ScoreMatrix make_matrix(int64_t rows, int64_t cols, std::vector<float> values) {
   qme::ScoreMatrix m;

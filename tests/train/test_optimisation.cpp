@@ -4,9 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <sstream>
+#include <vector>
 
 #include "qme/core/error.hpp"
 #include "qme/train/optimisation.hpp"
+#include "support/test_support.hpp"
 
 using qme::train::Optimisation;
 using qme::train::OptimisationOptions;
@@ -61,4 +64,56 @@ TEST_CASE("the optimisation steps the schedule with epoch + step / steps_per_epo
   CHECK(static_cast<const torch::optim::AdamOptions&>(group.options()).lr() == lrs.back());
   options.steps_per_epoch = 0;
   CHECK_THROWS_AS(Optimisation({p}, options), qme::UsageError);
+}
+
+namespace {
+
+// Two parameters of different dtypes, so that Adam keeps one state per parameter (no flat buffer).
+std::vector<torch::Tensor> two_parameters(int64_t second_size) {
+  return {torch::tensor({0.5f, -1.0f}, torch::requires_grad()),
+          torch::linspace(-1.0, 1.0, second_size, torch::kFloat64).requires_grad_(true)};
+}
+
+void take_step(Optimisation& opt, const std::vector<torch::Tensor>& parameters) {
+  opt.zero_grad();
+  (parameters[0].square().sum() + parameters[1].cos().sum()).backward();
+  opt.finish_step();
+}
+
+}  // namespace
+
+TEST_CASE("Adam's state is saved by parameter position and restores the same steps", "[train]") {
+  OptimisationOptions options;
+  options.lr = 1e-2;
+  const auto run = two_parameters(3), copy = two_parameters(3);
+  Optimisation opt(run, options), twin(copy, options);
+  for (int i = 0; i < 2; ++i) take_step(opt, run), take_step(twin, copy);
+  torch::serialize::OutputArchive saved;
+  opt.save(saved);
+  std::ostringstream bytes, twin_bytes;
+  saved.save_to(bytes);
+  torch::serialize::OutputArchive twin_saved;
+  twin.save(twin_saved);
+  twin_saved.save_to(twin_bytes);
+  CHECK(bytes.str() == twin_bytes.str());  // no tensor addresses in the file
+
+  const auto resumed_parameters = two_parameters(3);
+  Optimisation resumed(resumed_parameters, options);
+  torch::serialize::InputArchive in;
+  std::istringstream stream(bytes.str());
+  in.load_from(stream);
+  resumed.load(in, "state.pt");
+  for (size_t k = 0; k < 2; ++k) resumed_parameters[k].detach().copy_(run[k].detach());
+  take_step(opt, run);
+  take_step(resumed, resumed_parameters);
+  for (size_t k = 0; k < 2; ++k) CHECK(torch::equal(run[k], resumed_parameters[k]));
+
+  const auto other_shape = two_parameters(4);
+  Optimisation other(other_shape, options);
+  std::istringstream again(bytes.str());
+  torch::serialize::InputArchive in_again;
+  in_again.load_from(again);
+  const auto message = qme::test::message_of<qme::InputError>([&] { other.load(in_again, "state.pt"); });
+  CHECK(message.find("state.pt") != std::string::npos);
+  CHECK(message.find("adam_state.parameter_1.exp_avg") != std::string::npos);
 }

@@ -65,6 +65,22 @@ TEST_CASE("QE training resumes bit for bit, dropout masks included", "[train]") 
   CHECK(resumed.learning_rate() == whole.learning_rate());
 }
 
+TEST_CASE("the same run writes the same resume file, byte for byte", "[train]") {
+  // LibTorch's own Optimizer::save keys Adam's moments by tensor address; qme keys them by position.
+  // (LibTorch names the archive's folder after the file, so both runs write the same name.)
+  const auto batches = qme::test::quality_batches(2, 4);
+  std::vector<std::string> bytes;
+  for (int run = 0; run < 2; ++run) {
+    qme::test::TempDir dir;
+    auto trainer = make_trainer(4, 0.1);
+    for (const auto& b : batches) trainer.step(b);
+    trainer.save_resume_state(dir.path("qe_resume.pt"));
+    bytes.push_back(qme::test::file_bytes(dir.path("qe_resume.pt")));
+  }
+  REQUIRE(bytes[0].size() > 1000);
+  CHECK(bytes[0] == bytes[1]);
+}
+
 TEST_CASE("the trained QE is written as upstream's QE checkpoint", "[train]") {
   auto trainer = make_trainer(3, 0.0);
   trainer.step(qme::test::quality_batches(1, 5).front());

@@ -28,6 +28,7 @@
 #include "qme/data/pillow_resize.hpp"
 #include "qme/data/sampling.hpp"
 #include "qme/data/transforms.hpp"
+#include "qme/models/model_spec.hpp"
 
 namespace qme::data {
 
@@ -116,15 +117,6 @@ ErasingBox draw_erasing(const RandomErasing& options, int64_t image_height, int6
 void erase(float* frame, int64_t channel_stride, int64_t image_width, const ErasingBox& box,
            const std::array<float, 3>& fill);
 
-/// What a model's training transform draws, on top of its test transform.
-struct TrainAugmentation {
-  double crop_probability = 0.0;  ///< RandomCroping, per frame
-  double flip_probability = 0.0;  ///< horizontal flip, per frame
-  bool flip_per_clip = false;     ///< one flip (probability 0.5) for the whole clip (CAL video models)
-  bool blur = false;              ///< BlurAugmenter, per frame (face models)
-  RandomErasing erasing;          ///< per frame, after normalisation
-};
-
 /// Draws made once per clip.
 struct ClipDraw {
   bool flip = false;
@@ -134,7 +126,8 @@ struct ClipDraw {
 /// each only where the model's pipeline has it (see the table above).
 struct TrainTransform {
   TestTransform base;
-  TrainAugmentation augment;
+  models::AugmentationRecipe augment;  ///< the registry's recipe, as it is
+  RandomErasing erasing;               ///< augment.erasing_probability with upstream's other settings
 
   /// The per-clip draws (one uniform draw when flip_per_clip, none otherwise).
   ClipDraw draw_clip(SampleRng& rng) const;
