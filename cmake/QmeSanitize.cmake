@@ -33,7 +33,7 @@ endif()
 # every test of the folder (Catch2 programs and the cli/demo scripts' tools alike) reads
 # tests/fuzz/lsan.supp, which names the leaks inside the Debian libraries qme calls, and gets
 # four times its time limit: instrumented code runs two to four times slower (the CI-sized demo
-# takes ~5 minutes under ASan on two cores).
+# took 414 s under ASan on two cores shared with a build, against its 300 s limit).
 function(qme_sanitizer_test_environment)
   if(NOT QME_SANITIZE)
     return()
