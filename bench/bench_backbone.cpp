@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "qme/backbone/extraction.hpp"
 #include "qme/config/backbone_config.hpp"
+#include "qme/pipeline/extraction.hpp"
 
 namespace {
 
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line per setting, as it is measured
 
-  qme::backbone::TestExtractionOptions options;
+  qme::pipeline::TestExtractionOptions options;
   options.model = "cal-ltcc";
   options.dataset = "ltcc";
   options.root = data + "/root";
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
       std::vector<double> rates;
       int64_t frames = 0;
       for (int r = 0; r < repeats; ++r) {
-        const auto result = qme::backbone::extract_test_features(options);
+        const auto result = qme::pipeline::extract_test_features(options);
         frames = result.num_query + result.num_gallery;
         rates.push_back(static_cast<double>(frames) / result.seconds);
       }

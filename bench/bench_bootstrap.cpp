@@ -19,9 +19,9 @@
 #include "qme/analysis/bootstrap.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/core/parallel.hpp"
-#include "qme/eval/synthetic_scores.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 
 namespace {
 
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   CLI::App app{"bench_bootstrap: median time of the paired bootstrap of a paper table", "bench_bootstrap"};
   std::string scoremats;
   int repeats = 3, resamples = 1000, threads = 0;
-  auto spec = qme::eval::ltcc_sized_spec();
+  auto spec = qme::synthetic::ltcc_sized_spec();
   app.add_option("--scoremats", scoremats, "bootstrap this score-matrix file instead of a synthetic one");
   app.add_option("--resamples", resamples, "bootstrap resamples N")->capture_default_str();
   app.add_option("--repeats", repeats, "repeats (median reported)")->capture_default_str();
@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   if (scoremats.empty()) {
     std::filesystem::create_directories(folder);
     scoremats = (folder / "scoremats_ltcc.h5").string();
-    const auto synthetic = qme::eval::make_synthetic_scores(spec);
-    qme::io::write_score_matrix_file(scoremats, synthetic.labels, synthetic.models);
+    const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
+    qme::formats::write_score_matrix_file(scoremats, synthetic.labels, synthetic.models);
   }
   qme::pipeline::TablesOptions tables;
   tables.scoremats = scoremats;
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   tables.baselines = {qme::eval::FusionMethod::kZScore, qme::eval::FusionMethod::kMinMax,
                       qme::eval::FusionMethod::kRhe,    qme::eval::FusionMethod::kMin,
                       qme::eval::FusionMethod::kMean,   qme::eval::FusionMethod::kMax};
-  const qme::io::ScoreMatrixFile file(scoremats);
+  const qme::formats::ScoreMatrixFile file(scoremats);
   std::printf(
       "input: %s, score_mat %zux%zu, %zu model(s) + %zu baselines, %lld probe subjects, N = %d, %d "
       "thread(s), %d repeats\n",

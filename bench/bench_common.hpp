@@ -1,6 +1,6 @@
 #pragma once
 // What the benchmarks share: the median of repeats and the flags that shape a synthetic
-// score distribution (qme::eval::ScoreDistribution), so each figure can be reproduced on
+// score distribution (qme::synthetic::ScoreDistribution), so each figure can be reproduced on
 // narrow cosine bands, matches buried in the bulk, ties and face-less probes.
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
@@ -14,7 +14,7 @@
 
 #include "common_flags.hpp"  // tools/
 #include "qme/core/score_matrix.hpp"
-#include "qme/eval/synthetic_scores.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 
 namespace qme::bench {
 
@@ -38,7 +38,7 @@ inline long minor_page_faults() {
   return usage.ru_minflt;
 }
 
-inline void add_distribution_flags(CLI::App& app, eval::SyntheticScoreSpec& spec) {
+inline void add_distribution_flags(CLI::App& app, synthetic::SyntheticScoreSpec& spec) {
   tools::add_score_distribution_flags(app, spec.distribution);
   app.add_option("--gallery_per_subject", spec.gallery_per_subject,
                  "gallery entries per subject (matches/row)")

@@ -11,9 +11,9 @@
 #include "qme/core/parallel.hpp"
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/eval/retrieval.hpp"
-#include "qme/eval/synthetic_scores.hpp"
 #include "qme/eval/verification.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 
 using qme::bench::median_seconds;
 
@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   CLI::App app{"bench_eval: median full-report time on an LTCC-sized matrix", "bench_eval"};
   std::string scoremats, model;
   int repeats = 21, threads = 0, model_index = 1;
-  auto spec = qme::eval::ltcc_sized_spec();
+  auto spec = qme::synthetic::ltcc_sized_spec();
   app.add_option("--scoremats", scoremats, "read this score-matrix file instead of generating one");
   app.add_option("--model", model, "model in --scoremats (default: the first)");
   app.add_option("--repeats", repeats, "repeats (median reported)")->capture_default_str();
@@ -36,11 +36,11 @@ int main(int argc, char** argv) {
   qme::TestLabels labels;
   qme::ModelScores scores;
   if (scoremats.empty()) {
-    auto synthetic = qme::eval::make_synthetic_scores(spec);
+    auto synthetic = qme::synthetic::make_synthetic_scores(spec);
     labels = synthetic.labels;
     scores = synthetic.models[static_cast<size_t>(model_index)].second;
   } else {
-    const qme::io::ScoreMatrixFile file(scoremats);
+    const qme::formats::ScoreMatrixFile file(scoremats);
     labels = file.labels();
     scores = file.read_model(model.empty() ? file.models().at(0) : model);
   }

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "qme/io/features_file.hpp"
+#include "qme/formats/features_file.hpp"
 #include "qme/pipeline/score_jobs.hpp"
 
 namespace fs = std::filesystem;
@@ -65,13 +65,13 @@ void write_model(const std::string& dir, const std::string& model, const std::st
   std::normal_distribution<float> centre_noise(0.0f, 0.8f);
   std::vector<float> centres(static_cast<size_t>(sizes.subjects * dim));
   for (auto& c : centres) c = centre_noise(rng);
-  qme::io::TestFeatures f;
+  qme::formats::TestFeatures f;
   f.dim = dim;
   f.query_labels = query;
   f.gallery_labels = gallery;
   f.query = make_features(query.pids, centres, dim, nan_share, rng);
   f.gallery = make_features(gallery.pids, centres, dim, nan_share, rng);
-  qme::io::write_test_features(qme::io::test_features_path(dir, model, dataset), f);
+  qme::formats::write_test_features(qme::formats::test_features_path(dir, model, dataset), f);
 }
 
 double median(std::vector<double> v) {

@@ -24,11 +24,11 @@
 #include "qme/eval/classic_fusion.hpp"
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/eval/paper_table.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/fusion/qme_inference.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
 #include "qme/io/text_file.hpp"
 #include "qme/pipeline/qme_column.hpp"
 #include "qme/pipeline/tables_job.hpp"
@@ -81,11 +81,11 @@ struct Inputs {
 };
 
 /// An LTCC-sized file, a fresh QME head over its three models and uniform face weights.
-Inputs write_synthetic_inputs(const fs::path& dir, const qme::eval::SyntheticScoreSpec& spec) {
+Inputs write_synthetic_inputs(const fs::path& dir, const qme::synthetic::SyntheticScoreSpec& spec) {
   Inputs in;
-  const auto synthetic = qme::eval::make_synthetic_scores(spec);
+  const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   in.scoremats = (dir / "scoremats_ltcc.h5").string();
-  qme::io::write_score_matrix_file(in.scoremats, synthetic.labels, synthetic.models);
+  qme::formats::write_score_matrix_file(in.scoremats, synthetic.labels, synthetic.models);
   for (const auto& [name, scores] : synthetic.models) in.models.push_back(name);
   torch::manual_seed(3);
   qme::fusion::QmeMixture head{qme::fusion::QmeMixtureOptions(static_cast<int64_t>(in.models.size()))};
@@ -110,7 +110,7 @@ void run_table(const Inputs& in, const std::vector<qme::eval::FusionMethod>& bas
   eval_options.num_threads = threads;
   qme::pipeline::TablesResult result;
   const auto scores = times.time("read", [&] {
-    const qme::io::ScoreMatrixFile file(in.scoremats);
+    const qme::formats::ScoreMatrixFile file(in.scoremats);
     std::pair<qme::TestLabels, std::vector<qme::ModelScores>> read{file.labels(), {}};
     for (const auto& m : in.models) read.second.push_back(file.read_model(m));
     return read;
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
   Inputs in;
   std::string baselines_flag = "zscore,minmax,rhe,min,mean,max";
   int repeats = 5, threads = 0;
-  auto spec = qme::eval::ltcc_sized_spec();
+  auto spec = qme::synthetic::ltcc_sized_spec();
   app.add_option("--scoremats", in.scoremats, "score-matrix file (default: a synthetic LTCC-sized one)");
   app.add_option("--models", in.models, "models, in the QME checkpoint's order (default: all in the file)")
       ->delimiter(',');
@@ -186,13 +186,13 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   if (!keep.empty()) fs::create_directories(keep);
   if (in.scoremats.empty()) in = write_synthetic_inputs(keep.empty() ? dir : fs::path(keep), spec);
-  if (in.models.empty()) in.models = qme::io::ScoreMatrixFile(in.scoremats).models();
+  if (in.models.empty()) in.models = qme::formats::ScoreMatrixFile(in.scoremats).models();
   std::vector<qme::eval::FusionMethod> baselines;
   std::stringstream names(baselines_flag);
   for (std::string name; std::getline(names, name, ',');) {
     if (name != "none") baselines.push_back(qme::eval::parse_fusion_method(name));
   }
-  const qme::io::ScoreMatrixFile file(in.scoremats);
+  const qme::formats::ScoreMatrixFile file(in.scoremats);
   std::printf("input: %s, %zu models, score_mat %zux%zu, merge_score_mat %zux%zu, %d thread(s), %d repeats\n",
               in.scoremats.c_str(), in.models.size(), file.labels().query.size(),
               file.labels().gallery.size(), file.labels().query.size(),

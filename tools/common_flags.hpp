@@ -7,7 +7,8 @@
 
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
-#include "qme/eval/synthetic_scores.hpp"
+#include "qme/pipeline/extraction.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 
 namespace qme::tools {
 
@@ -28,7 +29,7 @@ inline CLI::Option* add_device_flag(CLI::App& app, std::string& device, const st
 
 /// --spread, --gain, --quantum, --faceless: the shape of synthetic scores (qme_synth_scores and
 /// the benchmarks), so a figure can be reproduced on realistic distributions.
-inline void add_score_distribution_flags(CLI::App& app, qme::eval::ScoreDistribution& d) {
+inline void add_score_distribution_flags(CLI::App& app, qme::synthetic::ScoreDistribution& d) {
   app.add_option("--spread", d.spread_scale, "impostor spread x this (a narrow band: < 1)")
       ->capture_default_str();
   app.add_option("--gain", d.gain_scale, "genuine gain x this (matches in the bulk: < 1)")
@@ -55,12 +56,12 @@ inline CLI::Option* add_optimize_flag(CLI::App& app, bool& optimize, const std::
 }
 
 /// --num_shards / --shard_index: one shard of an extraction (e.g. a Slurm array task).
-inline void add_shard_flags(CLI::App& app, int64_t& num_shards, int64_t& shard_index) {
-  app.add_option("--num_shards", num_shards,
+inline void add_shard_flags(CLI::App& app, pipeline::ShardSpec& shard) {
+  app.add_option("--num_shards", shard.num_shards,
                  "split the extraction by video into this many shards (one per job), then merge them")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--shard_index", shard_index,
+  app.add_option("--shard_index", shard.shard_index,
                  "the shard this run extracts, 0 .. num_shards-1 (e.g. $SLURM_ARRAY_TASK_ID)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -68,8 +69,9 @@ inline void add_shard_flags(CLI::App& app, int64_t& num_shards, int64_t& shard_i
 
 /// UsageError unless the shard flags fit the mode: an index below the count, sharding only when
 /// extracting (`extract_name`), and a merge (`merge_name`) of at least two shards.
-inline void check_shard_flags(int64_t num_shards, int64_t shard_index, bool extracting, bool merging,
+inline void check_shard_flags(const pipeline::ShardSpec& shard, bool extracting, bool merging,
                               const std::string& extract_name, const std::string& merge_name) {
+  const auto [num_shards, shard_index] = shard;
   if (shard_index >= num_shards) {
     throw UsageError("--shard_index " + std::to_string(shard_index) + " must be below --num_shards " +
                      std::to_string(num_shards));

@@ -1,5 +1,5 @@
 /// qme_main: trains the face quality estimator (--mode mod_qe) or the QME fusion head
-/// (--mode score_loss), as upstream's main.py, from qme's caches (qme::train::run_training).
+/// (--mode score_loss), as upstream's main.py, from qme's caches (qme::pipeline::run_training).
 /// Flags keep upstream's names and defaults.
 #include <spdlog/spdlog.h>
 
@@ -13,43 +13,33 @@
 #include "qme/config/train_config.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
+#include "qme/pipeline/training_run.hpp"
 #include "qme/train/device.hpp"
-#include "qme/train/training_run.hpp"
 #include "tool_main.hpp"
 
 namespace {
 
 constexpr int kExitInterrupted = 130;  // the shell's code for a SIGINT stop
 
+// The flags bind straight to the training run's options; the rest are what the tool resolves
+// (config paths, the seed override) or accepts for upstream compatibility.
 struct Options {
-  std::string mode = "mod_qe";
-  std::string dataset = "ltcc";
+  qme::pipeline::TrainingRunOptions run = upstream_defaults();
   std::string backbone_cfg;  // empty: configs/backbone_cfg-{dataset}.yaml
   std::string train_cfg;     // empty: configs/train_cfg-{dataset}.yaml
-  std::string root = "/data";
-  int epoch = 5;
-  int max_step = 1500;
-  int test_per_step = 10;
-  int early_stop_patience = 10;
-  bool use_qe = true;
-  int rank_threshold = 3;
-  std::string device = "auto";
-  std::string log_prefix = "lsf";
-  std::string run_name = "run";
+  int64_t seed = -1;         // -1: the training config's
   std::string log_level = "info";
-  int64_t seed = -1;  // -1: the training config's
-  std::string center_dir = "mod_center_feat";
-  std::string feats_dir = "test_feats";
-  std::string ckpt_dir = "checkpoints";
-  std::string run_dir;
-  std::string face_weights;
-  std::string qe_ckpt;
-  bool resume = false;
-  bool progress = true;
-  // upstream flags that have no effect here
+  // upstream flags that have no effect here (training reads only the caches)
+  std::string root = "/data";
   std::string description;
   int num_worker = 1;
   std::string debug = "true";
+
+  static qme::pipeline::TrainingRunOptions upstream_defaults() {
+    qme::pipeline::TrainingRunOptions run;
+    run.dataset = "ltcc";  // upstream main.py's default
+    return run;
+  }
 };
 
 // log_prefix and run_name become parts of checkpoint and weight file names.
@@ -64,63 +54,65 @@ const CLI::Validator kFileNamePart(
     "NAME");
 
 void add_training_flags(CLI::App& app, Options& o) {
-  app.add_option("--mode", o.mode,
+  app.add_option("--mode", o.run.mode,
                  "mod_qe: train the face quality estimator; score_loss: train the QME fusion head")
       ->check(CLI::IsMember({"mod_qe", "score_loss"}))
       ->capture_default_str();
-  qme::tools::add_dataset_flag(app, o.dataset);
+  qme::tools::add_dataset_flag(app, o.run.dataset);
   app.add_option("--backbone_cfg", o.backbone_cfg,
                  "backbone config (default: configs/backbone_cfg-{dataset}.yaml)");
   app.add_option("--train_cfg", o.train_cfg, "training config (default: configs/train_cfg-{dataset}.yaml)");
   qme::tools::add_root_flag(app, o.root);
-  app.add_option("--epoch", o.epoch, "training epochs")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--max_step", o.max_step, "stop after this many steps (0: no limit)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--test_per_step", o.test_per_step, "evaluate every this many steps")
+  app.add_option("--epoch", o.run.epoch, "training epochs")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--early_stop_patience", o.early_stop_patience,
+  app.add_option("--max_step", o.run.max_step, "stop after this many steps (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--test_per_step", o.run.test_per_step, "evaluate every this many steps")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--early_stop_patience", o.run.early_stop_patience,
                  "score_loss: stop after this many evaluations without improvement")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--use_qe", o.use_qe, "weight the experts with the quality estimator (false: fixed 0.5)")
+  app.add_option("--use_qe", o.run.use_qe, "weight the experts with the quality estimator (false: fixed 0.5)")
       ->capture_default_str();
   // The pseudo-quality target divides by rank_threshold - 1.
-  app.add_option("--rank_threshold", o.rank_threshold, "mod_qe: rank below which a probe counts as good")
+  app.add_option("--rank_threshold", o.run.rank_threshold, "mod_qe: rank below which a probe counts as good")
       ->check(CLI::Range(2, 1 << 30))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "override the training config's seed (-1: keep it)")
       ->check(CLI::Range(int64_t{-1}, int64_t{4294967295}))
       ->capture_default_str();
-  qme::tools::add_device_flag(app, o.device);
+  qme::tools::add_device_flag(app, o.run.device);
 }
 
 void add_file_flags(CLI::App& app, Options& o) {
-  app.add_option("--log_prefix", o.log_prefix, "first part of checkpoint names")
+  app.add_option("--log_prefix", o.run.log_prefix, "first part of checkpoint names")
       ->check(kFileNamePart)
       ->capture_default_str();
-  app.add_option("--run_name", o.run_name, "run name in QE checkpoint and weight file names")
+  app.add_option("--run_name", o.run.run_name, "run name in QE checkpoint and weight file names")
       ->check(kFileNamePart)
       ->capture_default_str();
-  app.add_option("--center_dir", o.center_dir,
+  app.add_option("--center_dir", o.run.center_dir,
                  "centers and training-frames caches (qme_precompute_center --save_path)")
       ->capture_default_str();
-  app.add_option("--feats_dir", o.feats_dir,
+  app.add_option("--feats_dir", o.run.feats_dir,
                  "score matrices and test QE statistics; mod_qe writes the probes' weights here")
       ->capture_default_str();
-  app.add_option("--ckpt_dir", o.ckpt_dir, "checkpoints go to its QME/ (score_loss) and MEME/ (mod_qe)")
+  app.add_option("--ckpt_dir", o.run.ckpt_dir, "checkpoints go to its QME/ (score_loss) and MEME/ (mod_qe)")
       ->capture_default_str();
-  app.add_option("--run_dir", o.run_dir,
+  app.add_option("--run_dir", o.run.run_dir,
                  "run folder: resolved configs, log.jsonl, resume state (default: "
                  "runs/{log_prefix}-{mode}-{dataset}-{run_name})");
-  app.add_flag("--resume", o.resume, "continue the run in --run_dir from its last checkpoint");
+  app.add_flag("--resume", o.run.resume, "continue the run in --run_dir from its last checkpoint");
   app.add_option(
-      "--face_weights", o.face_weights,
+      "--face_weights", o.run.face_weights,
       "score_loss: test quality weights (default: computed with the QE from the test QE statistics)");
-  app.add_option("--qe_ckpt", o.qe_ckpt,
+  app.add_option("--qe_ckpt", o.run.qe_ckpt,
                  "score_loss: trained quality estimator (default: backbone config qe_ckpt_path)");
-  app.add_option("--progress", o.progress, "show a progress line")->capture_default_str();
+  app.add_option("--progress", o.run.show_progress, "show a progress line")->capture_default_str();
   qme::tools::add_log_level_flag(app, o.log_level);
   app.add_option("--description", o.description, "run description (logged)");
   app.add_option("--num_worker", o.num_worker, "accepted for upstream compatibility; no effect");
@@ -140,32 +132,14 @@ std::string resume_command(int argc, char** argv) {
   return has_resume ? out : out + " --resume";
 }
 
-qme::train::TrainingRunOptions run_options(const Options& o) {
-  qme::train::TrainingRunOptions r;
-  r.mode = o.mode;
-  r.dataset = o.dataset;
+/// The run's options with the configs read and the seed override applied.
+qme::pipeline::TrainingRunOptions run_options(const Options& o) {
+  auto r = o.run;
   r.backbone = qme::config::load_backbone_config(
-      o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.dataset) : o.backbone_cfg);
+      o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(r.dataset) : o.backbone_cfg);
   r.train = qme::config::load_train_config(
-      o.train_cfg.empty() ? qme::config::default_train_config_path(o.dataset) : o.train_cfg);
+      o.train_cfg.empty() ? qme::config::default_train_config_path(r.dataset) : o.train_cfg);
   if (o.seed >= 0) r.train.seed = o.seed;
-  r.epoch = o.epoch;
-  r.max_step = o.max_step;
-  r.test_per_step = o.test_per_step;
-  r.early_stop_patience = o.early_stop_patience;
-  r.rank_threshold = o.rank_threshold;
-  r.use_qe = o.use_qe;
-  r.device = o.device;
-  r.log_prefix = o.log_prefix;
-  r.run_name = o.run_name;
-  r.center_dir = o.center_dir;
-  r.feats_dir = o.feats_dir;
-  r.ckpt_dir = o.ckpt_dir;
-  r.run_dir = o.run_dir;
-  r.face_weights = o.face_weights;
-  r.qe_ckpt = o.qe_ckpt;
-  r.resume = o.resume;
-  r.show_progress = o.progress;
   return r;
 }
 
@@ -174,9 +148,9 @@ int run(const Options& o, const std::string& resume_cmd) {
   if (!o.description.empty()) spdlog::info("{}", o.description);
   auto options = run_options(o);
   options.resume_command = resume_cmd;
-  qme::train::resolve_device(o.device);  // a bad --device is a usage error before any file is read
-  const auto result = qme::train::run_training(options);
-  if (result.status == qme::train::RunStatus::kInterrupted) {
+  qme::train::resolve_device(o.run.device);  // a bad --device is a usage error before any file is read
+  const auto result = qme::pipeline::run_training(options);
+  if (result.status == qme::pipeline::RunStatus::kInterrupted) {
     std::fprintf(stderr,
                  "qme_main: interrupted after step %lld; the checkpoint is in %s; resume with:\n  %s\n",
                  static_cast<long long>(result.steps_done), result.run_dir.c_str(), resume_cmd.c_str());

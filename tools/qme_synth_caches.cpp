@@ -1,21 +1,21 @@
 // qme_synth_caches: a synthetic set of everything qme_main reads (centers, training-frames
 // caches, test score matrices, test QE statistics) in upstream's folder layout, for demos and
-// tests without a dataset or a backbone (qme::cache::write_synthetic_caches).
+// tests without a dataset or a backbone (qme::synthetic::write_synthetic_caches).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <sstream>
 
 #include "common_flags.hpp"
-#include "qme/cache/synthetic_caches.hpp"
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
+#include "qme/synthetic/synthetic_caches.hpp"
 #include "tool_main.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"qme_synth_caches: synthetic training caches and test files for qme_main", "qme_synth_caches"};
   std::string out_dir = ".", dataset = "ccvid", models = "adaface,biggait,cal-ccvid";
-  qme::cache::SyntheticCacheSpec spec;
+  qme::synthetic::SyntheticCacheSpec spec;
   spec.frames_per_sample = 1;  // the shipped training configs' num_sample
   // A little more data and less body noise than the library's defaults: the body models' test
   // scores then look like their scores against the training centers, which QME learns from.
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
       }
       spec.models.push_back({name, 32});
     }
-    const auto files = qme::cache::write_synthetic_caches(out_dir, spec);
+    const auto files = qme::synthetic::write_synthetic_caches(out_dir, spec);
     std::printf("%s\n%s\n", files.center_dir.c_str(), files.test_dir.c_str());
     return qme::kExitOk;
   });

@@ -1,12 +1,12 @@
 // qme_synth_scores: writes a synthetic score-matrix file (demo data and
-// benchmark input) with qme::eval::make_synthetic_scores.
+// benchmark input) with qme::synthetic::make_synthetic_scores.
 #include <CLI/CLI.hpp>
 
 #include "common_flags.hpp"
 #include "qme/core/logging.hpp"
-#include "qme/eval/synthetic_scores.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/io/output_directory.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "tool_main.hpp"
 
 int main(int argc, char** argv) {
@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
                "qme_synth_scores"};
   std::string out_path, preset = "demo";
   uint32_t seed = 7;
-  qme::eval::ScoreDistribution distribution;
+  qme::synthetic::ScoreDistribution distribution;
   int64_t gallery_per_subject = 0;
   app.add_option("--out", out_path, "output score-matrix file")->required();
   app.add_option("--preset", preset, "demo (40 subjects, 200 x 800) or ltcc (493 x 7050)")
@@ -27,12 +27,12 @@ int main(int argc, char** argv) {
   return qme::tools::run_tool(app, argc, argv, [&] {
     qme::setup_logging("info");
     qme::io::check_output_file(out_path, /*create_folder=*/true);  // before any work
-    auto spec = preset == "ltcc" ? qme::eval::ltcc_sized_spec() : qme::eval::SyntheticScoreSpec{};
+    auto spec = preset == "ltcc" ? qme::synthetic::ltcc_sized_spec() : qme::synthetic::SyntheticScoreSpec{};
     spec.seed = seed;
     spec.distribution = distribution;
     if (gallery_per_subject > 0) spec.gallery_per_subject = gallery_per_subject;
-    const auto synthetic = qme::eval::make_synthetic_scores(spec);
-    qme::io::write_score_matrix_file(out_path, synthetic.labels, synthetic.models);
+    const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
+    qme::formats::write_score_matrix_file(out_path, synthetic.labels, synthetic.models);
     return qme::kExitOk;
   });
 }

@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "common_flags.hpp"
-#include "qme/backbone/extraction.hpp"
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
 #include "qme/eval/paper_table.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/io/text_file.hpp"
+#include "qme/pipeline/extraction.hpp"
 #include "qme/pipeline/score_jobs.hpp"
 #include "qme/pipeline/tables_job.hpp"
 #include "qme/train/device.hpp"
@@ -28,23 +28,23 @@
 
 namespace {
 
+// The flags bind straight to the feature extraction's options, whose model, dataset and folder
+// the score and gather jobs read too; the rest are what the tool resolves or writes.
 struct Options {
-  std::string mode = "aim";
-  std::string dataset = "mevid";
+  qme::pipeline::TestExtractionOptions feat = upstream_defaults();
   std::string eval_mode = "score";
   std::string backbone_cfg;  // empty: configs/backbone_cfg-{dataset}.yaml
-  std::string root = "/data";
-  std::string feats_dir = "./test_feats";
   std::string device = "auto";
   std::string json;  // score: the full report as JSON
   std::string log_level = "info";
-  // feat / merge
-  int64_t batch_frames = 32;
-  int num_workers = 1;
-  bool optimize = true;
-  int64_t num_shards = 1;
-  int64_t shard_index = 0;
-  uint64_t seed = 1;
+
+  static qme::pipeline::TestExtractionOptions upstream_defaults() {
+    qme::pipeline::TestExtractionOptions feat;  // upstream test.py's defaults
+    feat.model = "aim";
+    feat.dataset = "mevid";
+    feat.root = "/data";
+    return feat;
+  }
 };
 
 std::vector<std::string> split_models(const std::string& text) {
@@ -69,10 +69,10 @@ const CLI::Validator kModelList(
     "MODEL[,MODEL...]");
 
 void add_flags(CLI::App& app, Options& o) {
-  app.add_option("--mode", o.mode, "model name; for gather, comma-separated model names")
+  app.add_option("--mode", o.feat.model, "model name; for gather, comma-separated model names")
       ->check(kModelList)
       ->capture_default_str();
-  qme::tools::add_dataset_flag(app, o.dataset);
+  qme::tools::add_dataset_flag(app, o.feat.dataset);
   app.add_option("--eval_mode", o.eval_mode,
                  "feat: extract test features and report; merge: assemble the --num_shards parts of "
                  "feat; score: report from a features file; gather: score-matrix file for the --mode models")
@@ -81,23 +81,23 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--backbone_cfg", o.backbone_cfg,
                  "backbone config for the model's weights, read by feat (default: "
                  "configs/backbone_cfg-{dataset}.yaml)");
-  qme::tools::add_root_flag(app, o.root);
-  app.add_option("--feats_dir", o.feats_dir, "folder of features and score-matrix files")
+  qme::tools::add_root_flag(app, o.feat.root);
+  app.add_option("--feats_dir", o.feat.feats_dir, "folder of features and score-matrix files")
       ->capture_default_str();
   qme::tools::add_device_flag(app, o.device,
                               ": where features are extracted (feat) and the score matrices' products run "
                               "(score, gather)");
   app.add_option("--json", o.json, "score, feat, merge: write the model's full evaluation report as JSON");
-  app.add_option("--batch_frames", o.batch_frames,
+  app.add_option("--batch_frames", o.feat.batch_frames,
                  "feat: frames per forward pass (clips of 8 frames: this / 8)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--num_workers", o.num_workers, "feat: threads reading and resizing frames")
+  app.add_option("--num_workers", o.feat.num_workers, "feat: threads reading and resizing frames")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  qme::tools::add_optimize_flag(app, o.optimize, "feat: ");
-  qme::tools::add_shard_flags(app, o.num_shards, o.shard_index);
-  app.add_option("--seed", o.seed, "feat: seed of the face-crop choice (frames with several faces)")
+  qme::tools::add_optimize_flag(app, o.feat.optimize, "feat: ");
+  qme::tools::add_shard_flags(app, o.feat.shard);
+  app.add_option("--seed", o.feat.seed, "feat: seed of the face-crop choice (frames with several faces)")
       ->capture_default_str();
   qme::tools::add_log_level_flag(app, o.log_level);
 }
@@ -114,86 +114,80 @@ std::string format_report(const qme::eval::EvaluationReport& report) {
 }
 
 /// Prints one model's report from its features file, as --eval_mode score does.
-int report(const Options& o, const qme::scores::ScoreOptions& score_options) {
+int report(const Options& o, const qme::scores::ScoreOptions& scores) {
   qme::pipeline::ScoreJobOptions options;
-  options.model = o.mode;
-  options.dataset = o.dataset;
-  options.feats_dir = o.feats_dir;
-  options.scores = score_options;
+  options.model = o.feat.model;
+  options.dataset = o.feat.dataset;
+  options.feats_dir = o.feat.feats_dir;
+  options.scores = scores;
   const auto result = qme::pipeline::run_score(options);
   std::fputs(qme::eval::format_paper_table(qme::pipeline::table_columns(result), false).c_str(), stdout);
-  std::printf("\nfull report (%s):\n%s", o.mode.c_str(), format_report(result.single.front().report).c_str());
+  std::printf("\nfull report (%s):\n%s", options.model.c_str(),
+              format_report(result.single.front().report).c_str());
   if (!o.json.empty()) qme::io::write_text_file(o.json, qme::pipeline::tables_to_json(result).dump(1) + "\n");
   return qme::kExitOk;
 }
 
 /// --eval_mode feat: extract (one shard of) the test features; a whole run also reports.
-int extract(const Options& o, const qme::config::BackboneConfig& backbone, const std::string& device,
-            const qme::scores::ScoreOptions& score_options) {
-  qme::backbone::TestExtractionOptions options;
-  options.model = o.mode;
-  options.dataset = o.dataset;
-  options.root = o.root;
+int extract(const Options& o, const qme::config::BackboneConfig& backbone,
+            const qme::scores::ScoreOptions& scores) {
+  auto options = o.feat;
   options.backbone = backbone;
-  options.device = device;
-  options.batch_frames = o.batch_frames;
-  options.num_workers = o.num_workers;
-  options.optimize = o.optimize;
-  options.seed = o.seed;
-  options.shard = {o.num_shards, o.shard_index};
-  options.feats_dir = o.feats_dir;
-  const auto result = qme::backbone::extract_test_features(options);
+  options.device = scores.device;
+  const auto result = qme::pipeline::extract_test_features(options);
   if (options.shard.sharded()) {
     std::printf("%s\n", result.features_path.c_str());
     spdlog::info(
         "shard {} of {} done; once every shard is, assemble them with --eval_mode merge "
         "--num_shards {}",
-        o.shard_index, o.num_shards, o.num_shards);
+        options.shard.shard_index, options.shard.num_shards, options.shard.num_shards);
     return qme::kExitOk;
   }
-  return report(o, score_options);
+  return report(o, scores);
+}
+
+/// --eval_mode gather: the score-matrix file of the --mode models.
+int gather(const Options& o, const qme::scores::ScoreOptions& scores) {
+  qme::pipeline::GatherOptions options;
+  options.models = split_models(o.feat.model);
+  options.dataset = o.feat.dataset;
+  options.feats_dir = o.feat.feats_dir;
+  options.scores = scores;
+  std::printf("%s\n", qme::pipeline::run_gather(options).path.c_str());
+  return qme::kExitOk;
 }
 
 int run(const Options& o) {
   qme::setup_logging(o.log_level);
   const bool extracts = o.eval_mode == "feat";
-  if (o.eval_mode != "gather" && split_models(o.mode).size() != 1) {
-    throw qme::UsageError("--eval_mode " + o.eval_mode + " takes one model in --mode, got '" + o.mode + "'");
+  const auto& model = o.feat.model;
+  if (o.eval_mode != "gather" && split_models(model).size() != 1) {
+    throw qme::UsageError("--eval_mode " + o.eval_mode + " takes one model in --mode, got '" + model + "'");
   }
   if (o.eval_mode == "gather" && !o.json.empty()) {
     throw qme::UsageError("--json applies to --eval_mode score and feat (gather writes a score-matrix file)");
   }
-  qme::tools::check_shard_flags(o.num_shards, o.shard_index, extracts, o.eval_mode == "merge",
-                                "--eval_mode feat", "--eval_mode merge");
+  qme::tools::check_shard_flags(o.feat.shard, extracts, o.eval_mode == "merge", "--eval_mode feat",
+                                "--eval_mode merge");
   qme::io::check_output_file(o.json);  // before any work ("": none)
   // Only feature extraction needs weights; score and gather read --feats_dir alone, so a
   // missing default config must not stop them.
   qme::config::BackboneConfig backbone;
   if (extracts || !o.backbone_cfg.empty()) {
     backbone = qme::config::load_backbone_config(
-        o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.dataset) : o.backbone_cfg);
+        o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.feat.dataset) : o.backbone_cfg);
     spdlog::debug("weights from {}", backbone.source);
   }
-  const auto device = qme::train::resolve_device(o.device);
-  spdlog::debug("{} for {} on {} ({})", o.eval_mode, o.mode, o.dataset, device.str());
-  qme::scores::ScoreOptions score_options;
-  score_options.device = device.str();
-  if (extracts) return extract(o, backbone, device.str(), score_options);
+  qme::scores::ScoreOptions scores;
+  scores.device = qme::train::resolve_device(o.device).str();
+  spdlog::debug("{} for {} on {} ({})", o.eval_mode, model, o.feat.dataset, scores.device);
+  if (extracts) return extract(o, backbone, scores);
   if (o.eval_mode == "merge") {
-    qme::backbone::merge_test_shards(o.feats_dir, o.mode, o.dataset, o.num_shards);
-    return report(o, score_options);
+    qme::pipeline::merge_test_shards(o.feat.feats_dir, model, o.feat.dataset, o.feat.shard.num_shards);
+    return report(o, scores);
   }
-  if (o.eval_mode == "gather") {
-    qme::pipeline::GatherOptions options;
-    options.models = split_models(o.mode);
-    options.dataset = o.dataset;
-    options.feats_dir = o.feats_dir;
-    options.scores = score_options;
-    const auto result = qme::pipeline::run_gather(options);
-    std::printf("%s\n", result.path.c_str());
-    return qme::kExitOk;
-  }
-  return report(o, score_options);
+  if (o.eval_mode == "gather") return gather(o, scores);
+  return report(o, scores);
 }
 
 }  // namespace

@@ -15,9 +15,9 @@
 #include "qme/eval/classic_fusion.hpp"
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/eval/paper_table.hpp"
-#include "qme/io/face_weights.hpp"
-#include "qme/io/features_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/face_weights.hpp"
+#include "qme/formats/features_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/models/model_spec.hpp"
 #include "qme/pipeline/tables_job.hpp"
 
@@ -221,12 +221,12 @@ py::dict labels_dict(const TestLabels& labels) {
 }
 
 std::vector<std::string> list_models(const std::string& path) {
-  return guarded(Blame::kReadFile, path, [&] { return io::ScoreMatrixFile(path).models(); });
+  return guarded(Blame::kReadFile, path, [&] { return formats::ScoreMatrixFile(path).models(); });
 }
 
 py::dict read_score_matrices(const std::string& path, std::optional<std::vector<std::string>> models) {
   return guarded(Blame::kReadFile, path, [&] {
-    const io::ScoreMatrixFile file(path);
+    const formats::ScoreMatrixFile file(path);
     const auto available = file.models();
     const auto names = models ? *models : available;
     for (const auto& name : names) {
@@ -289,12 +289,12 @@ void write_score_matrices(const std::string& path, py::handle q_pids, py::handle
   if (subjects.size() != entries.size()) {
     raise_input_error("merge_score_mats has models that score_mats lacks");
   }
-  guarded(Blame::kWriteFile, path, [&] { io::write_score_matrix_file(path, labels, models); });
+  guarded(Blame::kWriteFile, path, [&] { formats::write_score_matrix_file(path, labels, models); });
 }
 
 py::dict read_test_features(const std::string& path) {
   return guarded(Blame::kReadFile, path, [&] {
-    auto features = io::read_test_features(path);
+    auto features = formats::read_test_features(path);
     py::dict out;
     const auto d = static_cast<py::ssize_t>(features.dim);
     const auto q = static_cast<py::ssize_t>(features.num_query());
@@ -309,7 +309,7 @@ py::dict read_test_features(const std::string& path) {
 void write_test_features(const std::string& path, py::handle qf, py::handle gf, py::handle q_pids,
                          py::handle q_camids, py::handle q_clothes_ids, py::handle g_pids,
                          py::handle g_camids, py::handle g_clothes_ids) {
-  io::TestFeatures features;
+  formats::TestFeatures features;
   auto query = to_float_rows(qf, "qf");
   auto gallery = to_float_rows(gf, "gf");
   if (query.cols != gallery.cols) {
@@ -323,13 +323,13 @@ void write_test_features(const std::string& path, py::handle qf, py::handle gf, 
                            to_ids(q_clothes_ids, "q_clothes_ids")};
   features.gallery_labels = {to_ids(g_pids, "g_pids"), to_ids(g_camids, "g_camids"),
                              to_ids(g_clothes_ids, "g_clothes_ids")};
-  guarded(Blame::kArguments, "", [&] { io::validate_test_features(features, path); });
-  guarded(Blame::kWriteFile, path, [&] { io::write_test_features(path, features); });
+  guarded(Blame::kArguments, "", [&] { formats::validate_test_features(features, path); });
+  guarded(Blame::kWriteFile, path, [&] { formats::write_test_features(path, features); });
 }
 
 py::array_t<float> read_face_weights(const std::string& path, long long num_queries) {
   return guarded(Blame::kReadFile, path, [&] {
-    auto weights = io::read_face_weights(path, num_queries);
+    auto weights = formats::read_face_weights(path, num_queries);
     const auto q = static_cast<py::ssize_t>(weights.size());
     return to_numpy(std::move(weights), {q, 1});
   });

@@ -12,10 +12,10 @@
 #include "qme/config/train_config.hpp"
 #include "qme/core/error.hpp"
 #include "qme/data/datasets.hpp"
+#include "qme/formats/face_weights.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/io/checkpoint.hpp"
-#include "qme/io/face_weights.hpp"
 #include "qme/io/hdf5_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
 
 namespace qme::demo {
 
@@ -104,13 +104,13 @@ void check_features(Checker& c, const std::string& out, const std::string& ds) {
     }
     c.json(out + "/reports/" + m + ".json");
   }
-  const io::ScoreMatrixFile scores(c.file(out + "/test_feats/scoremats_" + ds + ".h5"));
+  const formats::ScoreMatrixFile scores(c.file(out + "/test_feats/scoremats_" + ds + ".h5"));
   for (const auto& m : demo_models()) scores.read_model(m);
   const auto queries = static_cast<int64_t>(scores.labels().query.size());
   for (const auto& w : c.files_in(out + "/test_feats", "mod_qe_", ".h5", "mod_qe's probe weights")) {
-    io::read_face_weights(w, queries);
+    formats::read_face_weights(w, queries);
   }
-  io::read_face_weights(c.file(out + "/runs/score_loss/face_weights_test.h5"), queries);
+  formats::read_face_weights(c.file(out + "/runs/score_loss/face_weights_test.h5"), queries);
 }
 
 void check_training(Checker& c, const std::string& out) {

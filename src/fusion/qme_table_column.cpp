@@ -6,7 +6,7 @@
 
 #include "mixture_kernel.hpp"
 #include "qme/core/error.hpp"
-#include "qme/io/face_weights.hpp"
+#include "qme/formats/face_weights.hpp"
 #include "qme/io/plain_checkpoint.hpp"
 
 namespace qme::fusion {
@@ -145,7 +145,7 @@ void QmeTableColumn::check(const std::vector<std::string>& models, const TestLab
   const auto probes = static_cast<int64_t>(labels.query.size());
   // Read once the number of probes is known, which the reader checks before it reads anything.
   if (use_qe_ && (!weights_read_ || static_cast<int64_t>(weights_.size()) != probes)) {
-    weights_ = io::read_face_weights(face_weights_path_, probes);
+    weights_ = formats::read_face_weights(face_weights_path_, probes);
     weights_read_ = true;
   }
 }

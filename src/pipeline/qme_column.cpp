@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "qme/core/error.hpp"
+#include "qme/formats/face_weights.hpp"
 #include "qme/fusion/qme_table_column.hpp"
-#include "qme/io/face_weights.hpp"
 
 namespace qme::pipeline {
 
@@ -64,7 +64,7 @@ class ModuleFusion : public ScoreFusion {
   /// The weights file against the probes first, then the checkpoint, whose loading has
   /// overlapped with the reading of the score-matrix file, against the models.
   void check(const std::vector<std::string>& models, const TestLabels& labels) const override {
-    if (use_qe_) io::read_face_weights(face_weights_, static_cast<int64_t>(labels.query.size()));
+    if (use_qe_) formats::read_face_weights(face_weights_, static_cast<int64_t>(labels.query.size()));
     loading_.get()->check(models, labels);
   }
   void fuse(const std::vector<std::string>& models, const std::vector<const ModelScores*>& scores,

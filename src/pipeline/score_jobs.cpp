@@ -8,9 +8,9 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/evaluation_report.hpp"
-#include "qme/io/features_file.hpp"
+#include "qme/formats/features_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/io/output_directory.hpp"
-#include "qme/io/score_matrix_file.hpp"
 #include "qme/scores/similarity.hpp"
 
 namespace qme::pipeline {
@@ -30,8 +30,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 /// Reads a model's features and checks that they suit its similarity.
-io::TestFeatures read_model_features(const std::string& path, Similarity similarity) {
-  auto features = io::read_test_features(path);
+formats::TestFeatures read_model_features(const std::string& path, Similarity similarity) {
+  auto features = formats::read_test_features(path);
   check_feature_dim(similarity, features.dim, path, "qf");
   return features;
 }
@@ -82,17 +82,17 @@ GatherResult run_gather(const GatherOptions& options) {
   }
 
   GatherResult result;
-  result.path =
-      options.output.empty() ? io::score_matrix_path(options.feats_dir, options.dataset) : options.output;
+  result.path = options.output.empty() ? formats::score_matrix_path(options.feats_dir, options.dataset)
+                                       : options.output;
   result.models = options.models;
   io::check_output_file(result.path, /*create_folder=*/true);  // before any work
   std::vector<std::string> paths;
   for (const auto& model : options.models) {
-    paths.push_back(io::test_features_path(options.feats_dir, model, options.dataset));
+    paths.push_back(formats::test_features_path(options.feats_dir, model, options.dataset));
   }
   // Every file's shapes and ids are checked before any matrix is built.
   for (size_t k = 0; k < paths.size(); ++k) {
-    const auto header = io::read_test_features_header(paths[k]);
+    const auto header = formats::read_test_features_header(paths[k]);
     check_feature_dim(similarities[k], header.dim, paths[k], "qf");
     if (k == 0) {
       result.labels.query = header.query_labels;
@@ -115,7 +115,7 @@ GatherResult run_gather(const GatherOptions& options) {
     scores.emplace_back(model, build_model_scores(features, similarities[k], options.scores));
     spdlog::info("{}: score matrices built in {:.0f} ms", model, seconds_since(model_start) * 1e3);
   }
-  io::write_score_matrix_file(result.path, result.labels, scores);
+  formats::write_score_matrix_file(result.path, result.labels, scores);
   result.seconds = seconds_since(start);
   spdlog::info("wrote {} ({} models) in {:.2f} s", result.path, scores.size(), result.seconds);
   return result;
@@ -123,7 +123,7 @@ GatherResult run_gather(const GatherOptions& options) {
 
 TablesResult run_score(const ScoreJobOptions& options) {
   const auto similarity = similarity_for_model(options.model);
-  const auto path = io::test_features_path(options.feats_dir, options.model, options.dataset);
+  const auto path = formats::test_features_path(options.feats_dir, options.model, options.dataset);
   const auto build_start = Clock::now();
   const auto features = read_model_features(path, similarity);
   const auto labels = test_labels(features);

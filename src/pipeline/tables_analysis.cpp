@@ -4,7 +4,7 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/paper_table.hpp"
-#include "qme/io/face_weights.hpp"
+#include "qme/formats/face_weights.hpp"
 
 namespace qme::pipeline {
 
@@ -43,7 +43,7 @@ std::unique_ptr<QualityBins> make_quality_bins(const TablesAnalysisOptions& opti
                      std::to_string(options.quality_bins));
   if (options.face_weights.empty()) throw UsageError("--quality_bins needs --face_weights");
   QualityBinsOptions bins;
-  bins.weights = io::read_face_weights(options.face_weights);
+  bins.weights = formats::read_face_weights(options.face_weights);
   bins.weights_file = options.face_weights;
   bins.bins = options.quality_bins;
   bins.eval = report_options(tables);

@@ -10,7 +10,7 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/paper_table.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 
 namespace qme::pipeline {
 
@@ -68,7 +68,7 @@ void record(TablesResult& result, const TableColumnId& column, NamedReport named
 }  // namespace
 
 TablesResult run_tables(const TablesOptions& options) {
-  const io::ScoreMatrixFile file(options.scoremats);
+  const formats::ScoreMatrixFile file(options.scoremats);
   TablesResult result;
   result.models = options.models.empty() ? file.models() : options.models;
   if (result.models.empty()) throw InputError(options.scoremats, "", "holds no '<model>/score_mat' dataset");

@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "qme/core/error.hpp"
-#include "qme/io/face_weights.hpp"
+#include "qme/formats/face_weights.hpp"
 #include "qme/io/text_file.hpp"
 
 namespace qme::plot {
@@ -300,7 +300,7 @@ void write_quality_plot(PlotWriter& writer, const eval::TablesCurves& curves,
   writer.write(writer.unique_stem("quality"), quality_chart(split, face->name), eval::quality_csv(split));
 }
 
-/// The same message as io::read_face_weights gives for a file of the wrong length.
+/// The same message as formats::read_face_weights gives for a file of the wrong length.
 void check_weight_count(const TablesPlotsOptions& options, size_t weights, int64_t probes) {
   if (static_cast<int64_t>(weights) == probes) return;
   throw InputError(options.face_weights, "face_weights",
@@ -348,12 +348,12 @@ std::vector<std::string> write_plots(const eval::TablesCurves& curves, const Tab
 std::vector<std::string> write_tables_plots(const eval::TablesCurves& curves,
                                             const TablesPlotsOptions& options) {
   if (options.face_weights.empty()) return write_plots(curves, options, nullptr);
-  const auto weights = io::read_face_weights(options.face_weights);
+  const auto weights = formats::read_face_weights(options.face_weights);
   return write_plots(curves, options, &weights);
 }
 
 TablesPlotter::TablesPlotter(TablesPlotsOptions options) : options_(std::move(options)) {
-  if (!options_.face_weights.empty()) weights_ = io::read_face_weights(options_.face_weights);
+  if (!options_.face_weights.empty()) weights_ = formats::read_face_weights(options_.face_weights);
 }
 
 eval::ScoresObserver TablesPlotter::observer() {

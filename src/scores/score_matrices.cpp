@@ -431,7 +431,7 @@ std::vector<float> subject_templates(const FeatureRows& gallery, const std::vect
   return templates;
 }
 
-TestLabels test_labels(const io::TestFeatures& features) {
+TestLabels test_labels(const formats::TestFeatures& features) {
   TestLabels labels;
   labels.query = features.query_labels;
   labels.gallery = features.gallery_labels;
@@ -439,7 +439,7 @@ TestLabels test_labels(const io::TestFeatures& features) {
   return labels;
 }
 
-ModelScores build_model_scores(const io::TestFeatures& features, Similarity similarity,
+ModelScores build_model_scores(const formats::TestFeatures& features, Similarity similarity,
                                const ScoreOptions& options) {
   const FeatureRows probes{features.query.data(), features.num_query(), features.dim};
   const FeatureRows gallery{features.gallery.data(), features.num_gallery(), features.dim};

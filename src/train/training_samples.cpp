@@ -19,7 +19,7 @@ namespace {
 using Positions = std::vector<int64_t>;  // positions in the aligned frame order
 
 /// The aligned positions of every sample, ordered by sample_index.
-std::map<int64_t, Positions> group_by_sample(const cache::TrainingFrames& first, const Positions& rows) {
+std::map<int64_t, Positions> group_by_sample(const formats::TrainingFrames& first, const Positions& rows) {
   std::map<int64_t, Positions> out;
   for (size_t p = 0; p < rows.size(); ++p) {
     out[first.sample_index[static_cast<size_t>(rows[p])]].push_back(static_cast<int64_t>(p));
@@ -35,7 +35,7 @@ std::string folder_of(const std::string& key) {
 /// Upstream's training face padding, over one face model's aligned frames.
 class FacePadding {
  public:
-  FacePadding(const cache::TrainingFrames& frames, const Positions& rows, const std::string& dataset)
+  FacePadding(const formats::TrainingFrames& frames, const Positions& rows, const std::string& dataset)
       : frames_(frames), rows_(rows), by_folder_(dataset != "ltcc"), by_pid_(dataset != "mevid") {
     for (size_t p = 0; p < rows.size(); ++p) {
       if (!has_face(static_cast<int64_t>(p))) continue;
@@ -86,7 +86,7 @@ class FacePadding {
     return kNone;
   }
 
-  const cache::TrainingFrames& frames_;
+  const formats::TrainingFrames& frames_;
   const Positions& rows_;
   bool by_folder_;
   bool by_pid_;
@@ -94,7 +94,7 @@ class FacePadding {
   std::map<int64_t, Positions> pid_faces_;
 };
 
-void check_cache(const ModelTrainingCache& c, const cache::Centers& reference) {
+void check_cache(const ModelTrainingCache& c, const formats::Centers& reference) {
   const auto& source = c.frames.source.empty() ? c.model : c.frames.source;
   if (c.frames.feats.cols != c.centers.dim()) {
     throw InputError(source, "feats",
@@ -110,9 +110,9 @@ void check_cache(const ModelTrainingCache& c, const cache::Centers& reference) {
 }
 
 /// Mean of the slot rows of every sample (-1 rows count as zero).
-cache::FeatureMatrix sample_features(const cache::FeatureMatrix& feats, const std::vector<int64_t>& slot_rows,
-                                     int64_t samples, int64_t t) {
-  cache::FeatureMatrix out(samples, feats.cols);
+formats::FeatureMatrix sample_features(const formats::FeatureMatrix& feats,
+                                       const std::vector<int64_t>& slot_rows, int64_t samples, int64_t t) {
+  formats::FeatureMatrix out(samples, feats.cols);
   std::vector<double> sum(static_cast<size_t>(feats.cols));
   for (int64_t s = 0; s < samples; ++s) {
     std::fill(sum.begin(), sum.end(), 0.0);
@@ -128,7 +128,7 @@ cache::FeatureMatrix sample_features(const cache::FeatureMatrix& feats, const st
   return out;
 }
 
-void release(cache::FeatureMatrix& m) {
+void release(formats::FeatureMatrix& m) {
   m.values.clear();
   m.values.shrink_to_fit();
 }
@@ -168,7 +168,7 @@ TrainingSamples build_training_samples(std::vector<ModelTrainingCache> caches,
 
   TrainingSamples out;
   out.frames_per_sample = options.frames_per_sample;
-  out.center_labels = cache::center_labels(caches.front().centers);
+  out.center_labels = formats::center_labels(caches.front().centers);
   const auto quality = std::find_if(caches.begin(), caches.end(),
                                     [&](const ModelTrainingCache& c) { return c.model == quality_model; });
   if (!quality_model.empty() && quality == caches.end()) {
@@ -181,9 +181,9 @@ TrainingSamples build_training_samples(std::vector<ModelTrainingCache> caches,
                          "' needs its per-frame statistics (rewrite the cache with qme_precompute_center)");
   }
 
-  std::vector<const cache::TrainingFrames*> ptrs;
+  std::vector<const formats::TrainingFrames*> ptrs;
   for (const auto& c : caches) ptrs.push_back(&c.frames);
-  const auto rows = cache::align_by_frame_key(ptrs);
+  const auto rows = formats::align_by_frame_key(ptrs);
   const auto samples = group_by_sample(caches.front().frames, rows.front());
   const int64_t s_count = static_cast<int64_t>(samples.size());
   const int64_t t = options.frames_per_sample;
@@ -248,9 +248,9 @@ namespace {
 
 std::string centers_file(const std::string& dir, const std::string& model, const std::string& dataset,
                          int64_t num_sample) {
-  const auto aggregated = cache::centers_path(dir, model, dataset);
+  const auto aggregated = formats::centers_path(dir, model, dataset);
   if (std::filesystem::exists(aggregated)) return aggregated;
-  const auto frames = cache::center_frames_path(dir, model, dataset, num_sample);
+  const auto frames = formats::center_frames_path(dir, model, dataset, num_sample);
   if (std::filesystem::exists(frames)) return frames;
   throw InputError(aggregated, "",
                    "does not exist (the centers of model '" + model +
@@ -259,28 +259,28 @@ std::string centers_file(const std::string& dir, const std::string& model, const
                        ", or point --center_dir at them)");
 }
 
-cache::TrainingFrames frames_file(const std::string& dir, const std::string& model,
-                                  const std::string& dataset) {
-  const auto path = cache::training_frames_path(dir, model, dataset);
+formats::TrainingFrames frames_file(const std::string& dir, const std::string& model,
+                                    const std::string& dataset) {
+  const auto path = formats::training_frames_path(dir, model, dataset);
   if (!std::filesystem::exists(path)) {
     throw InputError(path, "",
                      "does not exist (the training frames of model '" + model +
                          "' in the backbone config's model_list; qme_precompute_center --mode " + model +
                          " --dataset " + dataset + " writes it next to the centers)");
   }
-  return cache::read_training_frames(path);
+  return formats::read_training_frames(path);
 }
 
 }  // namespace
 
 TrainingSamples load_training_samples(const TrainingCacheRequest& request,
                                       const TrainingSampleOptions& options) {
-  std::vector<cache::Centers> centers;
+  std::vector<formats::Centers> centers;
   for (const auto& model : request.center_models) {
-    centers.push_back(cache::read_centers(
+    centers.push_back(formats::read_centers(
         centers_file(request.center_dir, model, request.dataset, options.frames_per_sample)));
   }
-  auto aligned = cache::align_centers(centers);
+  auto aligned = formats::align_centers(centers);
   std::vector<ModelTrainingCache> caches;
   for (const auto& model : request.frame_models) {
     const auto it = std::find(request.center_models.begin(), request.center_models.end(), model);

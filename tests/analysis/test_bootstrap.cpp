@@ -9,9 +9,9 @@
 
 #include "qme/analysis/bootstrap.hpp"
 #include "qme/core/error.hpp"
-#include "qme/eval/synthetic_scores.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
@@ -34,14 +34,14 @@ void require_same(const ResampledMetrics& fast, const ResampledMetrics& naive) {
 
 /// Scores rounded to a coarse grid (ties everywhere), some NaN, and several probes and gallery
 /// entries per subject across cameras and clothes.
-qme::eval::SyntheticScores tied_scores(uint64_t seed, double nan_fraction) {
-  qme::eval::SyntheticScoreSpec spec;
+qme::synthetic::SyntheticScores tied_scores(uint64_t seed, double nan_fraction) {
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 14;
   spec.probes_per_subject = 3;
   spec.gallery_per_subject = 6;
   spec.models = {"cal-ltcc"};
   spec.seed = seed;
-  auto synthetic = qme::eval::make_synthetic_scores(spec);
+  auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   std::mt19937 rng(static_cast<uint32_t>(seed));
   std::uniform_real_distribution<double> unit(0, 1);
   for (auto* m : {&synthetic.models[0].second.score_mat, &synthetic.models[0].second.merge_score_mat}) {
@@ -83,13 +83,13 @@ TEST_CASE("bootstrap fast path equals evaluate() with FAR 1 and closed-set ident
 TEST_CASE("bootstrap retries resamples whose TAR@FAR lies below the listed pairs", "[analysis]") {
   // One "hub" subject's probes hold every high non-match score: a resample without it finds
   // its FAR points far below the first list of pairs, which must then be deepened.
-  qme::eval::SyntheticScoreSpec spec;
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 40;
   spec.probes_per_subject = 2;
   spec.gallery_per_subject = 60;
   spec.models = {"cal-ltcc"};
   spec.seed = 21;
-  auto synthetic = qme::eval::make_synthetic_scores(spec);
+  auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   auto& mat = synthetic.models[0].second.score_mat;
   const auto hub = synthetic.labels.query.pids[0];
   for (int64_t i = 0; i < mat.rows; ++i) {
@@ -113,7 +113,8 @@ TEST_CASE("bootstrap retries resamples whose TAR@FAR lies below the listed pairs
 TEST_CASE("bootstrap fast path equals evaluate() on upstream's fixture score matrices",
           "[analysis][parity]") {
   for (const char* name : {"small", "small_nan"}) {
-    const qme::io::ScoreMatrixFile file(std::string(QME_FIXTURES_DIR) + "/eval/scoremats_" + name + ".h5");
+    const qme::formats::ScoreMatrixFile file(std::string(QME_FIXTURES_DIR) + "/eval/scoremats_" + name +
+                                             ".h5");
     const qme::analysis::SubjectResamples resamples(file.labels().query.pids, 15, 45);
     for (const auto& model : file.models()) {
       INFO(name << " / " << model);
@@ -193,12 +194,12 @@ TEST_CASE("bad bootstrap options are usage errors naming the flag", "[analysis]"
 
 TEST_CASE("the table's bootstrap is paired, seeded and compares every column with qme", "[analysis]") {
   qme::test::TempDir dir;
-  qme::eval::SyntheticScoreSpec spec;
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 16;
   spec.probes_per_subject = 2;
   spec.gallery_per_subject = 5;
   spec.models = {"cal-ltcc", "adaface"};
-  const auto synthetic = qme::eval::make_synthetic_scores(spec);
+  const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   auto tables = qme::test::tables_on_file(dir, synthetic);
   tables.baselines = {qme::eval::FusionMethod::kZScore};
   tables.learned.push_back(qme::test::stand_in_learned_fusion(qme::eval::FusionMethod::kMean));

@@ -12,9 +12,9 @@
 #include "qme/analysis/quality_bins.hpp"
 #include "qme/core/error.hpp"
 #include "qme/eval/paper_table.hpp"
-#include "qme/eval/synthetic_scores.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
@@ -25,14 +25,14 @@ using qme::test::TempDir;
 
 namespace {
 
-qme::eval::SyntheticScores small_scores() {
-  qme::eval::SyntheticScoreSpec spec;
+qme::synthetic::SyntheticScores small_scores() {
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 8;
   spec.probes_per_subject = 3;
   spec.gallery_per_subject = 4;
   spec.num_cameras = 3;
   spec.models = {"adaface", "cal-ccvid"};
-  return qme::eval::make_synthetic_scores(spec);
+  return qme::synthetic::make_synthetic_scores(spec);
 }
 
 /// Weights spread over [0, 1) with a few ties, one per probe.

@@ -16,10 +16,10 @@
 #include "qme/core/numpy_sort.hpp"
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/eval/retrieval.hpp"
-#include "qme/eval/synthetic_scores.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/io/hdf5_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
@@ -319,19 +319,20 @@ TEST_CASE("first-match ranks give GR_top and CC_top exactly on scores with heavy
   check_column("tied", scores, labels, 20);
   check_column("tied", scores, labels, 3);
 
-  qme::eval::SyntheticScoreSpec spec;
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 12;
   spec.probes_per_subject = 3;
   spec.gallery_per_subject = 6;
   spec.distribution.quantum = 0.02;  // ties everywhere
   spec.distribution.faceless_fraction = 0.3;
-  const auto synthetic = qme::eval::make_synthetic_scores(spec);
+  const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   for (const auto& [name, model] : synthetic.models) check_column(name, model, synthetic.labels, 20);
 }
 
 TEST_CASE("first-match ranks give GR_top and CC_top exactly on upstream's fixtures", "[analysis][parity]") {
   for (const std::string set : {"small", "small_nan", "medium"}) {
-    const qme::io::ScoreMatrixFile file(std::string(QME_FIXTURES_DIR) + "/eval/scoremats_" + set + ".h5");
+    const qme::formats::ScoreMatrixFile file(std::string(QME_FIXTURES_DIR) + "/eval/scoremats_" + set +
+                                             ".h5");
     for (const auto& model : file.models())
       check_column(set + "_" + model, file.read_model(model), file.labels(), 20);
   }
@@ -339,12 +340,12 @@ TEST_CASE("first-match ranks give GR_top and CC_top exactly on upstream's fixtur
 
 TEST_CASE("run_tables writes the rank lists of every column it evaluates", "[analysis]") {
   TempDir dir;
-  qme::eval::SyntheticScoreSpec spec;
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 10;
   spec.probes_per_subject = 2;
   spec.gallery_per_subject = 4;
   spec.models = {"adaface", "cal-ccvid"};
-  const auto synthetic = qme::eval::make_synthetic_scores(spec);
+  const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   auto options = qme::test::tables_on_file(dir, synthetic);
   options.baselines = qme::eval::all_fusion_methods();
   qme::analysis::RankListWriter writer({dir.path("ranks"), 4, 0});

@@ -8,14 +8,14 @@
 #include <filesystem>
 
 #include "qme/backbone/backbone.hpp"
-#include "qme/backbone/extraction.hpp"
 #include "qme/config/backbone_config.hpp"
 #include "qme/core/error.hpp"
 #include "qme/data/augment.hpp"
 #include "qme/data/transforms.hpp"
 #include "qme/eval/evaluation_report.hpp"
-#include "qme/io/features_file.hpp"
+#include "qme/formats/features_file.hpp"
 #include "qme/models/model_spec.hpp"
+#include "qme/pipeline/extraction.hpp"
 #include "qme/scores/score_matrices.hpp"
 #include "qme/scores/similarity.hpp"
 #include "support/test_support.hpp"
@@ -105,7 +105,7 @@ TEST_CASE("a registered family extracts, scores and evaluates end to end", "[bac
   }
   register_toy_family();
   qme::test::TempDir dir;
-  qme::backbone::TestExtractionOptions options;
+  qme::pipeline::TestExtractionOptions options;
   options.model = kToy;
   options.dataset = "ccvid";
   options.root = root;
@@ -116,11 +116,11 @@ TEST_CASE("a registered family extracts, scores and evaluates end to end", "[bac
   options.feats_dir = dir.path("feats");
   options.batch_frames = 16;
   options.optimize = false;
-  const auto result = qme::backbone::extract_test_features(options);
-  CHECK(result.features_path == qme::io::test_features_path(options.feats_dir, kToy, "ccvid"));
+  const auto result = qme::pipeline::extract_test_features(options);
+  CHECK(result.features_path == qme::formats::test_features_path(options.feats_dir, kToy, "ccvid"));
   CHECK(result.qe_path.empty());  // the row asks for no QE statistics
 
-  const auto features = qme::io::read_test_features(result.features_path);
+  const auto features = qme::formats::read_test_features(result.features_path);
   REQUIRE(features.dim == kToyDim);
   REQUIRE(features.num_query() > 0);
   const auto scores = qme::scores::build_model_scores(features, qme::scores::similarity_for_model(kToy));

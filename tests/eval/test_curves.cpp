@@ -13,10 +13,10 @@
 #include "qme/eval/curves.hpp"
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/eval/retrieval.hpp"
-#include "qme/eval/synthetic_scores.hpp"
 #include "qme/eval/verification.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
@@ -185,12 +185,12 @@ TEST_CASE("the CMC curve counts first good positions cumulatively", "[plot]") {
 }
 
 TEST_CASE("the CMC curve is monotone and passes through the report's GR_top-k", "[plot]") {
-  qme::eval::SyntheticScoreSpec spec;
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 25;
   spec.probes_per_subject = 4;
   spec.gallery_per_subject = 6;
   spec.models = {"adaface", "biggait"};
-  const auto synthetic = qme::eval::make_synthetic_scores(spec);
+  const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   auto models = synthetic.models;
   for (const auto& [name, scores] : synthetic.models) {  // rounded copies: many tied scores
     auto rounded = scores;
@@ -259,12 +259,12 @@ TEST_CASE("quality weights split by the rank-1 outcome, probes without a good en
 
 TEST_CASE("TablesCurves collects every column of a table run, in table order", "[plot]") {
   qme::test::TempDir dir;
-  qme::eval::SyntheticScoreSpec spec;
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 12;
   spec.probes_per_subject = 2;
   spec.gallery_per_subject = 4;
   spec.models = {"cal-ccvid", "adaface"};
-  const auto synthetic = qme::eval::make_synthetic_scores(spec);
+  const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   auto options = qme::test::tables_on_file(dir, synthetic);
   options.models = {"cal-ccvid", "adaface"};
   options.baselines = {qme::eval::FusionMethod::kZScore};

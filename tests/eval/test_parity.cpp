@@ -8,7 +8,7 @@
 #include "qme/core/numpy_random.hpp"
 #include "qme/eval/classic_fusion.hpp"
 #include "qme/eval/evaluation_report.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "support/report_parity.hpp"
 
 namespace {
@@ -17,7 +17,7 @@ const std::string kFixtures = QME_FIXTURES_DIR;
 
 void check_fixture_set(const std::string& name) {
   const auto expected = qme::test::load_json(kFixtures + "/eval/" + name + "_expected.json");
-  const qme::io::ScoreMatrixFile file(kFixtures + "/eval/scoremats_" + name + ".h5");
+  const qme::formats::ScoreMatrixFile file(kFixtures + "/eval/scoremats_" + name + ".h5");
   const auto models = expected.at("models").get<std::vector<std::string>>();
   std::vector<qme::ModelScores> scores;
   for (const auto& m : models) scores.push_back(file.read_model(m));

@@ -10,14 +10,14 @@
 #include <random>
 
 #include "qme/core/error.hpp"
-#include "qme/eval/synthetic_scores.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/fusion/qme_inference.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/fusion/qme_table_column.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "support/test_support.hpp"
 
 using qme::fusion::QmeInference;
@@ -44,16 +44,16 @@ std::string write_head(const TempDir& dir, int64_t models) {
   return path;
 }
 
-qme::eval::SyntheticScores synthetic(int64_t subjects = 8) {
-  qme::eval::SyntheticScoreSpec spec;
+qme::synthetic::SyntheticScores synthetic(int64_t subjects = 8) {
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = subjects;
   spec.probes_per_subject = 3;
   spec.gallery_per_subject = 4;
   spec.num_cameras = 3;
-  return qme::eval::make_synthetic_scores(spec);  // adaface, biggait, cal-ccvid
+  return qme::synthetic::make_synthetic_scores(spec);  // adaface, biggait, cal-ccvid
 }
 
-std::vector<const qme::ModelScores*> pointers(const qme::eval::SyntheticScores& s) {
+std::vector<const qme::ModelScores*> pointers(const qme::synthetic::SyntheticScores& s) {
   std::vector<const qme::ModelScores*> out;
   for (const auto& [name, scores] : s.models) out.push_back(&scores);
   return out;
@@ -265,7 +265,7 @@ TEST_CASE("run_tables adds the qme report, its timing and a QME column", "[fusio
   TempDir dir;
   const auto s = synthetic(12);
   const auto scoremats = dir.path("scoremats.h5");
-  qme::io::write_score_matrix_file(scoremats, s.labels, s.models);
+  qme::formats::write_score_matrix_file(scoremats, s.labels, s.models);
   const auto weights = dir.path("weights.h5");
   write_weights(weights, weights_for(static_cast<int64_t>(s.labels.query.size())),
                 {s.labels.query.size(), 1});
@@ -285,7 +285,7 @@ TEST_CASE("run_tables adds the qme report, its timing and a QME column", "[fusio
   CHECK(columns.back().name == "QME");
 
   // The same report as evaluating the fused matrices directly.
-  const qme::io::ScoreMatrixFile file(scoremats);
+  const qme::formats::ScoreMatrixFile file(scoremats);
   std::vector<qme::ModelScores> read;
   for (const auto& m : file.models()) read.push_back(file.read_model(m));
   std::vector<const qme::ModelScores*> inputs;
@@ -337,7 +337,7 @@ std::string save_state(const TempDir& dir, const std::string& name, qme::fusion:
 }
 
 /// Fuses `s`'s models, cycled to `models` inputs, through `fusion`.
-qme::ModelScores fuse_with(qme::eval::ScoreFusion& fusion, const qme::eval::SyntheticScores& s,
+qme::ModelScores fuse_with(qme::eval::ScoreFusion& fusion, const qme::synthetic::SyntheticScores& s,
                            int64_t models) {
   std::vector<std::string> names;
   std::vector<const qme::ModelScores*> inputs;

@@ -11,17 +11,17 @@
 #include <vector>
 
 #include "fuzz_input.hpp"
-#include "qme/cache/center_file.hpp"
-#include "qme/cache/test_quality_stats.hpp"
-#include "qme/cache/training_frames.hpp"
-#include "qme/io/face_weights.hpp"
-#include "qme/io/features_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/center_file.hpp"
+#include "qme/formats/face_weights.hpp"
+#include "qme/formats/features_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
+#include "qme/formats/test_quality_stats.hpp"
+#include "qme/formats/training_frames.hpp"
 
 namespace {
 
 void read_score_matrices(const std::string& path) {
-  const qme::io::ScoreMatrixFile file(path);
+  const qme::formats::ScoreMatrixFile file(path);
   for (const std::string& model : file.models()) file.read_model(model);
 }
 
@@ -33,12 +33,12 @@ struct Reader {
 const std::vector<Reader>& readers() {
   static const std::vector<Reader> all = {
       {"score-matrix file", read_score_matrices},
-      {"test features", [](const std::string& p) { qme::io::read_test_features(p); }},
-      {"centers", [](const std::string& p) { qme::cache::read_centers(p); }},
-      {"center frames", [](const std::string& p) { qme::cache::read_center_frames(p); }},
-      {"training frames", [](const std::string& p) { qme::cache::read_training_frames(p); }},
-      {"test QE statistics", [](const std::string& p) { qme::cache::read_test_quality_stats(p); }},
-      {"face weights", [](const std::string& p) { qme::io::read_face_weights(p); }},
+      {"test features", [](const std::string& p) { qme::formats::read_test_features(p); }},
+      {"centers", [](const std::string& p) { qme::formats::read_centers(p); }},
+      {"center frames", [](const std::string& p) { qme::formats::read_center_frames(p); }},
+      {"training frames", [](const std::string& p) { qme::formats::read_training_frames(p); }},
+      {"test QE statistics", [](const std::string& p) { qme::formats::read_test_quality_stats(p); }},
+      {"face weights", [](const std::string& p) { qme::formats::read_face_weights(p); }},
   };
   return all;
 }

@@ -12,8 +12,8 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/evaluation_report.hpp"
-#include "qme/io/features_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/features_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "scores/scores_test_util.hpp"
 #include "support/test_support.hpp"
 
@@ -30,12 +30,12 @@ std::string feats(const TempDir& dir) {
 
 /// adaface (32-d), biggait (64-d) and cal-ltcc (16-d) features with the same ids.
 void write_models(const TempDir& dir, const std::string& dataset) {
-  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "adaface", dataset),
-                               qme_test::small_features(32, 1.0f));
-  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", dataset),
-                               qme_test::small_features(64, 0.5f));
-  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "cal-ltcc", dataset),
-                               qme_test::small_features(16, 2.0f));
+  qme::formats::write_test_features(qme::formats::test_features_path(feats(dir), "adaface", dataset),
+                                    qme_test::small_features(32, 1.0f));
+  qme::formats::write_test_features(qme::formats::test_features_path(feats(dir), "biggait", dataset),
+                                    qme_test::small_features(64, 0.5f));
+  qme::formats::write_test_features(qme::formats::test_features_path(feats(dir), "cal-ltcc", dataset),
+                                    qme_test::small_features(16, 2.0f));
 }
 
 GatherOptions gather_options(const TempDir& dir) {
@@ -62,7 +62,7 @@ TEST_CASE("gather writes both matrices of every model and the ids in upstream's 
   const auto result = qme::pipeline::run_gather(gather_options(dir));
   CHECK(result.path == dir.path("feats/scoremats_ltcc.h5"));
 
-  const qme::io::ScoreMatrixFile file(result.path);
+  const qme::formats::ScoreMatrixFile file(result.path);
   CHECK(file.models() == std::vector<std::string>{"adaface", "biggait", "cal-ltcc"});
   const auto features = qme_test::small_features(64, 0.5f);
   CHECK(file.labels().query.pids == features.query_labels.pids);
@@ -91,7 +91,7 @@ TEST_CASE("gather names the file, array, index and values of the first mismatchi
   write_models(dir, "ltcc");
   auto other = qme_test::small_features(64, 0.5f);
   other.gallery_labels.camids[4] = 7;
-  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"), other);
+  qme::formats::write_test_features(qme::formats::test_features_path(feats(dir), "biggait", "ltcc"), other);
   CHECK_THROWS_WITH(qme::pipeline::run_gather(gather_options(dir)),
                     Contains("biggait_ltcc_test.h5: 'g_camids' differs from") &&
                         Contains("adaface_ltcc_test.h5 at index 4: 7 here, 0 there"));
@@ -100,7 +100,7 @@ TEST_CASE("gather names the file, array, index and values of the first mismatchi
   other = qme_test::small_features(64, 0.5f);
   other.query_labels = {{2, 5, 9}, {0, 1, 0}, {20, 50, 90}};
   other.query.resize(3 * 64);
-  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"), other);
+  qme::formats::write_test_features(qme::formats::test_features_path(feats(dir), "biggait", "ltcc"), other);
   CHECK_THROWS_WITH(qme::pipeline::run_gather(gather_options(dir)),
                     Contains("'q_pids' has 3 entries but") && Contains("has 4"));
   CHECK(only_inputs_left(dir));
@@ -118,8 +118,8 @@ TEST_CASE("gather reports a missing features file and writes nothing", "[pipelin
 TEST_CASE("gather refuses biggait features that do not split into 16 parts", "[pipeline]") {
   TempDir dir;
   write_models(dir, "ltcc");
-  qme::io::write_test_features(qme::io::test_features_path(feats(dir), "biggait", "ltcc"),
-                               qme_test::small_features(100));
+  qme::formats::write_test_features(qme::formats::test_features_path(feats(dir), "biggait", "ltcc"),
+                                    qme_test::small_features(100));
   CHECK_THROWS_WITH(
       qme::pipeline::run_gather(gather_options(dir)),
       Contains("biggait_ltcc_test.h5: 'qf' has 100 feature columns") && Contains("multiple of 16"));

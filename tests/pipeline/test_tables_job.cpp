@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "qme/core/error.hpp"
-#include "qme/eval/synthetic_scores.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/io/hdf5_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
@@ -19,14 +19,14 @@ using qme::test::TempDir;
 
 namespace {
 
-qme::eval::SyntheticScores small_scores(int64_t subjects = 6, int64_t gallery_per_subject = 4) {
-  qme::eval::SyntheticScoreSpec spec;
+qme::synthetic::SyntheticScores small_scores(int64_t subjects = 6, int64_t gallery_per_subject = 4) {
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = subjects;
   spec.probes_per_subject = 2;
   spec.gallery_per_subject = gallery_per_subject;
   spec.num_cameras = 3;
   spec.models = {"adaface", "cal-ccvid"};
-  return qme::eval::make_synthetic_scores(spec);
+  return qme::synthetic::make_synthetic_scores(spec);
 }
 
 /// Writes `labels` and `models` to a score-matrix file in `dir` and returns options that read it.
@@ -34,7 +34,7 @@ qme::pipeline::TablesOptions options_for(
     const TempDir& dir, const qme::TestLabels& labels,
     const std::vector<std::pair<std::string, qme::ModelScores>>& models) {
   const auto path = dir.path("s.h5");
-  qme::io::write_score_matrix_file(path, labels, models);
+  qme::formats::write_score_matrix_file(path, labels, models);
   qme::pipeline::TablesOptions options;
   options.scoremats = path;
   return options;
@@ -128,7 +128,7 @@ TEST_CASE("camids of another length than pids are reported", "[pipeline]") {
   const auto synthetic = small_scores();
   auto labels = synthetic.labels;
   labels.query.camids.push_back(0);
-  REQUIRE_THROWS_AS(qme::io::write_score_matrix_file(dir.path("s.h5"), labels, synthetic.models),
+  REQUIRE_THROWS_AS(qme::formats::write_score_matrix_file(dir.path("s.h5"), labels, synthetic.models),
                     qme::InputError);
 }
 

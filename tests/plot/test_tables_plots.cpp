@@ -10,12 +10,12 @@
 
 #include "qme/core/error.hpp"
 #include "qme/eval/curves.hpp"
-#include "qme/eval/synthetic_scores.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/io/hdf5_file.hpp"
-#include "qme/io/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
 #include "qme/plot/chart.hpp"
 #include "qme/plot/tables_plots.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "support/tables_support.hpp"
 #include "support/test_support.hpp"
 
@@ -49,12 +49,12 @@ struct Run {
   int64_t probes = 0;
 
   Run() {
-    qme::eval::SyntheticScoreSpec spec;
+    qme::synthetic::SyntheticScoreSpec spec;
     spec.num_subjects = 15;
     spec.probes_per_subject = 3;
     spec.gallery_per_subject = 6;
     spec.models = {"adaface", "cal-ccvid"};
-    const auto synthetic = qme::eval::make_synthetic_scores(spec);
+    const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
     auto options = qme::test::tables_on_file(dir, synthetic);
     options.baselines = {qme::eval::FusionMethod::kMinMax};
     options.learned.push_back(qme::test::stand_in_learned_fusion(qme::eval::FusionMethod::kRhe));
@@ -158,12 +158,12 @@ TEST_CASE("save_chart draws a chart with NaN gaps and log axes into PNG and SVG"
 
 TEST_CASE("TablesPlotter refuses a weights file of the wrong length before any curve is computed", "[plot]") {
   TempDir dir;
-  qme::eval::SyntheticScoreSpec spec;
+  qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 5;
   spec.probes_per_subject = 2;
   spec.gallery_per_subject = 4;
   spec.models = {"adaface"};
-  const auto synthetic = qme::eval::make_synthetic_scores(spec);
+  const auto synthetic = qme::synthetic::make_synthetic_scores(spec);
   auto options = qme::test::tables_on_file(dir, synthetic);
   write_weights(dir.path("w.h5"), 3);
   qme::plot::TablesPlotter plotter({dir.path("plots"), dir.path("w.h5"), {}});

@@ -5,7 +5,7 @@
 #include <limits>
 #include <vector>
 
-#include "qme/io/features_file.hpp"
+#include "qme/formats/features_file.hpp"
 
 namespace qme_test {
 
@@ -13,8 +13,8 @@ inline constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 /// Q = 4 probes, G = 6 gallery entries of 3 subjects (pids 5, 2, 9), features
 /// value-by-value from a simple formula so that every model's file differs.
-inline qme::io::TestFeatures small_features(int64_t dim, float seed = 1.0f) {
-  qme::io::TestFeatures f;
+inline qme::formats::TestFeatures small_features(int64_t dim, float seed = 1.0f) {
+  qme::formats::TestFeatures f;
   f.dim = dim;
   f.query_labels = {{2, 5, 9, 7}, {0, 1, 0, 1}, {20, 50, 90, 70}};
   f.gallery_labels = {{5, 2, 9, 2, 5, 9}, {1, 0, 1, 1, 0, 0}, {51, 21, 91, 22, 50, 90}};

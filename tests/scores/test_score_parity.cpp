@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/pipeline/score_jobs.hpp"
 #include "support/report_parity.hpp"
 #include "support/test_support.hpp"
@@ -36,8 +36,8 @@ void check_set(const std::string& set) {
   options.output = dir.path("scoremats_" + set + ".h5");
   qme::pipeline::run_gather(options);
 
-  const qme::io::ScoreMatrixFile ours(options.output);
-  const qme::io::ScoreMatrixFile upstream(kFixtures + "/eval/scoremats_" + set + ".h5");
+  const qme::formats::ScoreMatrixFile ours(options.output);
+  const qme::formats::ScoreMatrixFile upstream(kFixtures + "/eval/scoremats_" + set + ".h5");
   CHECK(ours.labels().query.pids == upstream.labels().query.pids);
   CHECK(ours.labels().query.camids == upstream.labels().query.camids);
   CHECK(ours.labels().query.clothes_ids == upstream.labels().query.clothes_ids);

@@ -7,9 +7,9 @@
 
 #include "qme/eval/classic_fusion.hpp"
 #include "qme/eval/score_fusion.hpp"
-#include "qme/eval/synthetic_scores.hpp"
-#include "qme/io/score_matrix_file.hpp"
+#include "qme/formats/score_matrix_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
+#include "qme/synthetic/synthetic_scores.hpp"
 #include "support/test_support.hpp"
 
 namespace qme::test {
@@ -32,10 +32,11 @@ inline std::shared_ptr<eval::ScoreFusion> stand_in_learned_fusion(eval::FusionMe
 }
 
 /// Writes `synthetic` to dir/s.h5 and returns table options that read it.
-inline pipeline::TablesOptions tables_on_file(const TempDir& dir, const eval::SyntheticScores& synthetic) {
+inline pipeline::TablesOptions tables_on_file(const TempDir& dir,
+                                              const synthetic::SyntheticScores& synthetic) {
   pipeline::TablesOptions options;
   options.scoremats = dir.path("s.h5");
-  io::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
+  formats::write_score_matrix_file(options.scoremats, synthetic.labels, synthetic.models);
   return options;
 }
 

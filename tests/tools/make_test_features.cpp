@@ -7,16 +7,16 @@
 #include <random>
 #include <string>
 
-#include "qme/io/features_file.hpp"
+#include "qme/formats/features_file.hpp"
 
 namespace {
 
 constexpr int64_t kQueries = 12, kGallery = 40, kSubjects = 6;
 
-qme::io::TestFeatures make(int64_t dim, uint32_t seed, bool faceless_rows) {
+qme::formats::TestFeatures make(int64_t dim, uint32_t seed, bool faceless_rows) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  qme::io::TestFeatures f;
+  qme::formats::TestFeatures f;
   f.dim = dim;
   std::vector<float> centres(static_cast<size_t>(kSubjects * dim));
   for (auto& c : centres) c = normal(rng);
@@ -47,8 +47,8 @@ int main(int argc, char** argv) {
   }
   const std::string out = argv[1];
   const std::string good = out + "/good", bad = out + "/bad";
-  using qme::io::test_features_path;
-  using qme::io::write_test_features;
+  using qme::formats::test_features_path;
+  using qme::formats::write_test_features;
   try {
     write_test_features(test_features_path(good, "adaface", "ltcc"), make(32, 1, true));
     write_test_features(test_features_path(good, "biggait", "ltcc"), make(64, 2, false));

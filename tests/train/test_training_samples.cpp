@@ -13,8 +13,8 @@
 #include "qme/train/training_samples.hpp"
 #include "support/test_support.hpp"
 
-using qme::cache::CenterKey;
-using qme::cache::FeatureMatrix;
+using qme::formats::CenterKey;
+using qme::formats::FeatureMatrix;
 using qme::train::ModelTrainingCache;
 using qme::train::TrainingSamples;
 
@@ -26,8 +26,8 @@ FeatureMatrix matrix(int64_t rows, int64_t cols, std::vector<float> values) {
   return m;
 }
 
-qme::cache::Centers two_centers(std::vector<float> values) {
-  qme::cache::Centers c;
+qme::formats::Centers two_centers(std::vector<float> values) {
+  qme::formats::Centers c;
   c.keys = {CenterKey{0, 0, 0}, CenterKey{1, 1, 1}};
   c.features = matrix(2, 2, std::move(values));
   c.source = "centers.h5";

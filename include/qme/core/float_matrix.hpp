@@ -1,7 +1,7 @@
 #pragma once
 /// A plain (rows, cols) float32 matrix, row-major: qme's one matrix type. Score matrices
 /// (probes x gallery entries or subjects) and cached features (one vector per row) are both
-/// this type, under the names ScoreMatrix (core/score_matrix.hpp) and cache::FeatureMatrix.
+/// this type, under the names ScoreMatrix (core/score_matrix.hpp) and formats::FeatureMatrix.
 #include <cstddef>
 #include <cstdint>
 #include <vector>

@@ -12,7 +12,7 @@
 
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/score_fusion.hpp"
-#include "qme/io/face_weights.hpp"
+#include "qme/formats/face_weights.hpp"
 
 namespace qme::fusion {
 
@@ -58,7 +58,7 @@ class QmeInference {
 };
 
 /// The quality-weights reader lives in qme_base (torch-free), where qme_tables' plots use it too.
-using io::read_face_weights;
+using formats::read_face_weights;
 
 /// The "qme" report / "QME" column of qme_tables on LibTorch's head (qme_table_column.hpp):
 /// loads the checkpoint now, so a bad file fails before any evaluation; its check() (which

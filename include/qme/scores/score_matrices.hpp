@@ -18,7 +18,7 @@
 
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
-#include "qme/io/features_file.hpp"
+#include "qme/formats/features_file.hpp"
 #include "qme/scores/similarity.hpp"
 
 namespace qme::scores {
@@ -61,11 +61,11 @@ std::vector<float> subject_templates(const FeatureRows& gallery, const std::vect
                                      const std::vector<int64_t>& subjects);
 
 /// The ids of a features file with `unique_gallery_pids` = sorted distinct g_pids.
-TestLabels test_labels(const io::TestFeatures& features);
+TestLabels test_labels(const formats::TestFeatures& features);
 
 /// score_mat (Q x G) and merge_score_mat (Q x U, U = test_labels(features)
 /// .unique_gallery_pids) of one model's test features.
-ModelScores build_model_scores(const io::TestFeatures& features, Similarity similarity,
+ModelScores build_model_scores(const formats::TestFeatures& features, Similarity similarity,
                                const ScoreOptions& options = {});
 
 }  // namespace qme::scores

@@ -6,7 +6,7 @@
 /// vectorised for the CPU it runs on (LibTorch's products on CUDA).
 /// Rules as scores::similarity_matrix: cosine with each norm clamped at 1e-8 (PyTorch 1.13's
 /// cosine_similarity; a zero center, e.g. one missing for this model after
-/// cache::align_centers, scores 0); BigGait 1 / (1 + mean over the 16 parts of the L2
+/// formats::align_centers, scores 0); BigGait 1 / (1 + mean over the 16 parts of the L2
 /// distance), on features centred by the centers' mean with near pairs recomputed directly
 /// (no cancellation); a row with a NaN or Inf value scores 0 against everything. Matches the
 /// score-matrix builder to ~1e-6 (tests/train/test_center_scorer.cpp).

@@ -67,7 +67,7 @@ class ScoreLossTrainer {
  public:
   /// `model`: the head, its "qe" already loaded from the QE checkpoint when it has one (the QE
   /// is frozen: eval mode, no gradients, not optimised, as upstream without cotrain_qe).
-  /// `center_labels` (C,): the pid of every training center (cache::center_labels). The model
+  /// `center_labels` (C,): the pid of every training center (formats::center_labels). The model
   /// is moved to options.device. Throws UsageError on bad options or an empty center set.
   ScoreLossTrainer(fusion::QmeMixture model, const torch::Tensor& center_labels,
                    const ScoreLossTrainerOptions& options);

@@ -21,17 +21,17 @@
 ///   zero feature (it scores 0 against every center) and zero QE statistics;
 /// - the quality estimator reads the QE model's cached per-frame statistics of the same slots.
 ///
-/// Frames are used when every model's cache holds them (cache::align_by_frame_key); samples are
+/// Frames are used when every model's cache holds them (formats::align_by_frame_key); samples are
 /// ordered by their cache sample_index. Torch-free: the step's tensors are assembled in
 /// training_batches.hpp.
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "qme/cache/center_file.hpp"
-#include "qme/cache/feature_matrix.hpp"
-#include "qme/cache/training_frames.hpp"
 #include "qme/data/sampling.hpp"
+#include "qme/formats/center_file.hpp"
+#include "qme/formats/feature_matrix.hpp"
+#include "qme/formats/training_frames.hpp"
 
 namespace qme::train {
 
@@ -42,11 +42,11 @@ struct TrainingSampleOptions {
 };
 
 /// One model's inputs: its training-frames cache and its centers, already aligned across every
-/// model of the run (cache::align_centers).
+/// model of the run (formats::align_centers).
 struct ModelTrainingCache {
   std::string model;
-  cache::TrainingFrames frames;
-  cache::Centers centers;
+  formats::TrainingFrames frames;
+  formats::Centers centers;
 };
 
 /// Everything the training steps read, per dense training sample.
@@ -58,9 +58,9 @@ struct TrainingSamples {
   std::vector<float> scores;                       ///< (S, M, C) row-major: model m's score vs center c
   int64_t frames_per_sample = 1;                   ///< T
 
-  std::string quality_model;           ///< the model whose QE statistics are kept; "" for none
-  cache::FeatureMatrix quality_stats;  ///< (R, W) that model's cached statistics (rows of its cache)
-  std::vector<int64_t> quality_rows;   ///< (S * T) row of quality_stats per slot; -1: a zero row
+  std::string quality_model;             ///< the model whose QE statistics are kept; "" for none
+  formats::FeatureMatrix quality_stats;  ///< (R, W) that model's cached statistics (rows of its cache)
+  std::vector<int64_t> quality_rows;     ///< (S * T) row of quality_stats per slot; -1: a zero row
 
   int64_t samples_without_face = 0;   ///< samples whose own frames have no face (padded or zero)
   int64_t samples_left_faceless = 0;  ///< of those, samples with nothing to pad from (zero rows)
