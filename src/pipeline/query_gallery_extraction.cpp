@@ -13,7 +13,7 @@
 #include "qme/core/progress.hpp"
 #include "qme/data/datasets.hpp"
 #include "qme/formats/features_file.hpp"
-#include "qme/formats/test_quality_stats.hpp"
+#include "qme/formats/probe_quality_stats.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/pipeline/extraction.hpp"
@@ -163,13 +163,13 @@ void write_final(const std::string& feats_dir, const std::string& model, const s
   result.features_path = formats::test_features_path(feats_dir, model, dataset);
   formats::write_test_features(result.features_path, features);
   if (part.qe_width > 0) {
-    formats::TestQualityStats stats;
+    formats::ProbeQualityStats stats;
     stats.qe_stats = part.query.qe_stats;
     stats.qe_stats.cols = part.qe_width;
     stats.frame_clip = part.query.frame_clip;
     stats.clip_query = part.query.clip_query;
-    result.qe_path = formats::test_quality_stats_path(feats_dir, model, dataset);
-    formats::write_test_quality_stats(result.qe_path, stats);
+    result.qe_path = formats::probe_quality_stats_path(feats_dir, model, dataset);
+    formats::write_probe_quality_stats(result.qe_path, stats);
   }
   result.num_query = part.query.features.rows;
   result.num_gallery = part.gallery.features.rows;

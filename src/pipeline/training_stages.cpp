@@ -14,8 +14,8 @@
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/formats/face_weights.hpp"
 #include "qme/formats/features_file.hpp"
+#include "qme/formats/probe_quality_stats.hpp"
 #include "qme/formats/score_matrix_file.hpp"
-#include "qme/formats/test_quality_stats.hpp"
 #include "qme/fusion/init.hpp"
 #include "qme/fusion/qme_mixture.hpp"
 #include "qme/io/checkpoint.hpp"
@@ -101,15 +101,15 @@ std::vector<float> frame_weights(const formats::FeatureMatrix& stats, FrameQuali
   return out;
 }
 
-formats::TestQualityStats read_test_stats(const TrainingRunOptions& o, const std::string& face) {
-  const auto path = formats::test_quality_stats_path(o.feats_dir, face, o.dataset);
+formats::ProbeQualityStats read_test_stats(const TrainingRunOptions& o, const std::string& face) {
+  const auto path = formats::probe_quality_stats_path(o.feats_dir, face, o.dataset);
   if (!fs::exists(path)) {
     throw InputError(
         path, "",
         "does not exist (the test probes' face QE statistics; qme_test --eval_mode feat --mode " + face +
             " --dataset " + o.dataset + " writes it)");
   }
-  auto stats = formats::read_test_quality_stats(path);
+  auto stats = formats::read_probe_quality_stats(path);
   if (stats.qe_stats.cols != formats::kFaceQeStatsWidth && stats.num_frames() > 0) {
     throw InputError(path, "qe_stats",
                      "has " + std::to_string(stats.qe_stats.cols) +
@@ -125,7 +125,7 @@ std::string scoremats_path(const TrainingRunOptions& o) {
 
 /// Probes of the test split: the score matrices' when the file exists (so the weights line up
 /// with what QME evaluation reads), else one past the largest clip_query.
-int64_t count_queries(const TrainingRunOptions& o, const formats::TestQualityStats& stats) {
+int64_t count_queries(const TrainingRunOptions& o, const formats::ProbeQualityStats& stats) {
   const auto path = scoremats_path(o);
   if (fs::exists(path)) return static_cast<int64_t>(formats::ScoreMatrixFile(path).labels().query.size());
   int64_t q = 0;
@@ -213,7 +213,7 @@ class QualityStage : public Stage {
   std::string face_;
   TrainingSamples samples_;
   BatchSchedule schedule_;
-  formats::TestQualityStats test_;
+  formats::ProbeQualityStats test_;
   int64_t num_queries_;
   std::unique_ptr<QualityTrainer> trainer_;
   std::vector<std::string> none_;
@@ -361,7 +361,7 @@ class ScoreLossStage : public Stage {
   /// face model's test statistics (written to the run folder), else the backbone config's.
   void resolve_test_quality() {
     const int64_t q = static_cast<int64_t>(test_file_.labels().query.size());
-    const auto stats_path = formats::test_quality_stats_path(o_.feats_dir, face_, o_.dataset);
+    const auto stats_path = formats::probe_quality_stats_path(o_.feats_dir, face_, o_.dataset);
     if (!o_.face_weights.empty()) {
       quality_path_ = o_.face_weights;
       quality_ = formats::read_face_weights(quality_path_, q);

@@ -13,8 +13,8 @@
 #include "qme/core/random_mixing.hpp"
 #include "qme/formats/center_file.hpp"
 #include "qme/formats/features_file.hpp"
+#include "qme/formats/probe_quality_stats.hpp"
 #include "qme/formats/score_matrix_file.hpp"
-#include "qme/formats/test_quality_stats.hpp"
 #include "qme/formats/training_frames.hpp"
 #include "qme/io/output_directory.hpp"
 #include "qme/models/model_spec.hpp"
@@ -323,9 +323,9 @@ ModelScores test_scores(const Truth& truth, const TestLabels& labels, ModelFeatu
   return scores;
 }
 
-formats::TestQualityStats test_quality_stats(const SyntheticCacheSpec& spec, const Truth& truth,
-                                             ModelFeatures& gen) {
-  formats::TestQualityStats s;
+formats::ProbeQualityStats probe_quality_stats(const SyntheticCacheSpec& spec, const Truth& truth,
+                                               ModelFeatures& gen) {
+  formats::ProbeQualityStats s;
   s.qe_stats = formats::FeatureMatrix(0, spec.face_qe_width);
   for (size_t p = 0; p < truth.probes.size(); ++p) {
     for (const auto& clip : truth.probes[p].clips) {
@@ -415,10 +415,11 @@ SyntheticCacheFiles write_synthetic_caches(const std::string& dir, const Synthet
     formats::write_centers(out.centers.back(), centers);
     formats::write_training_frames(out.training_frames.back(), frames);
     scores.emplace_back(name, test_scores(truth, labels, gen));
-    out.test_quality_stats.emplace_back();
+    out.probe_quality_stats.emplace_back();
     if (gen.face()) {
-      out.test_quality_stats.back() = formats::test_quality_stats_path(out.test_dir, name, spec.dataset);
-      formats::write_test_quality_stats(out.test_quality_stats.back(), test_quality_stats(spec, truth, gen));
+      out.probe_quality_stats.back() = formats::probe_quality_stats_path(out.test_dir, name, spec.dataset);
+      formats::write_probe_quality_stats(out.probe_quality_stats.back(),
+                                         probe_quality_stats(spec, truth, gen));
     }
   }
   out.score_matrices = formats::score_matrix_path(out.test_dir, spec.dataset);

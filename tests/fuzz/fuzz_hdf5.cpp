@@ -14,8 +14,8 @@
 #include "qme/formats/center_file.hpp"
 #include "qme/formats/face_weights.hpp"
 #include "qme/formats/features_file.hpp"
+#include "qme/formats/probe_quality_stats.hpp"
 #include "qme/formats/score_matrix_file.hpp"
-#include "qme/formats/test_quality_stats.hpp"
 #include "qme/formats/training_frames.hpp"
 
 namespace {
@@ -37,7 +37,7 @@ const std::vector<Reader>& readers() {
       {"centers", [](const std::string& p) { qme::formats::read_centers(p); }},
       {"center frames", [](const std::string& p) { qme::formats::read_center_frames(p); }},
       {"training frames", [](const std::string& p) { qme::formats::read_training_frames(p); }},
-      {"test QE statistics", [](const std::string& p) { qme::formats::read_test_quality_stats(p); }},
+      {"test QE statistics", [](const std::string& p) { qme::formats::read_probe_quality_stats(p); }},
       {"face weights", [](const std::string& p) { qme::formats::read_face_weights(p); }},
   };
   return all;

@@ -16,7 +16,7 @@
 #include "qme/data/transforms.hpp"
 #include "qme/formats/center_file.hpp"
 #include "qme/formats/features_file.hpp"
-#include "qme/formats/test_quality_stats.hpp"
+#include "qme/formats/probe_quality_stats.hpp"
 #include "qme/formats/training_frames.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/pipeline/extraction.hpp"
@@ -149,7 +149,7 @@ TEST_CASE("face test features: ids in order, NaN exactly for videos without a fa
   }
 
   // QE statistics: one row per query clip frame with a face, clip by clip.
-  const auto stats = qme::formats::read_test_quality_stats(result.qe_path);
+  const auto stats = qme::formats::read_probe_quality_stats(result.qe_path);
   const auto clips = qme::data::test_clips(splits.query);
   REQUIRE(stats.num_clips() == static_cast<int64_t>(clips.clips.size()));
   std::vector<int64_t> expected_frame_clip;
@@ -221,7 +221,7 @@ TEST_CASE("image and clip models on LTCC and MEVID", "[backbone]") {
     check_labels(features.query_labels, splits.query);
     check_labels(features.gallery_labels, splits.gallery);
     CHECK(result.nan_query + result.nan_gallery == 0);
-    const auto stats = qme::formats::read_test_quality_stats(result.qe_path);
+    const auto stats = qme::formats::read_probe_quality_stats(result.qe_path);
     CHECK(stats.qe_stats.rows == static_cast<int64_t>(splits.query.size()));  // one frame per image
     CHECK(stats.qe_stats.cols == 3072);
   }

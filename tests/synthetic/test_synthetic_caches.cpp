@@ -10,8 +10,8 @@
 #include "qme/core/error.hpp"
 #include "qme/formats/center_file.hpp"
 #include "qme/formats/face_weights.hpp"
+#include "qme/formats/probe_quality_stats.hpp"
 #include "qme/formats/score_matrix_file.hpp"
-#include "qme/formats/test_quality_stats.hpp"
 #include "qme/formats/training_frames.hpp"
 #include "qme/synthetic/synthetic_caches.hpp"
 #include "support/test_support.hpp"
@@ -26,7 +26,7 @@ struct Decoded {
   std::vector<qme::formats::Centers> centers;
   std::vector<qme::formats::TrainingFrames> frames;
   std::vector<qme::ModelScores> scores;
-  qme::formats::TestQualityStats stats;
+  qme::formats::ProbeQualityStats stats;
 };
 
 Decoded decode(const qme::synthetic::SyntheticCacheFiles& files) {
@@ -37,7 +37,7 @@ Decoded decode(const qme::synthetic::SyntheticCacheFiles& files) {
     d.frames.push_back(qme::formats::read_training_frames(files.training_frames[m]));
     d.scores.push_back(scores.read_model(files.models[m]));
   }
-  d.stats = qme::formats::read_test_quality_stats(files.test_quality_stats[0]);
+  d.stats = qme::formats::read_probe_quality_stats(files.probe_quality_stats[0]);
   return d;
 }
 
@@ -81,7 +81,7 @@ TEST_CASE("synthetic caches are deterministic by seed and read back through the 
 
   REQUIRE(a.models == std::vector<std::string>{"adaface", "biggait", "cal-ccvid"});
   CHECK(a.center_frames[0] == dir.path("a") + "/mod_center_feat/adaface_center_n4_synthetic_CC.h5");
-  CHECK(a.test_quality_stats[1].empty());
+  CHECK(a.probe_quality_stats[1].empty());
   CHECK(a.score_matrices == dir.path("a") + "/test_feats/scoremats_synthetic.h5");
 
   // 8 pids x 2 outfits = 16 centers for body models; the face model lacks the
@@ -127,7 +127,7 @@ TEST_CASE("synthetic face statistics carry the hidden quality and guided fusion 
   spec.num_test_pids = 30;
   spec.probes_per_pid = 4;
   const auto files = qme::synthetic::write_synthetic_caches(dir.path("s"), spec);
-  const auto stats = qme::formats::read_test_quality_stats(files.test_quality_stats[0]);
+  const auto stats = qme::formats::read_probe_quality_stats(files.probe_quality_stats[0]);
   // A trivial "QE": the first 16 mean channels of block 0 shift by 2(q - 0.5).
   std::vector<float> frame_weight;
   for (int64_t i = 0; i < stats.num_frames(); ++i) {
@@ -227,7 +227,7 @@ print('ok')
 )PY");
   const std::string command = "/usr/bin/python3 " + script + " " + files.center_frames[0] + " " +
                               files.centers[0] + " " + files.training_frames[0] + " " +
-                              files.test_quality_stats[0] + " " + files.score_matrices + " " + weights +
+                              files.probe_quality_stats[0] + " " + files.score_matrices + " " + weights +
                               " > " + dir.path("out.txt") + " 2>&1";
   const int rc = std::system(command.c_str());
   std::ifstream out(dir.path("out.txt"));

@@ -88,14 +88,14 @@ struct SyntheticCacheSpec {
 
 /// What write_synthetic_caches wrote, and the hidden truth.
 struct SyntheticCacheFiles {
-  std::vector<std::string> models;              // spec order
-  std::vector<std::string> center_frames;       // per model
-  std::vector<std::string> centers;             // per model
-  std::vector<std::string> training_frames;     // per model
-  std::vector<std::string> test_quality_stats;  // per model; "" for models without a QE
-  std::string score_matrices;                   // scoremats_{ds}.h5
-  std::string center_dir;                       // {dir}/mod_center_feat
-  std::string test_dir;                         // {dir}/test_feats
+  std::vector<std::string> models;               // spec order
+  std::vector<std::string> center_frames;        // per model
+  std::vector<std::string> centers;              // per model
+  std::vector<std::string> training_frames;      // per model
+  std::vector<std::string> probe_quality_stats;  // per model; "" for models without a QE
+  std::string score_matrices;                    // scoremats_{ds}.h5
+  std::string center_dir;                        // {dir}/mod_center_feat
+  std::string test_dir;                          // {dir}/test_feats
   std::vector<float> probe_quality;  // per probe: mean quality of its face frames, 0 without a face
 };
 

@@ -1,4 +1,4 @@
-#include "qme/formats/test_quality_stats.hpp"
+#include "qme/formats/probe_quality_stats.hpp"
 
 #include "qme/core/error.hpp"
 #include "qme/formats/cache_format.hpp"
@@ -6,12 +6,12 @@
 
 namespace qme::formats {
 
-std::string test_quality_stats_path(const std::string& dir, const std::string& model,
-                                    const std::string& dataset) {
+std::string probe_quality_stats_path(const std::string& dir, const std::string& model,
+                                     const std::string& dataset) {
   return dir + "/" + model + "_" + dataset + "_test_qe.h5";
 }
 
-void validate_test_quality_stats(const TestQualityStats& s, const std::string& source) {
+void validate_probe_quality_stats(const ProbeQualityStats& s, const std::string& source) {
   if (!s.qe_stats.consistent()) throw InputError(source, "qe_stats", "does not hold rows x cols values");
   if (s.qe_stats.cols < 1) throw InputError(source, "qe_stats", "has no columns");
   if (static_cast<int64_t>(s.frame_clip.size()) != s.qe_stats.rows) {
@@ -34,8 +34,8 @@ void validate_test_quality_stats(const TestQualityStats& s, const std::string& s
   }
 }
 
-void write_test_quality_stats(const std::string& path, const TestQualityStats& s) {
-  validate_test_quality_stats(s, path);
+void write_probe_quality_stats(const std::string& path, const ProbeQualityStats& s) {
+  validate_probe_quality_stats(s, path);
   io::AtomicH5Writer writer(path);
   stamp_qme_format(writer);
   const auto n = static_cast<uint64_t>(s.qe_stats.rows);
@@ -45,10 +45,10 @@ void write_test_quality_stats(const std::string& path, const TestQualityStats& s
   writer.commit();
 }
 
-TestQualityStats read_test_quality_stats(const std::string& path) {
+ProbeQualityStats read_probe_quality_stats(const std::string& path) {
   const io::H5Reader reader(path);
   check_qme_format(reader, "test QE statistics");
-  TestQualityStats s;
+  ProbeQualityStats s;
   s.source = path;
   io::Shape shape;
   s.qe_stats.values = reader.read_float32("qe_stats", &shape);
@@ -61,11 +61,11 @@ TestQualityStats read_test_quality_stats(const std::string& path) {
   s.qe_stats.cols = static_cast<int64_t>(shape[1]);
   s.frame_clip = reader.read_ids("frame_clip");
   s.clip_query = reader.read_ids("clip_query");
-  validate_test_quality_stats(s, path);
+  validate_probe_quality_stats(s, path);
   return s;
 }
 
-void check_clip_queries(const TestQualityStats& s, int64_t num_queries) {
+void check_clip_queries(const ProbeQualityStats& s, int64_t num_queries) {
   if (num_queries < 0)
     throw InputError(s.source, "clip_query", "cannot map clips to a negative number of probes");
   for (size_t c = 0; c < s.clip_query.size(); ++c) {
@@ -77,7 +77,7 @@ void check_clip_queries(const TestQualityStats& s, int64_t num_queries) {
   }
 }
 
-std::vector<float> query_quality_weights(const TestQualityStats& s, const std::vector<float>& frame_weight,
+std::vector<float> query_quality_weights(const ProbeQualityStats& s, const std::vector<float>& frame_weight,
                                          int64_t num_queries) {
   check_clip_queries(s, num_queries);
   if (static_cast<int64_t>(frame_weight.size()) != s.num_frames()) {

@@ -5,12 +5,12 @@
 
 #include "formats/cache_test_util.hpp"
 #include "qme/core/error.hpp"
-#include "qme/formats/test_quality_stats.hpp"
+#include "qme/formats/probe_quality_stats.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
-using qme::formats::TestQualityStats;
+using qme::formats::ProbeQualityStats;
 using qme::io::AtomicH5Writer;
 using qme::test::message_of;
 using qme::test::ramp_matrix;
@@ -19,8 +19,8 @@ using qme::test::TempDir;
 namespace {
 
 /// 5 clips of 3 probes: clip 1 and clip 3 have no face.
-TestQualityStats five_clips() {
-  TestQualityStats s;
+ProbeQualityStats five_clips() {
+  ProbeQualityStats s;
   s.qe_stats = ramp_matrix(6, 8);
   s.frame_clip = {0, 0, 2, 4, 4, 4};
   s.clip_query = {0, 0, 0, 1, 2};
@@ -42,11 +42,11 @@ std::string write_by_hand(const TempDir& dir, int64_t version,
 
 TEST_CASE("test QE statistics round-trip", "[formats]") {
   TempDir dir;
-  const auto path = qme::formats::test_quality_stats_path(dir.path("test_feats"), "adaface", "mevid");
+  const auto path = qme::formats::probe_quality_stats_path(dir.path("test_feats"), "adaface", "mevid");
   CHECK(path == dir.path("test_feats") + "/adaface_mevid_test_qe.h5");
   const auto in = five_clips();
-  qme::formats::write_test_quality_stats(path, in);
-  const auto out = qme::formats::read_test_quality_stats(path);
+  qme::formats::write_probe_quality_stats(path, in);
+  const auto out = qme::formats::read_probe_quality_stats(path);
   CHECK(out.source == path);
   CHECK(out.qe_stats.rows == 6);
   CHECK(out.qe_stats.cols == 8);
@@ -61,12 +61,12 @@ TEST_CASE("test QE statistics round-trip", "[formats]") {
 
 TEST_CASE("a file without any face frame round-trips", "[formats]") {
   TempDir dir;
-  TestQualityStats s;
+  ProbeQualityStats s;
   s.qe_stats = qme::formats::FeatureMatrix(0, 2048);
   s.clip_query = {0, 1};
   const auto path = dir.path("none.h5");
-  qme::formats::write_test_quality_stats(path, s);
-  const auto out = qme::formats::read_test_quality_stats(path);
+  qme::formats::write_probe_quality_stats(path, s);
+  const auto out = qme::formats::read_probe_quality_stats(path);
   CHECK(out.num_frames() == 0);
   CHECK(out.qe_stats.cols == 2048);
   CHECK(qme::formats::query_quality_weights(out, {}, 3) == std::vector<float>{0, 0, 0});
@@ -102,22 +102,22 @@ TEST_CASE("test QE statistics of another or no qme_format are refused", "[format
     w.write_int64("frame_clip", one.data(), {1});
     w.write_int64("clip_query", one.data(), {1});
   };
-  CHECK_NOTHROW(qme::formats::read_test_quality_stats(write_by_hand(dir, 1, body)));
+  CHECK_NOTHROW(qme::formats::read_probe_quality_stats(write_by_hand(dir, 1, body)));
   const auto none = write_by_hand(dir, -1, body);
-  CHECK_THROWS_WITH(qme::formats::read_test_quality_stats(none), Contains(none) && Contains("qme_format"));
+  CHECK_THROWS_WITH(qme::formats::read_probe_quality_stats(none), Contains(none) && Contains("qme_format"));
   const auto old = write_by_hand(dir, 0, body);
-  CHECK_THROWS_WITH(qme::formats::read_test_quality_stats(old), Contains(old) && Contains("is 0"));
+  CHECK_THROWS_WITH(qme::formats::read_probe_quality_stats(old), Contains(old) && Contains("is 0"));
 }
 
 TEST_CASE("test QE statistics reader names the file and the dataset that is wrong", "[formats]") {
   TempDir dir;
-  CHECK_THROWS_WITH(qme::formats::read_test_quality_stats(dir.path("absent.h5")), Contains("absent.h5"));
+  CHECK_THROWS_WITH(qme::formats::read_probe_quality_stats(dir.path("absent.h5")), Contains("absent.h5"));
   const std::vector<float> q(16, 0.0f);
   const std::vector<int64_t> clips{0, 1}, big{0, 5}, neg{-1};
   const auto fails = [&](const std::function<void(AtomicH5Writer&)>& body, const std::string& field,
                          const std::string& problem) {
     const auto path = write_by_hand(dir, 1, body);
-    const auto message = message_of<qme::InputError>([&] { qme::formats::read_test_quality_stats(path); });
+    const auto message = message_of<qme::InputError>([&] { qme::formats::read_probe_quality_stats(path); });
     CHECK_THAT(message, Contains(path) && Contains("'" + field + "'") && Contains(problem));
   };
   fails([&](AtomicH5Writer& w) { w.write_int64("frame_clip", clips.data(), {2}); }, "qe_stats", "missing");
@@ -177,15 +177,15 @@ TEST_CASE("test QE statistics reader names the file and the dataset that is wron
       "qe_stats", "no columns");
 }
 
-TEST_CASE("write_test_quality_stats validates before writing anything", "[formats]") {
+TEST_CASE("write_probe_quality_stats validates before writing anything", "[formats]") {
   TempDir dir;
   const auto path = dir.path("s.h5");
   auto s = five_clips();
   s.frame_clip.back() = 9;
-  CHECK_THROWS_WITH(qme::formats::write_test_quality_stats(path, s),
+  CHECK_THROWS_WITH(qme::formats::write_probe_quality_stats(path, s),
                     Contains(path) && Contains("'frame_clip'"));
   s = five_clips();
   s.frame_clip.pop_back();
-  CHECK_THROWS_WITH(qme::formats::write_test_quality_stats(path, s), Contains("'frame_clip'"));
+  CHECK_THROWS_WITH(qme::formats::write_probe_quality_stats(path, s), Contains("'frame_clip'"));
   CHECK(dir.entries() == 0);
 }
