@@ -23,7 +23,7 @@ function(qme_add_area name)
   list(TRANSFORM AREA_DEPENDS PREPEND qme_)
   target_link_libraries(qme_${name} PUBLIC ${AREA_DEPENDS} ${AREA_LINK} PRIVATE ${AREA_PRIVATE_LINK})
   # Position-independent: the Python modules and the qme_tables QME module link them.
-  set_target_properties(qme_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  set_target_properties(qme_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON UNITY_BUILD ${QME_UNITY_BUILD})
   qme_set_warnings(qme_${name})
   qme_export(qme_${name} ${name})
 endfunction()

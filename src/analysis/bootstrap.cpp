@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "qme/core/error.hpp"
+#include "qme/core/nan.hpp"
 #include "qme/core/numpy_random.hpp"
 #include "qme/core/parallel.hpp"
 #include "qme/eval/paper_table.hpp"
@@ -21,8 +22,6 @@
 namespace qme::analysis {
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // ---- TAR@FAR under resampling ----------------------------------------------------------------
 

@@ -97,7 +97,7 @@ void read_unused(const YamlMap& yaml, TrainConfig& config) {
   config.tmax = yaml.optional<std::int64_t>("tmax", config.tmax);
 }
 
-TrainConfig from_yaml(const YamlMap& yaml) {
+TrainConfig train_config_from_yaml(const YamlMap& yaml) {
   TrainConfig config;
   config.source = yaml.source();
   read_optimisation(yaml, config);
@@ -119,11 +119,11 @@ std::string default_train_config_path(const std::string& dataset) {
 double standard_normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 
 TrainConfig parse_train_config(const std::string& text, const std::string& source) {
-  return from_yaml(YamlMap::parse(text, source));
+  return train_config_from_yaml(YamlMap::parse(text, source));
 }
 
 TrainConfig load_train_config(const std::string& path) {
-  return from_yaml(YamlMap::load_file(path));
+  return train_config_from_yaml(YamlMap::load_file(path));
 }
 
 std::string to_yaml(const TrainConfig& config) {

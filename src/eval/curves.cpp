@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "qme/core/error.hpp"
+#include "qme/core/nan.hpp"
 #include "qme/core/parallel.hpp"
 #include "qme/eval/ranking.hpp"
 #include "qme/eval/retrieval.hpp"
@@ -24,8 +25,6 @@
 namespace qme::eval {
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// Gallery columns of each query's identity: the genuine pairs.
 std::vector<std::vector<int64_t>> genuine_columns(const std::vector<int64_t>& query_pids,

@@ -5,14 +5,13 @@
 #include <limits>
 
 #include "qme/core/error.hpp"
+#include "qme/core/nan.hpp"
 #include "qme/core/numpy_random.hpp"
 #include "qme/core/numpy_sort.hpp"
 
 namespace qme::eval {
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// Upstream's rank 1: the last entry of np.argsort over the enrolled columns.
 bool mate_is_last_in_numpy_order(const float* row, const std::vector<int64_t>& columns, int64_t mate_column) {

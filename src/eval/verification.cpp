@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "qme/core/error.hpp"
+#include "qme/core/nan.hpp"
 #include "qme/core/parallel.hpp"
 #include "qme/eval/ranking.hpp"
 
@@ -14,7 +15,6 @@ namespace qme::eval {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kBinBits = ScoreKeyHistogram::kBinBits;
 constexpr int kBins = ScoreKeyHistogram::kBins;
 constexpr int64_t kInitialExtension = 1024;  // scores gathered below a target's bin

@@ -18,6 +18,7 @@
 
 #include "plplot_figure.hpp"
 #include "qme/core/error.hpp"
+#include "qme/core/nan.hpp"
 #include "qme/core/utf8.hpp"
 #include "qme/eval/paper_table.hpp"
 #include "qme/io/csv.hpp"
@@ -29,13 +30,9 @@ namespace {
 
 using eval::ColumnKind;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kPi = 3.14159265358979323846;
 
-// cmap0 indices (chart.cpp's scheme): PLplot draws the page background in colour 0.
-constexpr PLINT kBackground = 0;
-constexpr PLINT kInk = 1;
-constexpr PLINT kGrid = 2;
+// cmap0 indices after the shared ones (plplot_figure.hpp).
 constexpr PLINT kFirstColour = 3;  // the marks' colours, then the legend entries'
 
 // ---- what a figure holds ----------------------------------------------------

@@ -18,10 +18,7 @@ namespace qme::plot {
 
 namespace {
 
-// cmap0 indices: PLplot draws the page background in colour 0.
-constexpr PLINT kBackground = 0;
-constexpr PLINT kInk = 1;  // axes, labels, legend frame
-constexpr PLINT kGrid = 2;
+// cmap0 indices after the shared ones (plplot_figure.hpp).
 constexpr PLINT kMark = 3;
 constexpr PLINT kFirstSeries = 4;  // each series: its line colour, then its fill colour
 

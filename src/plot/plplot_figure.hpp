@@ -10,6 +10,11 @@
 
 namespace qme::plot {
 
+// cmap0 indices every figure shares: PLplot draws the page background in colour 0.
+constexpr PLINT kBackground = 0;
+constexpr PLINT kInk = 1;  // axes, labels, legend frame
+constexpr PLINT kGrid = 2;
+
 /// `text` with PLplot's escape character '#' doubled.
 std::string plain_text(const std::string& text);
 

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "qme/core/error.hpp"
+#include "qme/core/nan.hpp"
 #include "qme/formats/face_weights.hpp"
 #include "qme/io/text_file.hpp"
 
@@ -25,7 +26,6 @@ using eval::ColumnKind;
 using eval::MatrixCurves;
 
 constexpr double kMinFar = 1e-4;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 const std::vector<double> kReportFars = eval::RocOptions{}.keep_fars;  // the report's FARs
 const Rgb kGenuine{44, 160, 44};

@@ -12,7 +12,7 @@ namespace qme::train {
 
 namespace {
 
-constexpr const char* kKind = "quality";
+constexpr const char* kQualityKind = "quality";
 
 }  // namespace
 
@@ -97,7 +97,7 @@ StepResult QualityTrainer::step(const QualityBatch& batch) {
 
 void QualityTrainer::save_resume_state(const std::string& path) const {
   torch::serialize::OutputArchive archive;
-  resume::write_header(archive, kKind);
+  resume::write_header(archive, kQualityKind);
   resume::write_module(archive, "model", *module_);
   optimisation_->save(archive);
   resume::write_torch_rng(archive, options_.device);
@@ -107,7 +107,7 @@ void QualityTrainer::save_resume_state(const std::string& path) const {
 void QualityTrainer::load_resume_state(const std::string& path) {
   torch::serialize::InputArchive archive;
   resume::load(archive, path);
-  resume::check_header(archive, kKind, path);
+  resume::check_header(archive, kQualityKind, path);
   resume::read_module(archive, "model", *module_, path);
   optimisation_->load(archive, path);
   resume::read_torch_rng(archive, options_.device, path);

@@ -12,7 +12,7 @@ namespace qme::train {
 
 namespace {
 
-constexpr const char* kKind = "score_loss";
+constexpr const char* kScoreLossKind = "score_loss";
 
 torch::nn::Module* quality_estimator(const fusion::QmeMixture& model) {
   if (auto face = model->face_quality_estimator()) return face.get();
@@ -150,7 +150,7 @@ StepResult ScoreLossTrainer::step(const ScoreLossBatch& batch) {
 
 void ScoreLossTrainer::save_resume_state(const std::string& path) const {
   torch::serialize::OutputArchive archive;
-  resume::write_header(archive, kKind);
+  resume::write_header(archive, kScoreLossKind);
   resume::write_module(archive, "model", *model_);
   optimisation_.save(archive);
   archive.write("modality_dropout_rng", c10::IValue(dropout_.state()));
@@ -162,7 +162,7 @@ void ScoreLossTrainer::save_resume_state(const std::string& path) const {
 void ScoreLossTrainer::load_resume_state(const std::string& path) {
   torch::serialize::InputArchive archive;
   resume::load(archive, path);
-  resume::check_header(archive, kKind, path);
+  resume::check_header(archive, kScoreLossKind, path);
   const auto rng = resume::read_string(archive, "modality_dropout_rng", path);
   const auto fused_rng = resume::read_string(archive, "fused_dropout_rng", path);
   if (fused_ && fused_rng.empty()) {

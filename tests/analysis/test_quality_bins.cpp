@@ -25,7 +25,7 @@ using qme::test::TempDir;
 
 namespace {
 
-qme::synthetic::SyntheticScores small_scores() {
+qme::synthetic::SyntheticScores quality_bin_scores() {
   qme::synthetic::SyntheticScoreSpec spec;
   spec.num_subjects = 8;
   spec.probes_per_subject = 3;
@@ -142,7 +142,7 @@ TEST_CASE("every probe lands in exactly one bin, inside its edges", "[analysis]"
 }
 
 TEST_CASE("each bin's report is evaluate() on the bin's probe rows", "[analysis]") {
-  const auto synthetic = small_scores();
+  const auto synthetic = quality_bin_scores();
   const auto& [name, scores] = synthetic.models.front();
   const auto w = spread_weights(synthetic.labels.query.size());
   QualityBins bins({w, 3, quick_eval()});
@@ -161,7 +161,7 @@ TEST_CASE("each bin's report is evaluate() on the bin's probe rows", "[analysis]
 }
 
 TEST_CASE("an empty bin gets a report of NaN metrics, not a crash", "[analysis]") {
-  const auto synthetic = small_scores();
+  const auto synthetic = quality_bin_scores();
   std::vector<float> w(synthetic.labels.query.size(), 0.5f);
   w.front() = 0.1f;
   QualityBins bins({w, 4, quick_eval()});
@@ -190,7 +190,7 @@ TEST_CASE("quality bins refuse bad bin counts and bad weights", "[analysis]") {
 }
 
 TEST_CASE("weights that do not match the probes are an error naming the weights file", "[analysis]") {
-  const auto synthetic = small_scores();
+  const auto synthetic = quality_bin_scores();
   const auto probes = synthetic.labels.query.size();
   const qme::eval::TableColumnId column{"adaface", "adaface", qme::eval::ColumnKind::kModel};
   const auto& scores = synthetic.models.front().second;
@@ -207,7 +207,7 @@ TEST_CASE("weights that do not match the probes are an error naming the weights 
 
 TEST_CASE("run_tables feeds every column to the quality bins, and the JSON has their shape", "[analysis]") {
   TempDir dir;
-  const auto synthetic = small_scores();
+  const auto synthetic = quality_bin_scores();
   auto options = qme::test::tables_on_file(dir, synthetic);
   options.baselines = {qme::eval::FusionMethod::kZScore, qme::eval::FusionMethod::kMax};
   QualityBins bins({spread_weights(synthetic.labels.query.size()), 4, quick_eval()});

@@ -27,7 +27,7 @@ using qme::test::TempDir;
 
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 const char* const kHeader =
     "probe_index,rank,gallery_index,pid,camid,clothes_id,score,label_general,label_cc";
 const char* const kFirstMatchHeader = "probe_index,first_match_rank_general,first_match_rank_cc";

@@ -21,13 +21,13 @@ using qme::config::TrainConfig;
 
 namespace {
 
-std::string shipped(const std::string& dataset) {
+std::string shipped_train_config(const std::string& dataset) {
   return std::string(QME_SOURCE_DIR) + "/configs/train_cfg-" + dataset + ".yaml";
 }
 
 // Routes spdlog's default logger into a string for the lifetime of the object.
 // Upstream's train_cfg-mevid.yaml values, one key per line.
-const char* const kValid =
+const char* const kValidTrainConfig =
     "seed: 42\n"
     "lr_rate: 0.0001\n"
     "weight_decay: 0.01\n"
@@ -39,14 +39,14 @@ const char* const kValid =
     "out_dim: 1\n"
     "dropout_rate: 0.1\n";
 
-// kValid with `key`'s line replaced by `line` (or dropped when `line` is empty).
+// kValidTrainConfig with `key`'s line replaced by `line` (or dropped when `line` is empty).
 std::string with_line(const std::string& key, const std::string& line) {
-  return std::regex_replace(kValid, std::regex("(^|\n)" + key + ": [^\n]*\n"),
+  return std::regex_replace(kValidTrainConfig, std::regex("(^|\n)" + key + ": [^\n]*\n"),
                             line.empty() ? "$1" : "$1" + line + "\n");
 }
 
 // Loads `text` from a temp file and returns the InputError message (fails if none is thrown).
-std::string load_error(const std::string& text, std::string* file = nullptr) {
+std::string train_config_error(const std::string& text, std::string* file = nullptr) {
   qme::test::TempDir dir;
   const std::string path = dir.write("bad_train.yaml", text);
   if (file != nullptr) *file = path;
@@ -61,8 +61,8 @@ TEST_CASE("shipped training configs hold upstream's values", "[config]") {
   for (const std::string dataset : {"ccvid", "ltcc", "mevid"}) {
     INFO(dataset);
     qme::test::LogCapture log;
-    const TrainConfig config = load_train_config(shipped(dataset));
-    CHECK(config.source == shipped(dataset));
+    const TrainConfig config = load_train_config(shipped_train_config(dataset));
+    CHECK(config.source == shipped_train_config(dataset));
     CHECK(config.seed == 42);
     CHECK(config.lr_rate == 1e-4);
     CHECK(config.weight_decay == 0.01);
@@ -92,7 +92,7 @@ TEST_CASE("every required training key is reported by name when missing", "[conf
                                 "triplet_margin", "num_experts", "mlp_ratio", "out_dim", "dropout_rate"}) {
     INFO(key);
     std::string file;
-    const std::string message = load_error(with_line(key, ""), &file);
+    const std::string message = train_config_error(with_line(key, ""), &file);
     CHECK_THAT(message, Contains(file));
     CHECK_THAT(message, Contains("'" + key + "' is required"));
   }
@@ -100,42 +100,46 @@ TEST_CASE("every required training key is reported by name when missing", "[conf
 
 TEST_CASE("a training value of the wrong type names the file, line, key and value", "[config]") {
   std::string file;
-  std::string message = load_error(with_line("lr_rate", "lr_rate: fast"), &file);
+  std::string message = train_config_error(with_line("lr_rate", "lr_rate: fast"), &file);
   CHECK_THAT(message, Contains(file + ":2"));
   CHECK_THAT(message, Contains("'lr_rate' must be a number, got 'fast'"));
 
-  message = load_error(with_line("train_batch", "train_batch: 1.5"), &file);
+  message = train_config_error(with_line("train_batch", "train_batch: 1.5"), &file);
   CHECK_THAT(message, Contains(file + ":4"));
   CHECK_THAT(message, Contains("'train_batch' must be an integer, got '1.5'"));
 
   // PyYAML reads a quoted number as a string, so qme does not convert it either.
-  message = load_error(with_line("seed", "seed: '42'"));
+  message = train_config_error(with_line("seed", "seed: '42'"));
   CHECK_THAT(message, Contains("'seed' must be an integer, got '42'"));
 
-  message = load_error(with_line("seed", "seed:"));
+  message = train_config_error(with_line("seed", "seed:"));
   CHECK_THAT(message, Contains("'seed' is required"));
 }
 
 TEST_CASE("training values out of range are refused with the rule", "[config]") {
-  CHECK_THAT(load_error(with_line("lr_rate", "lr_rate: 0")), Contains("'lr_rate' must be > 0"));
-  CHECK_THAT(load_error(with_line("lr_rate", "lr_rate: .nan")), Contains("'lr_rate' must be > 0"));
-  CHECK_THAT(load_error(with_line("weight_decay", "weight_decay: -0.1")),
+  CHECK_THAT(train_config_error(with_line("lr_rate", "lr_rate: 0")), Contains("'lr_rate' must be > 0"));
+  CHECK_THAT(train_config_error(with_line("lr_rate", "lr_rate: .nan")), Contains("'lr_rate' must be > 0"));
+  CHECK_THAT(train_config_error(with_line("weight_decay", "weight_decay: -0.1")),
              Contains("'weight_decay' must be >= 0, got -0.1"));
-  CHECK_THAT(load_error(with_line("train_batch", "train_batch: 0")),
+  CHECK_THAT(train_config_error(with_line("train_batch", "train_batch: 0")),
              Contains("'train_batch' must be >= 1, got 0"));
-  CHECK_THAT(load_error(with_line("num_sample", "num_sample: -2")), Contains("'num_sample' must be >= 1"));
-  CHECK_THAT(load_error(with_line("seed", "seed: -1")), Contains("'seed' must be between 0 and 4294967295"));
-  CHECK_THAT(load_error(with_line("num_experts", "num_experts: 3")), Contains("'num_experts' must be 2"));
-  CHECK_THAT(load_error(with_line("dropout_rate", "dropout_rate: 1.5")),
+  CHECK_THAT(train_config_error(with_line("num_sample", "num_sample: -2")),
+             Contains("'num_sample' must be >= 1"));
+  CHECK_THAT(train_config_error(with_line("seed", "seed: -1")),
+             Contains("'seed' must be between 0 and 4294967295"));
+  CHECK_THAT(train_config_error(with_line("num_experts", "num_experts: 3")),
+             Contains("'num_experts' must be 2"));
+  CHECK_THAT(train_config_error(with_line("dropout_rate", "dropout_rate: 1.5")),
              Contains("'dropout_rate' must be a probability in [0, 1], got 1.5"));
-  CHECK_THAT(load_error(std::string(kValid) + "modality_dropout: -0.1\n"),
+  CHECK_THAT(train_config_error(std::string(kValidTrainConfig) + "modality_dropout: -0.1\n"),
              Contains("'modality_dropout' must be a probability in [0, 1]"));
-  CHECK_THAT(load_error(std::string(kValid) + "norm_method: bn\n"), Contains("'norm_method' must be 'none'"));
+  CHECK_THAT(train_config_error(std::string(kValidTrainConfig) + "norm_method: bn\n"),
+             Contains("'norm_method' must be 'none'"));
 }
 
 TEST_CASE("without modality_dropout qme uses upstream's Phi(dropout_rate)", "[config]") {
   using qme::config::parse_train_config;
-  CHECK(parse_train_config(kValid, "a").modality_dropout == Approx(0.539827837277029));
+  CHECK(parse_train_config(kValidTrainConfig, "a").modality_dropout == Approx(0.539827837277029));
   CHECK(parse_train_config(with_line("dropout_rate", "dropout_rate: 0"), "b").modality_dropout == 0.5);
   CHECK(qme::config::standard_normal_cdf(0.0) == 0.5);
   CHECK(qme::config::standard_normal_cdf(-1.0) == Approx(0.158655253931457));
@@ -143,7 +147,7 @@ TEST_CASE("without modality_dropout qme uses upstream's Phi(dropout_rate)", "[co
 
 TEST_CASE("an unknown training key only warns, with a suggestion", "[config]") {
   qme::test::TempDir dir;
-  const std::string path = dir.write("typo.yaml", std::string(kValid) + "modality_dropuot: 0\n");
+  const std::string path = dir.write("typo.yaml", std::string(kValidTrainConfig) + "modality_dropuot: 0\n");
   qme::test::LogCapture log;
   const TrainConfig config = load_train_config(path);
   CHECK(config.modality_dropout == Approx(0.539827837277029));  // the typo took no effect
@@ -154,15 +158,15 @@ TEST_CASE("an unknown training key only warns, with a suggestion", "[config]") {
 
 TEST_CASE("a training config with a YAML syntax error names the file and the line", "[config]") {
   std::string file;
-  const std::string message = load_error("seed: 42\nlr_rate: [0.1\n", &file);
+  const std::string message = train_config_error("seed: 42\nlr_rate: [0.1\n", &file);
   CHECK_THAT(message, Contains(file));
   CHECK_THAT(message, Contains("invalid YAML at line"));
 }
 
 TEST_CASE("a config nested beyond yaml-cpp's depth limit says so, not 'bad file'", "[config]") {
   std::string file;
-  const std::string message =
-      load_error("seed: 42\nlr_rate: " + std::string(100000, '[') + std::string(100000, ']') + "\n", &file);
+  const std::string message = train_config_error(
+      "seed: 42\nlr_rate: " + std::string(100000, '[') + std::string(100000, ']') + "\n", &file);
   CHECK_THAT(message, Contains(file));
   CHECK_THAT(message, Contains("levels deep at line 2") && Contains("a qme config is a flat list"));
   CHECK_THAT(message, !Contains("bad file"));
@@ -182,7 +186,7 @@ TEST_CASE("a missing training config file is named", "[config]") {
 }
 
 TEST_CASE("a training config survives to_yaml with PyYAML-readable floats", "[config]") {
-  TrainConfig config = qme::config::parse_train_config(kValid, "a");
+  TrainConfig config = qme::config::parse_train_config(kValidTrainConfig, "a");
   config.lr_rate = 1e-5;
   config.triplet_margin = 2.0;
   config.modality_dropout = 0.1 + 0.2;  // needs 17 digits to round-trip

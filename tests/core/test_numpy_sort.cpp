@@ -11,10 +11,11 @@
 #include <vector>
 
 #include "qme/core/numpy_sort.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 
 /// numpy's float order: NaN after every number, NaNs equal.
 bool numpy_less(float a, float b) {

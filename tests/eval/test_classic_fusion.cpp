@@ -30,9 +30,9 @@ using qme::test::make_matrix;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 
-TestLabels labels() {
+TestLabels fusion_labels() {
   return qme::test::make_labels({{1, 2}, {0, 0}, {0, 0}}, {{1, 2, 3}, {1, 1, 1}, {0, 0, 0}});
 }
 
@@ -69,7 +69,7 @@ TEST_CASE("zscore fusion normalises each matrix by its own mean and population s
   // merge:     A (x-5)/5 = [-1 1 -1; 1 -1 1], B (x-2)/1 = [-1 -1 1; 1 1 -1]
   //   mean -> [-1 0 0; 1 0 0]
   const auto a = model_a(), b = model_b();
-  const auto fused = fuse_scores(FusionMethod::kZScore, {&a, &b}, labels());
+  const auto fused = fuse_scores(FusionMethod::kZScore, {&a, &b}, fusion_labels());
   check_values(fused.score_mat, {1, -1, 0, -1, 0, 1});
   check_values(fused.merge_score_mat, {-1, 0, 0, 1, 0, 0});
 }
@@ -80,7 +80,7 @@ TEST_CASE("minmax fusion maps each matrix onto [0, 1] by its own range", "[eval]
   // merge:     A x/10 = [0 1 0; 1 0 1], B (x-1)/2 = [0 0 1; 1 1 0]
   //   mean -> [0 .5 .5; 1 .5 .5]
   const auto a = model_a(), b = model_b();
-  const auto fused = fuse_scores(FusionMethod::kMinMax, {&a, &b}, labels());
+  const auto fused = fuse_scores(FusionMethod::kMinMax, {&a, &b}, fusion_labels());
   check_values(fused.score_mat, {1, 0, 0.5f, 0, 0.5f, 1});
   check_values(fused.merge_score_mat, {0, 0.5f, 0.5f, 1, 0.5f, 0.5f});
 }
@@ -95,7 +95,7 @@ TEST_CASE("rhe fusion applies the score_mat's min and match statistics to both m
   // (minmax would give C's score_mat x / 6 too, but its merge x / 12.)
   const ModelScores c = {make_matrix(2, 3, {4, 0, 1, 2, 6, 5}), make_matrix(2, 3, {6, 0, 3, 12, 6, 0})};
   const auto a = model_a();
-  const auto fused = fuse_scores(FusionMethod::kRhe, {&c, &a}, labels());
+  const auto fused = fuse_scores(FusionMethod::kRhe, {&c, &a}, fusion_labels());
   // fuse = 0; fuse += C; fuse += A; fuse /= 2 -- all in float32.
   auto f = [](float x, float y) { return ((0.0f + x) + y) / 2.0f; };
   check_values(fused.score_mat, {f(4.0f / 6.0f, 1), f(0, 0), f(1.0f / 6.0f, 1),  //
@@ -116,9 +116,9 @@ TEST_CASE("min, mean and max fuse raw scores element-wise and propagate NaN", "[
   // C score_mat [4 0 1; 2 6 5] with NaN at (0,1), A score_mat [3 1 3; 1 1 3].
   const ModelScores c = {make_matrix(2, 3, {4, kNaN, 1, 2, 6, 5}), make_matrix(2, 3, {6, 0, 3, 12, 6, 0})};
   const auto a = model_a();
-  const auto min = fuse_scores(FusionMethod::kMin, {&c, &a}, labels());
-  const auto mean = fuse_scores(FusionMethod::kMean, {&c, &a}, labels());
-  const auto max = fuse_scores(FusionMethod::kMax, {&c, &a}, labels());
+  const auto min = fuse_scores(FusionMethod::kMin, {&c, &a}, fusion_labels());
+  const auto mean = fuse_scores(FusionMethod::kMean, {&c, &a}, fusion_labels());
+  const auto max = fuse_scores(FusionMethod::kMax, {&c, &a}, fusion_labels());
   check_values(min.score_mat, {3, kNaN, 1, 1, 1, 3});
   check_values(max.score_mat, {4, kNaN, 3, 2, 6, 5});
   check_values(mean.score_mat, {3.5f, kNaN, 2, 1.5f, 3.5f, 4});
@@ -144,10 +144,10 @@ TEST_CASE("parse_fusion_method rejects an unknown name with a UsageError", "[eva
 }
 
 TEST_CASE("fusion needs at least one model and equal shapes", "[eval]") {
-  CHECK_THROWS_AS(fuse_scores(FusionMethod::kMean, {}, labels()), qme::UsageError);
+  CHECK_THROWS_AS(fuse_scores(FusionMethod::kMean, {}, fusion_labels()), qme::UsageError);
   const auto a = model_a();
   const ModelScores wide = {make_matrix(2, 4, {1, 2, 3, 4, 5, 6, 7, 8}), a.merge_score_mat};
-  CHECK_THROWS_AS(fuse_scores(FusionMethod::kMean, {&a, &wide}, labels()), qme::Error);
+  CHECK_THROWS_AS(fuse_scores(FusionMethod::kMean, {&a, &wide}, fusion_labels()), qme::Error);
 }
 
 TEST_CASE("one ClassicFusion gives every method's fuse_scores result, in reused buffers", "[eval]") {
@@ -202,7 +202,7 @@ TEST_CASE("fusing empty matrices gives empty matrices", "[eval]") {
   empty.score_mat = ScoreMatrix(0, 5);
   empty.merge_score_mat = ScoreMatrix(0, 2);
   for (auto method : qme::eval::all_fusion_methods()) {
-    const auto fused = fuse_scores(method, {&empty, &empty}, labels());
+    const auto fused = fuse_scores(method, {&empty, &empty}, fusion_labels());
     CHECK(fused.score_mat.values.empty());
     CHECK(fused.merge_score_mat.values.empty());
   }

@@ -28,7 +28,7 @@ using qme::test::make_matrix;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 
 /// Scores of `pids` x `pids` subjects (rows: probes, cols: gallery); genuine pairs score higher
 /// on average; `decimals` >= 0 rounds (ties).

@@ -31,7 +31,7 @@ using qme::eval::EvaluationReport;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 
 // Routes spdlog's default logger into a string (and off the console).
 struct Dataset {
@@ -95,7 +95,7 @@ const std::vector<std::string>& upstream_names() {
   return names;
 }
 
-bool same_value(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+using qme::test::same_value;
 
 bool close_value(double a, double b) {
   return (std::isnan(a) && std::isnan(b)) || std::abs(a - b) <= 1e-12;

@@ -22,9 +22,9 @@ using qme::test::make_matrix;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 
-double d(float x) { return static_cast<double>(x); }
+using qme::test::d;
 
 // Subjects 10 20 30 (columns), enrolled {10, 20}: column 30 is ignored.
 //   probe pid  row (10, 20, 30)      role
@@ -102,9 +102,7 @@ qme::eval::OpenSetDraw reference_draw(const ScoreMatrix& m, const std::vector<in
   return d;
 }
 
-bool same_value(double a, double b) {
-  return a == b || (std::isnan(a) && std::isnan(b));
-}
+using qme::test::same_value;
 
 }  // namespace
 

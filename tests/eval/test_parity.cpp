@@ -10,10 +10,11 @@
 #include "qme/eval/evaluation_report.hpp"
 #include "qme/formats/score_matrix_file.hpp"
 #include "support/report_parity.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
-const std::string kFixtures = QME_FIXTURES_DIR;
+using qme::test::kFixtures;
 
 void check_fixture_set(const std::string& name) {
   const auto expected = qme::test::load_json(kFixtures + "/eval/" + name + "_expected.json");

@@ -25,7 +25,7 @@ using qme::test::make_matrix;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 
 // One query (pid 1, camera 0, clothes 0) against six gallery entries:
 //   idx pid cam clothes score
@@ -40,7 +40,7 @@ TestLabels one_query_labels() {
 }
 ScoreMatrix one_query_scores() { return make_matrix(1, 6, {0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f}); }
 
-bool same_value(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+using qme::test::same_value;
 
 void require_same(const RankingMetrics& a, const RankingMetrics& b) {
   CHECK(same_value(a.top1, b.top1));

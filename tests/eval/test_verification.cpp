@@ -23,10 +23,10 @@ using qme::test::make_matrix;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 const std::vector<double> kFars = {1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0};
 
-double d(float x) { return static_cast<double>(x); }
+using qme::test::d;
 
 void check_vector(const std::vector<double>& got, const std::vector<double>& expected) {
   REQUIRE(got.size() == expected.size());
@@ -36,7 +36,7 @@ void check_vector(const std::vector<double>& got, const std::vector<double>& exp
   }
 }
 
-bool same_value(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+using qme::test::same_value;
 
 void require_same_points(const std::vector<VerificationPoint>& fast, const std::vector<VerificationPoint>& ref) {
   REQUIRE(fast.size() == ref.size());

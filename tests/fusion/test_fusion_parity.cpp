@@ -15,18 +15,15 @@
 #include "qme/io/hdf5_file.hpp"
 #include "qme/pipeline/tables_job.hpp"
 #include "support/report_parity.hpp"
+#include "support/test_support.hpp"
+#include "support/torch_fixtures.hpp"
 
 namespace {
 
-const std::string kFixtures = QME_FIXTURES_DIR;
-const std::string kModelFixtures = kFixtures + "/model/model_expected.h5";
+using qme::test::kFixtures;
+using qme::test::kModelFixtures;
 
-torch::Tensor read_tensor(const qme::io::H5Reader& reader, const std::string& name) {
-  qme::io::Shape shape;
-  auto values = reader.read_float32(name, &shape);
-  const std::vector<int64_t> sizes(shape.begin(), shape.end());
-  return torch::from_blob(values.data(), sizes, torch::kFloat32).clone();
-}
+using qme::test::read_tensor;
 
 /// Largest |a - b|, reported with the test so parity margins stay visible.
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {

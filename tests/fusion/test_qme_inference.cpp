@@ -71,13 +71,7 @@ void write_weights(const std::string& path, const std::vector<float>& w, qme::io
   writer.commit();
 }
 
-double max_abs_diff(const qme::ScoreMatrix& a, const qme::ScoreMatrix& b) {
-  REQUIRE(a.rows == b.rows);
-  REQUIRE(a.cols == b.cols);
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a.values[i]) - b.values[i]));
-  return worst;
-}
+using qme::test::max_abs_diff;
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include "qme/core/error.hpp"
 #include "qme/io/checkpoint.hpp"
 #include "support/test_support.hpp"
+#include "support/torch_archive_writer.hpp"
 
 using qme::io::Checkpoint;
 using qme::io::StateDict;
@@ -24,19 +25,10 @@ using namespace qme::test::pickle;
 
 namespace {
 
-const std::string kFixtures = QME_FIXTURES_DIR;
-const std::string kSourceDir = QME_SOURCE_DIR;
+using qme::test::kFixtures;
+using qme::test::kSourceDir;
 
-/// A zip archive in torch.save's layout holding exactly `records` (plus "version").
-void write_archive(const std::string& path, const std::map<std::string, std::string>& records) {
-  std::ofstream out(path, std::ios::binary);
-  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) -> size_t {
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-    return size;
-  });
-  for (const auto& [name, bytes] : records) writer.writeRecord(name, bytes.data(), bytes.size());
-  writer.writeEndOfFile();
-}
+using qme::test::write_archive;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -18,25 +18,17 @@
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/plain_checkpoint.hpp"
 #include "support/test_support.hpp"
+#include "support/torch_archive_writer.hpp"
 
 using qme::test::TempDir;
 using namespace qme::test::pickle;
 
 namespace {
 
-const std::string kFixtures = QME_FIXTURES_DIR;
-const std::string kSourceDir = QME_SOURCE_DIR;
+using qme::test::kFixtures;
+using qme::test::kSourceDir;
 
-void write_archive(const std::string& path, const std::map<std::string, std::string>& records,
-                   bool deflate = false) {
-  std::ofstream out(path, std::ios::binary);
-  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) -> size_t {
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-    return size;
-  });
-  for (const auto& [name, bytes] : records) writer.writeRecord(name, bytes.data(), bytes.size(), deflate);
-  writer.writeEndOfFile();
-}
+using qme::test::write_archive;
 
 std::string plain_error(const std::string& path) {
   return qme::test::message_of<qme::InputError>([&] { qme::io::read_plain_state_dict(path); });

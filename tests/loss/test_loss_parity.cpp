@@ -5,10 +5,11 @@
 #include "qme/io/hdf5_file.hpp"
 #include "qme/loss/pseudo_quality_loss.hpp"
 #include "qme/loss/score_triplet_loss.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
-const std::string kModelFixtures = std::string(QME_FIXTURES_DIR) + "/model/model_expected.h5";
+using qme::test::kModelFixtures;
 
 torch::Tensor read_float(const qme::io::H5Reader& reader, const std::string& name) {
   qme::io::Shape shape;

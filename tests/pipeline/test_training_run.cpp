@@ -76,14 +76,14 @@ struct Synthetic {
   }
 };
 
-Synthetic& synthetic() {
+Synthetic& training_world() {
   static Synthetic s;
   return s;
 }
 
 /// A run of `mode` whose outputs go to `out` (a folder of its own).
 TrainingRunOptions options_for(const std::string& mode, const std::string& out) {
-  const auto& s = synthetic();
+  const auto& s = training_world();
   TrainingRunOptions o;
   o.mode = mode;
   o.dataset = s.spec.dataset;
@@ -112,7 +112,7 @@ TrainingRunOptions qe_options(const std::string& out) {
 const qme::pipeline::TrainingRunResult& qe_run() {
   static const auto result = [] {
     spdlog::set_level(spdlog::level::warn);
-    return qme::pipeline::run_training(qe_options(synthetic().dir.path("qe")));
+    return qme::pipeline::run_training(qe_options(training_world().dir.path("qe")));
   }();
   return result;
 }
@@ -178,7 +178,7 @@ void set_qme_format(const std::string& path, int64_t value) {
 TEST_CASE("a mod_qe run writes the probes' quality weights and an upstream-layout QE checkpoint",
           "[trainrun]") {
   const auto& r = qe_run();
-  const auto& s = synthetic();
+  const auto& s = training_world();
   CHECK(r.status == RunStatus::kFinished);
   CHECK(r.stop_reason == "max_step");
   CHECK(r.steps_done == 80);
@@ -242,7 +242,7 @@ TEST_CASE("a score_loss run selects, early-stops and writes a checkpoint that be
   // What qme_tables --qme_ckpt computes from it reproduces the selection figure and beats every
   // classic fusion baseline on it.
   qme::pipeline::TablesOptions tables;
-  tables.scoremats = synthetic().files.score_matrices;
+  tables.scoremats = training_world().files.score_matrices;
   tables.models = {"adaface", "biggait", "cal-ccvid"};
   tables.baselines = qme::eval::all_fusion_methods();
   REQUIRE(fs::exists(r.test_face_weights));
@@ -344,7 +344,7 @@ TEST_CASE("an interrupted then resumed mod_qe run writes the same QE and weights
 
 TEST_CASE("training runs refuse bad inputs with one message naming the file and the field", "[trainrun]") {
   TempDir out;
-  const auto& s = synthetic();
+  const auto& s = training_world();
   // A model of model_list without caches.
   auto o = qme_options(out.path("a"));
   o.backbone.model_list = {"adaface", "biggait", "aim"};

@@ -18,11 +18,7 @@ using qme::test::TempDir;
 
 namespace {
 
-uint32_t big_endian(const std::string& bytes, size_t at) {
-  uint32_t v = 0;
-  for (size_t k = 0; k < 4; ++k) v = (v << 8) | static_cast<uint8_t>(bytes[at + k]);
-  return v;
-}
+using qme::test::big_endian;
 
 /// A PNG (signature, IHDR) of width x height pixels with more than a blank page in it, and an SVG.
 void check_images(const std::string& stem, uint32_t width, uint32_t height) {

@@ -27,11 +27,7 @@ struct PngSize {
   uint32_t width = 0, height = 0;
 };
 
-uint32_t big_endian(const std::string& bytes, size_t at) {
-  uint32_t v = 0;
-  for (size_t k = 0; k < 4; ++k) v = (v << 8) | static_cast<uint8_t>(bytes[at + k]);
-  return v;
-}
+using qme::test::big_endian;
 
 /// Width and height from the IHDR chunk, which the PNG signature must be followed by.
 PngSize png_size(const std::string& path) {

@@ -6,10 +6,11 @@
 #include <vector>
 
 #include "qme/formats/features_file.hpp"
+#include "support/test_support.hpp"
 
 namespace qme_test {
 
-inline constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+using qme::test::kNaN;
 
 /// Q = 4 probes, G = 6 gallery entries of 3 subjects (pids 5, 2, 9), features
 /// value-by-value from a simple formula so that every model's file differs.

@@ -8,6 +8,7 @@
 
 #include "qme/core/error.hpp"
 #include "scores_test_util.hpp"
+#include "support/test_support.hpp"
 
 using Catch::Matchers::Contains;
 using qme::ScoreMatrix;
@@ -80,13 +81,7 @@ std::vector<float> random_features(int64_t rows, int64_t dim, float offset, floa
   return v;
 }
 
-double max_abs_diff(const ScoreMatrix& a, const ScoreMatrix& b) {
-  REQUIRE(a.rows == b.rows);
-  REQUIRE(a.cols == b.cols);
-  double worst = 0;
-  for (size_t k = 0; k < a.size(); ++k) worst = std::max(worst, double{std::abs(a.values[k] - b.values[k])});
-  return worst;
-}
+using qme::test::max_abs_diff;
 
 }  // namespace
 

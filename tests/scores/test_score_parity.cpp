@@ -15,17 +15,9 @@
 
 namespace {
 
-const std::string kFixtures = QME_FIXTURES_DIR;
+using qme::test::kFixtures;
 
-double max_abs_diff(const qme::ScoreMatrix& ours, const qme::ScoreMatrix& upstream) {
-  REQUIRE(ours.rows == upstream.rows);
-  REQUIRE(ours.cols == upstream.cols);
-  double worst = 0;
-  for (size_t k = 0; k < ours.size(); ++k) {
-    worst = std::max(worst, double{std::abs(ours.values[k] - upstream.values[k])});
-  }
-  return worst;
-}
+using qme::test::max_abs_diff;
 
 void check_set(const std::string& set) {
   qme::test::TempDir dir;

@@ -1,12 +1,15 @@
 #pragma once
 /// Helpers shared by qme's unit tests: a temporary folder, small score
 /// matrices and labels, and the message of an expected exception.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <system_error>
@@ -17,6 +20,51 @@
 #include "qme/core/score_matrix.hpp"
 
 namespace qme::test {
+
+// One definition of each helper that several test files use: the test programs are unity builds
+// (tests/CMakeLists.txt), so two files' helpers of one name would meet in one translation unit.
+
+/// float NaN, as missing scores and undefined metrics hold it.
+inline constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+/// x as a double, as the reports hold their metrics.
+inline double d(float x) {
+  return static_cast<double>(x);
+}
+
+/// Equal values, NaN equal to NaN (how an undefined metric compares with its expectation).
+inline bool same_value(double a, double b) {
+  return a == b || (std::isnan(a) && std::isnan(b));
+}
+
+/// Largest |a - b| over two matrices of one shape, in double.
+inline double max_abs_diff(const ScoreMatrix& a, const ScoreMatrix& b) {
+  REQUIRE(a.rows == b.rows);
+  REQUIRE(a.cols == b.cols);
+  double worst = 0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    worst = std::max(worst, std::abs(static_cast<double>(a.values[k]) - static_cast<double>(b.values[k])));
+  }
+  return worst;
+}
+
+/// Bytes at..at+3 of `bytes` as a big-endian unsigned integer (PNG's header fields).
+inline uint32_t big_endian(const std::string& bytes, size_t at) {
+  uint32_t v = 0;
+  for (size_t k = 0; k < 4; ++k) v = (v << 8) | static_cast<uint8_t>(bytes[at + k]);
+  return v;
+}
+
+#ifdef QME_FIXTURES_DIR
+/// The upstream parity fixtures (../shared/fixtures unless configured otherwise).
+inline const std::string kFixtures = QME_FIXTURES_DIR;
+/// The model fixtures: upstream modules' weights, inputs and outputs.
+inline const std::string kModelFixtures = kFixtures + "/model/model_expected.h5";
+#endif
+#ifdef QME_SOURCE_DIR
+/// This repository's root (shipped configs, test data).
+inline const std::string kSourceDir = QME_SOURCE_DIR;
+#endif
 
 /// A fresh, empty folder under std::filesystem::temp_directory_path(), removed
 /// with everything in it when the object goes. Its name is random and created

@@ -16,7 +16,7 @@ using qme::train::QualityTrainerOptions;
 
 namespace {
 
-QualityTrainer make_trainer(uint64_t init_seed, double dropout) {
+QualityTrainer make_quality_trainer(uint64_t init_seed, double dropout) {
   torch::manual_seed(init_seed);
   qme::fusion::FaceQualityEstimator qe(qme::fusion::FaceQualityEstimatorOptions().dropout(dropout));
   QualityTrainerOptions o;
@@ -29,7 +29,7 @@ QualityTrainer make_trainer(uint64_t init_seed, double dropout) {
 }  // namespace
 
 TEST_CASE("a QE step's loss is the pseudo-quality loss of the weights before the update", "[train]") {
-  auto trainer = make_trainer(1, 0.0);
+  auto trainer = make_quality_trainer(1, 0.0);
   const auto batch = qme::test::quality_batches(1, 3).front();
   torch::Tensor expected;
   {
@@ -48,17 +48,17 @@ TEST_CASE("a QE step's loss is the pseudo-quality loss of the weights before the
 
 TEST_CASE("QE training resumes bit for bit, dropout masks included", "[train]") {
   const auto batches = qme::test::quality_batches(5, 4);
-  auto whole = make_trainer(2, 0.1);
+  auto whole = make_quality_trainer(2, 0.1);
   std::vector<double> losses;
   for (const auto& b : batches) losses.push_back(whole.step(b).loss);
   qme::test::TempDir dir;
   const auto path = dir.path("qe_resume.pt");
   {
-    auto first = make_trainer(2, 0.1);
+    auto first = make_quality_trainer(2, 0.1);
     for (int i = 0; i < 2; ++i) first.step(batches[static_cast<size_t>(i)]);
     first.save_resume_state(path);
   }
-  auto resumed = make_trainer(9, 0.1);
+  auto resumed = make_quality_trainer(9, 0.1);
   resumed.load_resume_state(path);
   for (size_t i = 2; i < batches.size(); ++i) CHECK(resumed.step(batches[i]).loss == losses[i]);
   CHECK(qme::test::same_state(resumed.model_snapshot(), whole.model_snapshot()));
@@ -72,7 +72,7 @@ TEST_CASE("the same run writes the same resume file, byte for byte", "[train]") 
   std::vector<std::string> bytes;
   for (int run = 0; run < 2; ++run) {
     qme::test::TempDir dir;
-    auto trainer = make_trainer(4, 0.1);
+    auto trainer = make_quality_trainer(4, 0.1);
     for (const auto& b : batches) trainer.step(b);
     trainer.save_resume_state(dir.path("qe_resume.pt"));
     bytes.push_back(qme::test::file_bytes(dir.path("qe_resume.pt")));
@@ -82,7 +82,7 @@ TEST_CASE("the same run writes the same resume file, byte for byte", "[train]") 
 }
 
 TEST_CASE("the trained QE is written as upstream's QE checkpoint", "[train]") {
-  auto trainer = make_trainer(3, 0.0);
+  auto trainer = make_quality_trainer(3, 0.0);
   trainer.step(qme::test::quality_batches(1, 5).front());
   qme::test::TempDir dir;
   const auto path = dir.path("qe.pth");
@@ -97,7 +97,7 @@ TEST_CASE("the trained QE is written as upstream's QE checkpoint", "[train]") {
 }
 
 TEST_CASE("the QE trainer rejects bad batches and score-loss resume files", "[train]") {
-  auto trainer = make_trainer(4, 0.0);
+  auto trainer = make_quality_trainer(4, 0.0);
   auto batch = qme::test::quality_batches(1, 6).front();
   auto wrong = batch;
   wrong.stats = torch::zeros({qme::test::kBatch, 2, 3072});

@@ -11,22 +11,15 @@
 #include "qme/io/checkpoint.hpp"
 #include "qme/io/hdf5_file.hpp"
 #include "qme/train/score_loss_trainer.hpp"
+#include "support/test_support.hpp"
+#include "support/torch_fixtures.hpp"
 
 namespace {
 
-const std::string kFixtures = QME_FIXTURES_DIR;
-const std::string kModelFixtures = kFixtures + "/model/model_expected.h5";
+using qme::test::kFixtures;
+using qme::test::kModelFixtures;
 
-torch::Tensor read_tensor(const qme::io::H5Reader& reader, const std::string& name) {
-  qme::io::Shape shape;
-  if (reader.shape(name).empty()) {
-    // 0-d datasets (num_batches_tracked) are int64 scalars.
-    return torch::tensor(reader.read_int64(name).at(0), torch::kInt64).reshape({});
-  }
-  auto values = reader.read_float32(name, &shape);
-  return torch::from_blob(values.data(), std::vector<int64_t>(shape.begin(), shape.end()), torch::kFloat32)
-      .clone();
-}
+using qme::test::read_tensor;
 
 qme::fusion::QmeMixture initial_head(const qme::io::H5Reader& fixtures) {
   qme::io::StateDict state;
