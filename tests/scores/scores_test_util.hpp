@@ -2,7 +2,6 @@
 // Helpers shared by the [scores] tests: small hand-made feature sets (the
 // temporary folder is support/test_support.hpp's).
 #include <cstdint>
-#include <limits>
 #include <vector>
 
 #include "qme/formats/features_file.hpp"
