@@ -126,13 +126,13 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, 
   const std::string context = options.context.empty() ? "evaluation" : options.context;
   check_shapes(scores, merged, labels, context);
   ReportParts parts;
-  // Filled by the retrieval scan, used by TAR@FAR: the key histogram and the
-  // scores above a sampled estimate of the highest FAR target's threshold.
-  ScoreKeyHistogram histogram;
+  // Filled by the retrieval scan, used by TAR@FAR: the scores above a sampled estimate of the
+  // highest FAR target's threshold.
+  ScoreTail tail;
   double highest_far = 0;
   for (double far : options.fars) highest_far = std::max(highest_far, far);
-  histogram.tail_key = ScoreKeyHistogram::estimate_tail_key(scores, highest_far, &histogram.tail_share);
-  parts.retrieval = evaluate_retrieval(scores, labels, options.num_threads, &histogram);
+  tail.key = ScoreKeyHistogram::estimate_tail_key(scores, highest_far, &tail.share);
+  parts.retrieval = evaluate_retrieval(scores, labels, options.num_threads, &tail);
   warn_ranking(context, "GR", parts.retrieval.general);
   warn_ranking(context, "SC", parts.retrieval.same_clothes);
   warn_ranking(context, "CC", parts.retrieval.clothes_changing);
@@ -140,8 +140,8 @@ EvaluationReport evaluate(const ScoreMatrix& scores, const ScoreMatrix& merged, 
     spdlog::warn("{}: the gallery has only {} entries; CMC ranks beyond it are undefined (NaN)", context,
                  scores.cols);
   }
-  parts.verification = tar_at_far(scores, labels.query.pids, labels.gallery.pids, options.fars,
-                                  options.num_threads, &histogram);
+  parts.verification =
+      tar_at_far(scores, labels.query.pids, labels.gallery.pids, options.fars, options.num_threads, &tail);
   for (const auto& p : parts.verification) {
     if (std::isnan(p.tar)) {
       spdlog::warn("{}: score_mat has no matching or no non-matching pair; TAR@FAR is undefined (NaN)",

@@ -112,21 +112,21 @@ struct RowScratch {
   EntryBuckets buckets;
 };
 
+/// Keeps the keys of a row at or above `tail_key` in `tail`, each with whether its pair is
+/// genuine; returns how many of the row's keys are NaN (key 0).
+int64_t keep_tail(const uint32_t* keys, int64_t cols, const int64_t* identity_of_column, int64_t pid,
+                  uint32_t tail_key, std::vector<ScoreTail::Score>& tail) {
+  int64_t nan = 0;
+  for (int64_t j = 0; j < cols; ++j) nan += keys[j] == 0;
+  for (int64_t j = 0; j < cols; ++j) {
+    if (keys[j] >= tail_key) tail.push_back({keys[j], identity_of_column[j] == pid ? 1u : 0u});
+  }
+  return nan;
+}
+
 /// Sorts `entries` by rank and fills others_before with one pass over the
 /// row, counting instead of sorting. Ties are ordered by index here and the
 /// tied scores remembered, for fix_ties_like_numpy.
-/// Bins every key of a row into `key_bins` and keeps those at or above
-/// `tail_key` in `tail` (the histogram TAR@FAR uses), each with whether its pair is genuine.
-/// `key_bins` has two lanes of kBins counters (even / odd j), for the same
-/// reason as the bucket counts.
-void histogram_row(const uint32_t* keys, int64_t cols, const int64_t* identity_of_column, int64_t pid,
-                   uint32_t* key_bins, uint32_t tail_key, std::vector<ScoreKeyHistogram::TailScore>& tail) {
-  for (int64_t j = 0; j < cols; ++j) {
-    ++key_bins[ScoreKeyHistogram::bin(keys[j]) + (static_cast<uint32_t>(j) & 1u) * ScoreKeyHistogram::kBins];
-    if (keys[j] >= tail_key) tail.push_back({keys[j], identity_of_column[j] == pid ? 1u : 0u});
-  }
-}
-
 /// `identity_of_column` gives each gallery entry's pid; `pid` is the query's. A tie between two
 /// same-identity entries cannot move a metric (their positions as a set are the same either
 /// way, and junk is removed), so only ties with other identities ask for numpy's order.
@@ -308,72 +308,56 @@ RankingMetrics summarise(const std::vector<QueryOutcomes>& outcomes, int protoco
   return m;
 }
 
-/// Every query's outcome in the three protocols, filling `histogram` on the way when given.
+/// Every query's outcome in the three protocols, filling `tail` on the way when given.
 std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLabels& labels, int num_threads,
-                                        ScoreKeyHistogram* histogram) {
+                                        ScoreTail* tail) {
   std::unordered_map<int64_t, std::vector<int64_t>> gallery_by_pid;
   for (size_t j = 0; j < labels.gallery.pids.size(); ++j) {
     gallery_by_pid[labels.gallery.pids[j]].push_back(static_cast<int64_t>(j));
   }
   std::vector<QueryOutcomes> outcomes(static_cast<size_t>(scores.rows));
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
-  const uint32_t tail_key = histogram ? histogram->tail_key : 0xffffffffu;
+  const uint32_t tail_key = tail ? tail->key : 0xffffffffu;
   // Each worker's tail is reserved once for its share of the rows (it grows past that only
   // when the sampled estimate was low).
   const auto tail_reserve = static_cast<size_t>(
-      (histogram ? histogram->tail_share : 0.0) * 1.1 * static_cast<double>(scores.size()) / workers + 1024);
+      (tail ? tail->share : 0.0) * 1.1 * static_cast<double>(scores.size()) / workers + 1024);
   const int64_t* identity_of_column = labels.gallery.pids.data();
   // What a worker keeps across its chunks of rows (parallel_for hands out several).
   struct Worker {
     RowScratch scratch;
-    std::vector<uint32_t> key_bins;
-    std::vector<ScoreKeyHistogram::TailScore> tail;
-    int64_t binned = 0;  // scores in key_bins since its last flush
+    std::vector<ScoreTail::Score> kept;
+    int64_t nan = 0;
+    bool used = false;
   };
   std::vector<Worker> state(static_cast<size_t>(workers));
-  ScoreKeyHistogram result;
-  std::mutex flushing;
-  auto flush = [&](Worker& w) {
-    const std::lock_guard<std::mutex> lock(flushing);
-    result.flush(w.key_bins.data());
-    result.flush(w.key_bins.data() + ScoreKeyHistogram::kBins);
-    w.binned = 0;
-  };
   parallel_for(
       scores.rows,
       [&](int64_t begin, int64_t end, int worker) {
         auto& w = state[static_cast<size_t>(worker)];
-        auto& [scratch, key_bins, tail, binned] = w;
-        if (histogram && key_bins.empty()) {
-          key_bins.assign(2 * ScoreKeyHistogram::kBins, 0);
-          tail.reserve(tail_reserve);
-          prefault(tail.data(), tail_reserve * sizeof(ScoreKeyHistogram::TailScore));
+        if (tail && !w.used) {
+          w.kept.reserve(tail_reserve);
+          prefault(w.kept.data(), tail_reserve * sizeof(ScoreTail::Score));
         }
+        w.used = true;
+        auto& scratch = w.scratch;
         for (int64_t i = begin; i < end; ++i) {
-          // Each uint32 counter must not overflow: flush before a lane could hold 2^32 scores.
-          if (histogram) {
-            if (binned + scores.cols > (int64_t{1} << 32)) flush(w);
-            binned += scores.cols;
-          }
           const float* row = scores.row(i);
           const int64_t pid = labels.query.pids[i];
           const auto found = gallery_by_pid.find(pid);
-          if (found == gallery_by_pid.end()) {  // no ground truth: only histogram it
-            if (histogram) {
+          if (found == gallery_by_pid.end()) {  // no ground truth: only keep its tail
+            if (tail) {
               scratch.keys.resize(static_cast<size_t>(scores.cols));
               score_keys(row, scores.cols, scratch.keys.data());
-              histogram_row(scratch.keys.data(), scores.cols, identity_of_column, pid, key_bins.data(),
-                            tail_key, tail);
+              w.nan += keep_tail(scratch.keys.data(), scores.cols, identity_of_column, pid, tail_key, w.kept);
             }
             continue;
           }
           scratch.entries.clear();
           for (auto j : found->second) scratch.entries.push_back({rank_key(row[j], j), j});
           count_others_before(row, scores.cols, identity_of_column, pid, scratch);
-          if (histogram) {
-            histogram_row(scratch.keys.data(), scores.cols, identity_of_column, pid, key_bins.data(),
-                          tail_key, tail);
-          }
+          if (tail)
+            w.nan += keep_tail(scratch.keys.data(), scores.cols, identity_of_column, pid, tail_key, w.kept);
           if (!scratch.tied_scores.empty()) fix_ties_like_numpy(row, scores.cols, scratch);
           for (int p = 0; p < kProtocols; ++p) {
             outcomes[i][static_cast<size_t>(p)] = score_protocol(p, scratch.entries, labels, i);
@@ -381,15 +365,15 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
         }
       },
       workers);
-  if (histogram) {
-    result.tail_key = tail_key;
-    result.tail_share = histogram->tail_share;
+  if (tail) {
+    tail->scanned = scores.size();
+    tail->nan = 0;
+    tail->lists.clear();
     for (auto& w : state) {
-      if (w.key_bins.empty()) continue;  // a worker that got no rows
-      flush(w);
-      result.tails.push_back(std::move(w.tail));
+      if (!w.used) continue;  // a worker that got no rows
+      tail->nan += w.nan;
+      tail->lists.push_back(std::move(w.kept));
     }
-    *histogram = std::move(result);
   }
   return outcomes;
 }
@@ -411,8 +395,8 @@ RetrievalMetrics summarise_retrieval(const std::vector<QueryOutcomes>& outcomes,
 }
 
 RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads,
-                                    ScoreKeyHistogram* histogram) {
-  return summarise_retrieval(scan_queries(scores, labels, num_threads, histogram), scores.cols);
+                                    ScoreTail* tail) {
+  return summarise_retrieval(scan_queries(scores, labels, num_threads, tail), scores.cols);
 }
 
 std::vector<QueryOutcomes> query_outcomes(const ScoreMatrix& scores, const TestLabels& labels,

@@ -52,11 +52,14 @@ ScoreKeyHistogram ScoreKeyHistogram::of(const ScoreMatrix& scores, int num_threa
 }
 
 uint32_t ScoreKeyHistogram::estimate_tail_key(const ScoreMatrix& scores, double rate, double* share) {
-  constexpr int64_t kRowStride = 8;
-  std::vector<int64_t> sample(kBins, 0);
+  // Every 8th row, or fewer where a bin's uint32 count could overflow (half the memory of
+  // int64 counts: the first report of a process pays for each page it touches).
+  const int64_t max_rows = std::max<int64_t>(1, (int64_t{1} << 32) / std::max<int64_t>(1, scores.cols) - 1);
+  const int64_t stride = std::max<int64_t>(8, scores.rows / max_rows + 1);
+  std::vector<uint32_t> sample(kBins, 0);
   std::vector<uint32_t> keys(static_cast<size_t>(scores.cols));
   int64_t total = 0;
-  for (int64_t i = 0; i < scores.rows; i += kRowStride) {
+  for (int64_t i = 0; i < scores.rows; i += stride) {
     score_keys(scores.row(i), scores.cols, keys.data());
     for (auto key : keys) ++sample[bin(key)];
     total += scores.cols;

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include "qme/core/error.hpp"
@@ -63,11 +65,19 @@ VerificationPoint point_at(const RocCurve& roc, double far) {
 
 // ---- fast path -------------------------------------------------------------
 
+/// Match / non-match counts of score keys by 16-bit bin. Index i >= 1 counts bin base + i - 1,
+/// index 0 everything below bin `base`: the whole matrix's histogram has base 1 (index 0 is
+/// bin 0, NaN only), a tail's the bin where the tail starts.
 struct ScoreHistogram {
-  std::vector<int64_t> negatives = std::vector<int64_t>(kBins, 0);
-  std::vector<int64_t> positives = std::vector<int64_t>(kBins, 0);
+  uint32_t base = 1;
+  std::vector<int64_t> negatives, positives;
 
-  int64_t total(int bin) const { return negatives[bin] + positives[bin]; }
+  int size() const { return static_cast<int>(negatives.size()); }
+  int64_t total(int index) const { return negatives[index] + positives[index]; }
+  int index_of(uint32_t key) const {
+    const uint32_t bin = ScoreKeyHistogram::bin(key);
+    return bin < base ? 0 : static_cast<int>(bin - base) + 1;
+  }
 };
 
 /// Gallery indices of each query's identity: the only pairs that match.
@@ -90,6 +100,7 @@ ScoreHistogram split_histogram(const ScoreMatrix& scores, const ScoreKeyHistogra
                                const std::vector<std::vector<int64_t>>& matches) {
   ScoreHistogram h;
   h.negatives = all.counts();
+  h.positives.assign(h.negatives.size(), 0);
   for (int64_t i = 0; i < scores.rows; ++i) {
     const float* row = scores.row(i);
     for (auto j : matches[static_cast<size_t>(i)]) {
@@ -109,7 +120,7 @@ struct CurvePoint {
 
 /// The scores of bins [lo, hi] sorted into curve points, plus what lies around.
 struct Window {
-  int target_bin = 0;
+  int target_bin = 0;  // histogram indices (ScoreHistogram)
   int lo = 0, hi = 0;
   int64_t extension = kInitialExtension;
   int64_t above_negatives = 0, above_positives = 0, below = 0;
@@ -119,7 +130,7 @@ struct Window {
 
 void place_window(Window& w, const ScoreHistogram& h) {
   w.hi = w.target_bin;
-  for (int b = w.target_bin + 1; b < kBins; ++b) {
+  for (int b = w.target_bin + 1; b < h.size(); ++b) {
     if (h.total(b) > 0) {  // the previous curve point lives in the next non-empty bin up
       w.hi = b;
       break;
@@ -128,7 +139,7 @@ void place_window(Window& w, const ScoreHistogram& h) {
   w.lo = w.target_bin;
   for (int64_t gathered = 0; w.lo > 0 && gathered < w.extension;) gathered += h.total(--w.lo);
   w.above_negatives = w.above_positives = w.below = 0;
-  for (int b = w.hi + 1; b < kBins; ++b) {
+  for (int b = w.hi + 1; b < h.size(); ++b) {
     w.above_negatives += h.negatives[b];
     w.above_positives += h.positives[b];
   }
@@ -193,25 +204,17 @@ void collect_windows(const ScoreMatrix& scores, const std::vector<int64_t>& qp,
   }
 }
 
-/// Fills the windows from the scores the retrieval scan kept. False when the
-/// kept tail does not reach down to every window (or NaN would be needed).
-bool windows_from_tail(const ScoreKeyHistogram& tail_source, uint32_t nan_bin,
-                       std::vector<Window*>& windows) {
-  if (tail_source.tail_key == 0xffffffffu) return false;
-  const uint32_t tail_bin = ScoreKeyHistogram::bin(tail_source.tail_key);
+/// Fills the windows from a tail; false when one reaches below it (index 0).
+bool windows_from_tail(const ScoreTail& tail, const ScoreHistogram& h, std::vector<Window*>& windows) {
   for (auto* w : windows) {
-    // The tail holds whole bins from tail_bin up; NaN (key 0) is never in it.
-    if (static_cast<uint32_t>(w->lo) < tail_bin ||
-        (static_cast<uint32_t>(w->lo) <= nan_bin && nan_bin <= static_cast<uint32_t>(w->hi))) {
-      return false;
-    }
+    if (w->lo == 0) return false;
+    w->items.clear();
   }
-  for (auto* w : windows) w->items.clear();
-  for (const auto& tail : tail_source.tails) {
-    for (const auto& t : tail) {
-      const auto bin = static_cast<int>(ScoreKeyHistogram::bin(t.key));
+  for (const auto& list : tail.lists) {
+    for (const auto& t : list) {
+      const int index = h.index_of(t.key);
       for (auto* w : windows) {
-        if (bin >= w->lo && bin <= w->hi) w->items.emplace_back(t.key, t.genuine != 0);
+        if (index >= w->lo && index <= w->hi) w->items.emplace_back(t.key, t.genuine != 0);
       }
     }
   }
@@ -327,65 +330,38 @@ std::vector<VerificationPoint> tar_at_far_exhaustive(const ScoreMatrix& scores,
   return out;
 }
 
-std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
-                                          const std::vector<int64_t>& gallery_pids,
-                                          const std::vector<double>& fars, int num_threads,
-                                          const ScoreKeyHistogram* precomputed) {
-  check_inputs(scores, query_pids, gallery_pids, fars);
-  ScoreKeyHistogram own;
-  if (!precomputed) own = ScoreKeyHistogram::of(scores, num_threads);
-  const ScoreKeyHistogram& all = precomputed ? *precomputed : own;
-  if (all.total() != static_cast<int64_t>(scores.size())) {
-    throw Error("tar_at_far: the score histogram does not cover the score matrix");
-  }
-  auto h = split_histogram(scores, all, matching_columns(query_pids, gallery_pids));
-  // NaN scores (bin 0) count as the lowest number (its exact key is found
-  // among the window items later); all NaN: as 0.
-  int nan_bin = 1;
-  while (nan_bin < kBins && h.total(nan_bin) == 0) ++nan_bin;
-  const uint32_t nan_key = nan_bin == kBins ? score_key(0.0f) : 0;
-  if (nan_bin == kBins) nan_bin = static_cast<int>(nan_key >> kBinBits);
-  h.negatives[nan_bin] += h.negatives[0];
-  h.positives[nan_bin] += h.positives[0];
-  h.negatives[0] = h.positives[0] = 0;
-  const int64_t negatives = std::accumulate(h.negatives.begin(), h.negatives.end(), int64_t{0});
-  const int64_t positives = std::accumulate(h.positives.begin(), h.positives.end(), int64_t{0});
-  std::vector<VerificationPoint> out;
-  if (negatives == 0) {
-    for (double far : fars) out.push_back({far, kNaN, kNaN});
-    return out;
-  }
-  int non_empty = 0;
-  for (int b = 0; b < kBins; ++b) non_empty += h.total(b) > 0;
-  if (non_empty < 3) return tar_at_far_exhaustive(scores, query_pids, gallery_pids, fars);
+namespace {
 
+/// Gathers the items of the pending windows (each window's scores, as (key, is match));
+/// false when it cannot.
+using GatherWindows = std::function<bool(std::vector<Window*>&)>;
+
+/// The first kept ROC point at or past each FAR, from windows of `h` around the bin where the
+/// FAR's false accepts are reached (widened while a run of dropped points reaches past them);
+/// nullopt when `gather` cannot fill a window.
+std::optional<std::vector<VerificationPoint>> points_from_windows(const ScoreHistogram& h,
+                                                                  const std::vector<double>& fars,
+                                                                  int64_t negatives, int64_t positives,
+                                                                  uint32_t nan_key,
+                                                                  const GatherWindows& gather) {
   std::vector<Window> windows(fars.size());
   std::vector<int64_t> needed(fars.size());
   for (size_t k = 0; k < fars.size(); ++k) {
     needed[k] = needed_false_accepts(fars[k], negatives);
     int64_t cumulative = 0;
-    int bin = kBins - 1;
-    for (; bin > 0; --bin) {
-      cumulative += h.negatives[bin];
+    int index = h.size() - 1;
+    for (; index > 0; --index) {
+      cumulative += h.negatives[index];
       if (cumulative >= needed[k]) break;
     }
-    windows[k].target_bin = bin;
+    windows[k].target_bin = index;
     place_window(windows[k], h);
   }
-  out.resize(fars.size());
+  std::vector<VerificationPoint> out(fars.size());
   std::vector<Window*> pending;
   for (auto& w : windows) pending.push_back(&w);
   while (!pending.empty()) {
-    // The scores the retrieval scan kept, else one more pass over the matrix;
-    // the bin table holds 8 windows per byte: gather them 8 at a time.
-    const bool from_tail =
-        precomputed && windows_from_tail(*precomputed, static_cast<uint32_t>(nan_bin), pending);
-    for (size_t start = 0; !from_tail && start < pending.size(); start += 8) {
-      std::vector<Window*> group(
-          pending.begin() + static_cast<std::ptrdiff_t>(start),
-          pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + 8, pending.size())));
-      collect_windows(scores, query_pids, gallery_pids, static_cast<uint32_t>(nan_bin), group, num_threads);
-    }
+    if (!gather(pending)) return std::nullopt;
     std::vector<Window*> retry;
     for (auto* w : pending) {
       replace_nan_keys(*w, nan_key);
@@ -405,6 +381,104 @@ std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::
     pending = std::move(retry);
   }
   return out;
+}
+
+/// Pairs of one identity: the sum over queries of the gallery entries sharing its pid.
+int64_t matching_pairs(const std::vector<int64_t>& query_pids, const std::vector<int64_t>& gallery_pids) {
+  std::unordered_map<int64_t, int64_t> entries_of;
+  for (auto pid : gallery_pids) ++entries_of[pid];
+  int64_t pairs = 0;
+  for (auto pid : query_pids) {
+    const auto found = entries_of.find(pid);
+    if (found != entries_of.end()) pairs += found->second;
+  }
+  return pairs;
+}
+
+/// The histogram of a tail, every score below it in index 0.
+ScoreHistogram tail_histogram(const ScoreTail& tail, int64_t negatives, int64_t positives) {
+  ScoreHistogram h;
+  h.base = ScoreKeyHistogram::bin(tail.key);
+  uint32_t top = h.base;
+  for (const auto& list : tail.lists) {
+    for (const auto& t : list) top = std::max(top, ScoreKeyHistogram::bin(t.key));
+  }
+  h.negatives.assign(static_cast<size_t>(top - h.base) + 2, 0);
+  h.positives.assign(h.negatives.size(), 0);
+  for (const auto& list : tail.lists) {
+    for (const auto& t : list)
+      ++(t.genuine ? h.positives : h.negatives)[static_cast<size_t>(h.index_of(t.key))];
+  }
+  h.negatives[0] = negatives - std::accumulate(h.negatives.begin() + 1, h.negatives.end(), int64_t{0});
+  h.positives[0] = positives - std::accumulate(h.positives.begin() + 1, h.positives.end(), int64_t{0});
+  return h;
+}
+
+}  // namespace
+
+std::optional<std::vector<VerificationPoint>> tar_at_far_from_tail(const std::vector<int64_t>& query_pids,
+                                                                   const std::vector<int64_t>& gallery_pids,
+                                                                   const std::vector<double>& fars,
+                                                                   const ScoreTail& tail) {
+  const auto pairs = static_cast<int64_t>(query_pids.size() * gallery_pids.size());
+  // The tail must be whole bins of every pair's score; NaN counts as the lowest number, which
+  // must then lie below the tail (some number does), so that NaN never enters a window.
+  if (tail.scanned != pairs || (tail.key & 0xffffu) != 0 || tail.key == 0) return std::nullopt;
+  int64_t kept = 0;
+  for (const auto& list : tail.lists) kept += static_cast<int64_t>(list.size());
+  if (kept == 0 || pairs - kept - tail.nan <= 0) return std::nullopt;
+  const int64_t positives = matching_pairs(query_pids, gallery_pids);
+  const int64_t negatives = pairs - positives;
+  if (negatives == 0) return std::nullopt;
+  const auto h = tail_histogram(tail, negatives, positives);
+  int non_empty = 0;
+  for (int i = 0; i < h.size(); ++i) non_empty += h.total(i) > 0;
+  if (non_empty < 3) return std::nullopt;
+  return points_from_windows(h, fars, negatives, positives, 0, [&](std::vector<Window*>& pending) {
+    return windows_from_tail(tail, h, pending);
+  });
+}
+
+std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
+                                          const std::vector<int64_t>& gallery_pids,
+                                          const std::vector<double>& fars, int num_threads,
+                                          const ScoreTail* tail) {
+  check_inputs(scores, query_pids, gallery_pids, fars);
+  if (tail) {
+    if (auto points = tar_at_far_from_tail(query_pids, gallery_pids, fars, *tail)) return std::move(*points);
+  }
+  auto h = split_histogram(scores, ScoreKeyHistogram::of(scores, num_threads),
+                           matching_columns(query_pids, gallery_pids));
+  // NaN scores (bin 0) count as the lowest number (its exact key is found
+  // among the window items later); all NaN: as 0.
+  int nan_bin = 1;
+  while (nan_bin < kBins && h.total(nan_bin) == 0) ++nan_bin;
+  const uint32_t nan_key = nan_bin == kBins ? score_key(0.0f) : 0;
+  if (nan_bin == kBins) nan_bin = static_cast<int>(nan_key >> kBinBits);
+  h.negatives[nan_bin] += h.negatives[0];
+  h.positives[nan_bin] += h.positives[0];
+  h.negatives[0] = h.positives[0] = 0;
+  const int64_t negatives = std::accumulate(h.negatives.begin(), h.negatives.end(), int64_t{0});
+  const int64_t positives = std::accumulate(h.positives.begin(), h.positives.end(), int64_t{0});
+  if (negatives == 0) {
+    std::vector<VerificationPoint> out;
+    for (double far : fars) out.push_back({far, kNaN, kNaN});
+    return out;
+  }
+  int non_empty = 0;
+  for (int b = 0; b < kBins; ++b) non_empty += h.total(b) > 0;
+  if (non_empty < 3) return tar_at_far_exhaustive(scores, query_pids, gallery_pids, fars);
+  // One more pass over the matrix per 8 windows (the bin table holds 8 windows per byte).
+  auto gather = [&](std::vector<Window*>& pending) {
+    for (size_t start = 0; start < pending.size(); start += 8) {
+      std::vector<Window*> group(
+          pending.begin() + static_cast<std::ptrdiff_t>(start),
+          pending.begin() + static_cast<std::ptrdiff_t>(std::min(start + 8, pending.size())));
+      collect_windows(scores, query_pids, gallery_pids, static_cast<uint32_t>(nan_bin), group, num_threads);
+    }
+    return true;
+  };
+  return *points_from_windows(h, fars, negatives, positives, nan_key, gather);
 }
 
 }  // namespace qme::eval

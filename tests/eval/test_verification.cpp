@@ -11,6 +11,8 @@
 
 #include "qme/core/error.hpp"
 #include "qme/core/score_matrix.hpp"
+#include "qme/eval/ranking.hpp"
+#include "qme/eval/score_histogram.hpp"
 #include "qme/eval/verification.hpp"
 #include "support/test_support.hpp"
 
@@ -252,6 +254,89 @@ TEST_CASE("fast TAR@FAR equals the exhaustive ROC on tied and continuous scores"
     require_same_points(tar_at_far(c.scores, c.qp, c.gp, fars, 1), ref);
     require_same_points(tar_at_far(c.scores, c.qp, c.gp, fars, 2), ref);
   }
+}
+
+namespace {
+
+/// What the retrieval scan keeps for TAR@FAR: every score at or above the sampled tail key, in
+/// two lists (two workers), with the NaN count.
+qme::eval::ScoreTail keep_tail(const PairCase& c, double rate) {
+  qme::eval::ScoreTail tail;
+  tail.key = qme::eval::ScoreKeyHistogram::estimate_tail_key(c.scores, rate, &tail.share);
+  tail.lists.resize(2);
+  for (int64_t i = 0; i < c.scores.rows; ++i) {
+    for (int64_t j = 0; j < c.scores.cols; ++j) {
+      const uint32_t key = qme::eval::score_key(c.scores.row(i)[j]);
+      tail.nan += key == 0;
+      if (key >= tail.key)
+        tail.lists[static_cast<size_t>(i % 2)].push_back({key, c.qp[i] == c.gp[j] ? 1u : 0u});
+    }
+  }
+  tail.scanned = c.scores.size();
+  return tail;
+}
+
+}  // namespace
+
+TEST_CASE("TAR@FAR from the kept tail equals the exhaustive ROC", "[eval]") {
+  struct Setting {
+    uint32_t seed;
+    int64_t pids;
+    int decimals;
+    double nan_share, lo, hi;
+    bool tail_suffices;  // the tail holds every window (else tar_at_far reads the matrix)
+  };
+  const std::vector<double> fars = {1e-4, 1e-3, 1e-2};
+  for (const auto& s : {
+           Setting{1, 30, -1, 0.0, -1.0, 1.0, true},    // continuous, ~100 matches per row
+           Setting{2, 30, 5, 0.0, 0.45, 0.55, true},    // narrow band with ties
+           Setting{3, 300, 4, 0.01, 0.45, 0.55, true},  // narrow band, more ties, NaN
+           Setting{4, 30, 6, 0.0, 0.5, 0.5001, false},  // a few bins only
+           Setting{5, 30, 2, 0.0, 0.0, 1.0, false},     // 101 distinct scores
+       }) {
+    INFO("seed " << s.seed);
+    const auto c = random_pairs(s.seed, 60, 3000, s.pids, s.decimals, s.nan_share, s.lo, s.hi);
+    const auto ref = tar_at_far_exhaustive(c.scores, c.qp, c.gp, fars);
+    const auto tail = keep_tail(c, fars.back());
+    const auto from_tail = qme::eval::tar_at_far_from_tail(c.qp, c.gp, fars, tail);
+    if (s.tail_suffices) REQUIRE(from_tail.has_value());
+    if (from_tail) require_same_points(*from_tail, ref);
+    require_same_points(tar_at_far(c.scores, c.qp, c.gp, fars, 2, &tail), ref);
+  }
+}
+
+TEST_CASE("a tail that cannot settle TAR@FAR is not used", "[eval]") {
+  const auto c = random_pairs(7, 40, 2000, 20, -1, 0.0, -1.0, 1.0);
+  const std::vector<double> fars = {1e-3, 1e-2};
+  const auto tail = keep_tail(c, fars.back());
+  REQUIRE(qme::eval::tar_at_far_from_tail(c.qp, c.gp, fars, tail).has_value());
+  auto partial = tail;  // a scan of another matrix, or an unfinished one
+  partial.scanned -= 1;
+  CHECK_FALSE(qme::eval::tar_at_far_from_tail(c.qp, c.gp, fars, partial).has_value());
+  auto unaligned = tail;  // not a whole bin: the lowest kept bin would be partial
+  unaligned.key += 1;
+  CHECK_FALSE(qme::eval::tar_at_far_from_tail(c.qp, c.gp, fars, unaligned).has_value());
+  // Far past the tail: the 50 % point lies in the scores below it.
+  CHECK_FALSE(qme::eval::tar_at_far_from_tail(c.qp, c.gp, {0.5}, tail).has_value());
+  require_same_points(tar_at_far(c.scores, c.qp, c.gp, {0.5}, 1, &tail),
+                      tar_at_far_exhaustive(c.scores, c.qp, c.gp, {0.5}));
+  // Every number in the tail and NaN below it: NaN would count as the lowest number, inside.
+  auto all = c;
+  all.scores.values[5] = kNaN;
+  qme::eval::ScoreTail everything;
+  everything.key = 1u << 16;
+  everything.lists.resize(1);
+  for (int64_t i = 0; i < all.scores.rows; ++i) {
+    for (int64_t j = 0; j < all.scores.cols; ++j) {
+      const uint32_t key = qme::eval::score_key(all.scores.row(i)[j]);
+      everything.nan += key == 0;
+      if (key != 0) everything.lists[0].push_back({key, all.qp[i] == all.gp[j] ? 1u : 0u});
+    }
+  }
+  everything.scanned = all.scores.size();
+  CHECK_FALSE(qme::eval::tar_at_far_from_tail(all.qp, all.gp, fars, everything).has_value());
+  require_same_points(tar_at_far(all.scores, all.qp, all.gp, fars, 1, &everything),
+                      tar_at_far_exhaustive(all.scores, all.qp, all.gp, fars));
 }
 
 TEST_CASE("TAR@FAR rejects FAR targets outside (0, 1] and mismatched ids", "[eval]") {

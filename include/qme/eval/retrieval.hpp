@@ -8,7 +8,7 @@
 
 #include "qme/core/identity_labels.hpp"
 #include "qme/core/score_matrix.hpp"
-#include "qme/eval/score_histogram.hpp"
+#include "qme/eval/score_tail.hpp"
 
 namespace qme::eval {
 
@@ -28,11 +28,11 @@ struct RetrievalMetrics {
 
 /// Streams row by row (O(G) memory per thread), never sorting a whole row:
 /// the rank of each same-identity entry is counted against the others.
-/// When `histogram` is given it receives ScoreKeyHistogram::of(scores),
-/// counted on the way, and keeps every score at or above its tail_key (set
-/// before the call) in its tail: TAR@FAR then reads the matrix no second time.
+/// When `tail` is given (its key and share set before the call) it receives every score at or
+/// above tail->key, the number of scores scanned and of NaN among them: TAR@FAR then reads the
+/// matrix no second time.
 RetrievalMetrics evaluate_retrieval(const ScoreMatrix& scores, const TestLabels& labels, int num_threads = 0,
-                                    ScoreKeyHistogram* histogram = nullptr);
+                                    ScoreTail* tail = nullptr);
 
 /// What one query contributes to one protocol: whether it has a good entry (it counts in
 /// the protocol's CMC and mAP), the 0-based position of its first good entry after junk

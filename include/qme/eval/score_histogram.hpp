@@ -1,8 +1,7 @@
 #pragma once
 /// How many scores of a matrix fall in each 16-bit bin of their score key
 /// (ranking.hpp). TAR@FAR finds its ROC points from it and sorts only the few
-/// scores around them. The retrieval scan fills it on the way, since it
-/// computes every key anyway: one pass over the matrix instead of two.
+/// scores around them, when no ScoreTail of the retrieval scan holds them already.
 #include <cstdint>
 #include <vector>
 
@@ -29,18 +28,6 @@ class ScoreKeyHistogram {
 
   /// The histogram of a whole matrix on its own (multi-threaded).
   static ScoreKeyHistogram of(const ScoreMatrix& scores, int num_threads = 0);
-
-  /// The scores at or above `tail_key`, kept by whoever fills the histogram so that TAR@FAR
-  /// need not read the matrix a second time: each score's key and whether its pair is genuine
-  /// (same identity), in one list per worker of the scan that kept them (never merged: the
-  /// first report of a process pays for every page it touches).
-  struct TailScore {
-    uint32_t key;
-    uint32_t genuine;
-  };
-  uint32_t tail_key = 0xffffffffu;  // nothing kept
-  double tail_share = 0;            // the estimated share of scores at or above tail_key
-  std::vector<std::vector<TailScore>> tails;
 
   /// A score key above which, judging by every 8th row, no more than about `rate` (plus a
   /// margin) of the scores lie: where a tail worth keeping starts. `share`, when given, gets

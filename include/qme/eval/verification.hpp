@@ -2,10 +2,12 @@
 /// Verification: scikit-learn's roc_curve over all probe x gallery pairs and
 /// TAR at fixed FARs (upstream `compute_tar_at_far`).
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "qme/core/score_matrix.hpp"
 #include "qme/eval/score_histogram.hpp"
+#include "qme/eval/score_tail.hpp"
 
 namespace qme::eval {
 
@@ -40,13 +42,22 @@ struct VerificationPoint {
 /// the lowest non-NaN score (0 when all are NaN), as upstream does. Finds each
 /// ROC point by a score histogram and a sort of the few scores around it,
 /// never the whole matrix. Undefined values (no match / no non-match pair) are NaN.
-/// `histogram`, when given, must be ScoreKeyHistogram::of(scores) (e.g. from
-/// the retrieval scan); otherwise it is computed here, with the same results. evaluate()
-/// reports these points as TAR@<far>FAR and Threshold@<far>FAR.
+/// `tail`, when given, must be the retrieval scan's ScoreTail of `scores`: the points come from
+/// it where it holds them (tar_at_far_from_tail), else from a histogram of the whole matrix
+/// and one more pass over it, with the same results. evaluate() reports these points as
+/// TAR@<far>FAR and Threshold@<far>FAR.
 std::vector<VerificationPoint> tar_at_far(const ScoreMatrix& scores, const std::vector<int64_t>& query_pids,
                                           const std::vector<int64_t>& gallery_pids,
                                           const std::vector<double>& fars, int num_threads = 0,
-                                          const ScoreKeyHistogram* histogram = nullptr);
+                                          const ScoreTail* tail = nullptr);
+
+/// tar_at_far from the scores of a tail alone (every score at or above tail.key of a
+/// query_pids x gallery_pids matrix), or nullopt where the tail does not hold every window
+/// around the FARs' ROC points (or cannot settle NaN or a degenerate matrix).
+std::optional<std::vector<VerificationPoint>> tar_at_far_from_tail(const std::vector<int64_t>& query_pids,
+                                                                   const std::vector<int64_t>& gallery_pids,
+                                                                   const std::vector<double>& fars,
+                                                                   const ScoreTail& tail);
 
 /// The same numbers from the full sorted ROC curve (reference implementation).
 std::vector<VerificationPoint> tar_at_far_exhaustive(const ScoreMatrix& scores,
