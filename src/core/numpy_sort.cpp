@@ -4,9 +4,14 @@
 #include <cstddef>
 #include <cstring>
 #include <numeric>
+#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace qme::numpy {
 
@@ -67,13 +72,72 @@ void heapsort(Packed* tosort, int64_t n) {
   }
 }
 
+/// Bit i of ge[i / 64] (le[i / 64]) is set when key(pl[i]) >= vp (<= vp), for i in [0, count);
+/// the bits past count are clear.
+void stop_masks(const Packed* pl, uint32_t count, uint32_t vp, uint64_t* ge, uint64_t* le) {
+  const uint32_t words = (count + 63) / 64;
+  for (uint32_t w = 0; w < words; ++w) {
+    const uint32_t begin = w * 64, end = std::min(count, begin + 64);
+    uint64_t below = 0, above = 0;
+    uint32_t i = begin;
+#ifdef __SSE2__
+    // Four keys (the high halves of four packed elements) per compare, unsigned order by
+    // flipping the sign bit.
+    const __m128i bias = _mm_set1_epi32(static_cast<int>(0x80000000u));
+    const __m128i pivot = _mm_xor_si128(_mm_set1_epi32(static_cast<int>(vp)), bias);
+    for (; i + 4 <= end; i += 4) {
+      const __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(pl + i));
+      const __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(pl + i + 2));
+      const __m128i keys =
+          _mm_xor_si128(_mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), bias);
+      const auto lt = static_cast<uint64_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmplt_epi32(keys, pivot))));
+      const auto gt = static_cast<uint64_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(keys, pivot))));
+      below |= lt << (i - begin);
+      above |= gt << (i - begin);
+    }
+#endif
+    for (; i < end; ++i) {
+      below |= static_cast<uint64_t>(key(pl[i]) < vp) << (i - begin);
+      above |= static_cast<uint64_t>(key(pl[i]) > vp) << (i - begin);
+    }
+    const uint64_t valid = end - begin == 64 ? ~uint64_t{0} : (uint64_t{1} << (end - begin)) - 1;
+    ge[w] = ~below & valid;
+    le[w] = ~above & valid;
+  }
+}
+
+/// Set bits of a bit array in ascending (Up) or descending order.
+class BitScan {
+ public:
+  BitScan(const uint64_t* words, uint32_t first_word, uint64_t first_bits)
+      : words_(words), word_(first_word), bits_(first_bits) {}
+  uint32_t next_up() {
+    while (bits_ == 0) bits_ = words_[++word_];
+    const auto bit = static_cast<uint32_t>(__builtin_ctzll(bits_));
+    bits_ &= bits_ - 1;
+    return word_ * 64 + bit;
+  }
+  uint32_t next_down() {
+    while (bits_ == 0) bits_ = words_[--word_];
+    const auto bit = static_cast<uint32_t>(63 - __builtin_clzll(bits_));
+    bits_ &= ~(uint64_t{1} << bit);
+    return word_ * 64 + bit;
+  }
+
+ private:
+  const uint64_t* words_;
+  uint32_t word_;
+  uint64_t bits_;
+};
+
 /// Median-of-three partition of [pl, pr]; returns the pivot's final place.
 ///
 /// numpy's loop scans from the left for elements >= pivot and from the right for elements
 /// <= pivot and swaps each pair of stops until the scans cross. Its branches follow the data
 /// and mispredict about every other element, so the same result is computed from the stops
 /// themselves: the k-th left stop is swapped with the k-th right stop while the two have not
-/// crossed, because until then each scan only passes elements the other has not touched.
+/// crossed, because until then each scan only passes elements the other has not touched. The
+/// stops are found as bits of two masks, four compares at a time.
 Packed* partition(Packed* pl, Packed* pr) {
   Packed* pm = pl + ((pr - pl) >> 1);
   if (less(*pm, *pl)) std::swap(*pm, *pl);
@@ -82,26 +146,30 @@ Packed* partition(Packed* pl, Packed* pr) {
   const uint32_t vp = key(*pm);
   std::swap(*pm, *(pr - 1));
   const auto last = static_cast<uint32_t>(pr - pl);  // offsets 0..last; the pivot sits at last - 1
-  thread_local std::vector<uint32_t> left, right;
-  left.resize(last);
-  right.resize(last);
+  thread_local std::vector<uint64_t> ge, le;
+  const uint32_t words = (last + 63) / 64;
+  ge.resize(words);
+  le.resize(words);
+  stop_masks(pl, last, vp, ge.data(), le.data());
   // Left stops among offsets 1..last-1 (the pivot stops the scan at last - 1 at the latest),
   // right stops among last-2..0 (pl holds an element <= pivot), both in scan order.
-  uint32_t num_left = 0, num_right = 0;
-  for (uint32_t i = 1; i < last; ++i) {
-    left[num_left] = i;
-    num_left += key(pl[i]) >= vp ? 1u : 0u;
+  const uint32_t top = last - 2;  // the right scan's first offset
+  BitScan left(ge.data(), 0, ge[0] & ~uint64_t{1});
+  const uint64_t top_bits = top % 64 == 63 ? ~uint64_t{0} : (uint64_t{2} << (top % 64)) - 1;
+  BitScan right(le.data(), top / 64, le[top / 64] & top_bits);
+  uint32_t l = left.next_up(), r = right.next_down();
+  bool swapped = false;
+  uint32_t last_right = 0;  // the last right stop swapped: it now holds an element >= pivot
+  while (l < r) {
+    std::swap(pl[l], pl[r]);
+    swapped = true;
+    last_right = r;
+    l = left.next_up();
+    r = right.next_down();
   }
-  for (uint32_t i = last - 1; i-- > 0;) {
-    right[num_right] = i;
-    num_right += key(pl[i]) <= vp ? 1u : 0u;
-  }
-  uint32_t k = 0;
-  for (; k < num_left && k < num_right && left[k] < right[k]; ++k) std::swap(pl[left[k]], pl[right[k]]);
-  // Where the left scan stopped for good: its next stop, or the last right stop it swapped
-  // (which now holds an element >= pivot), whichever comes first.
-  uint32_t stop = left[k < num_left ? k : num_left - 1];
-  if (k > 0 && (k >= num_left || left[k] > right[k - 1])) stop = right[k - 1];
+  // Where the left scan stopped for good: its next stop, or the last right stop it swapped,
+  // whichever comes first.
+  const uint32_t stop = swapped && l > last_right ? last_right : l;
   std::swap(pl[stop], *(pr - 1));
   return pl + stop;
 }
@@ -130,11 +198,24 @@ bool contains_focus(const Bounds& b, const std::vector<uint32_t>& focus) {
   return false;
 }
 
+bool is_focus(uint32_t k, const std::vector<uint32_t>& focus) {
+  return std::find(focus.begin(), focus.end(), k) != focus.end();
+}
+
+/// Inclusive ranges of the sorted array that hold every focus value once introsort is done.
+using SettledRanges = std::vector<std::pair<int64_t, int64_t>>;
+
 /// numpy's introsort loop. Ranges whose value bounds exclude every focus
 /// value are left unsorted: partitioning is exact, so every other range ends
-/// up exactly where numpy puts it.
-void introsort(Packed* order, int64_t n, const std::vector<uint32_t>& focus) {
+/// up exactly where numpy puts it. `settled`, when given, receives the ranges
+/// sorted to the end that hold focus values (leaves and pivots).
+void introsort(Packed* order, int64_t n, const std::vector<uint32_t>& focus,
+               SettledRanges* settled = nullptr) {
+  if (settled && n == 1) settled->emplace_back(0, 0);
   if (n < 2) return;
+  auto settle = [&](const Packed* a, const Packed* b) {
+    if (settled) settled->emplace_back(a - order, b - order);
+  };
   Packed* pl = order;
   Packed* pr = pl + n - 1;
   Packed* stack[kStackSize];
@@ -150,10 +231,12 @@ void introsort(Packed* order, int64_t n, const std::vector<uint32_t>& focus) {
       // skipped: numpy sorts this range, but nothing in it can be a focus value
     } else if (cdepth < 0) {
       heapsort(pl, pr - pl + 1);
+      settle(pl, pr);
     } else {
       while ((pr - pl) > kSmallQuicksort) {
         Packed* pi = partition(pl, pr);
         const uint32_t pivot = key(*pi);
+        if (is_focus(pivot, focus)) settle(pi, pi);
         // The larger side waits on the stack; the smaller one is sorted next.
         if (pi - pl < pr - pi) {
           *sptr++ = pi + 1;
@@ -171,7 +254,10 @@ void introsort(Packed* order, int64_t n, const std::vector<uint32_t>& focus) {
         *psdepth++ = --cdepth;
         if (!contains_focus(bounds, focus)) break;
       }
-      if (contains_focus(bounds, focus)) insertion_sort(pl, pr);
+      if (contains_focus(bounds, focus)) {
+        insertion_sort(pl, pr);
+        settle(pl, pr);
+      }
     }
     if (sptr == stack) break;
     pr = *(--sptr);
@@ -182,35 +268,64 @@ void introsort(Packed* order, int64_t n, const std::vector<uint32_t>& focus) {
 }
 
 /// numpy's order of n equal values depends on n alone: computed once per n and thread (rows
-/// of a face model for probes without a face are all 0).
-const std::vector<int64_t>& equal_values_order(int64_t n) {
-  thread_local std::unordered_map<int64_t, std::vector<int64_t>> cache;
-  auto& order = cache[n];
-  if (order.empty() && n > 0) {
+/// of a face model for probes without a face are all 0), with each element's place in it.
+struct EqualValuesOrder {
+  std::vector<int64_t> order, position;
+};
+
+const EqualValuesOrder& equal_values_order(int64_t n) {
+  thread_local std::unordered_map<int64_t, EqualValuesOrder> cache;
+  auto& cached = cache[n];
+  if (cached.order.empty() && n > 0) {
     std::vector<Packed> packed(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) packed[static_cast<size_t>(i)] = static_cast<Packed>(i);
     introsort(packed.data(), n, {});
-    order.resize(static_cast<size_t>(n));
-    for (int64_t t = 0; t < n; ++t)
-      order[static_cast<size_t>(t)] = static_cast<int64_t>(packed[t] & 0xffffffffu);
+    cached.order.resize(static_cast<size_t>(n));
+    cached.position.resize(static_cast<size_t>(n));
+    for (int64_t t = 0; t < n; ++t) {
+      const auto i = static_cast<int64_t>(packed[static_cast<size_t>(t)] & 0xffffffffu);
+      cached.order[static_cast<size_t>(t)] = i;
+      cached.position[static_cast<size_t>(i)] = t;
+    }
   }
-  return order;
+  return cached;
+}
+
+inline uint32_t sort_key(float v, bool negated) {
+  return ascending_key(negated ? -v : v);
+}
+
+/// packed = (key << 32 | index) of v, or of -v when `negated`; false when every key is equal.
+/// Branch-free, so that the compiler vectorises it: it runs over every row with a tie.
+bool pack(const float* __restrict v, int64_t n, bool negated, std::vector<Packed>& out) {
+  out.resize(static_cast<size_t>(n));
+  Packed* __restrict packed = out.data();
+  const uint32_t sign = negated ? 0x80000000u : 0u;
+  const uint32_t first = sort_key(v[0], negated);
+  uint32_t differ = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof bits);
+    bits ^= sign;
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    const float canonical = x + 0.0f;  // -0 == +0
+    std::memcpy(&bits, &canonical, sizeof bits);
+    const uint32_t flip = static_cast<uint32_t>(static_cast<int32_t>(bits) >> 31) | 0x80000000u;
+    const uint32_t nan = 0u - static_cast<uint32_t>(v[i] != v[i]);
+    const uint32_t k = (bits ^ flip) | nan;
+    differ |= k ^ first;
+    packed[i] = (Packed{k} << 32) | static_cast<uint32_t>(i);
+  }
+  return differ != 0;
 }
 
 void sort_into(const float* v, int64_t n, const std::vector<uint32_t>& focus, std::vector<int64_t>& order) {
   order.resize(static_cast<size_t>(n));
   if (n == 0) return;
   thread_local std::vector<Packed> packed;
-  packed.resize(static_cast<size_t>(n));
-  uint32_t lo = 0xffffffffu, hi = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t k = ascending_key(v[i]);
-    lo = std::min(lo, k);
-    hi = std::max(hi, k);
-    packed[static_cast<size_t>(i)] = (Packed{k} << 32) | static_cast<uint32_t>(i);
-  }
-  if (lo == hi) {
-    order = equal_values_order(n);
+  if (!pack(v, n, false, packed)) {
+    order = equal_values_order(n).order;
     return;
   }
   introsort(packed.data(), n, focus);
@@ -234,6 +349,37 @@ void argsort_focused(const float* v, int64_t n, const std::vector<float>& focus,
   std::vector<uint32_t> keys;
   for (float f : focus) keys.push_back(ascending_key(f));
   sort_into(v, n, keys, order);
+}
+
+void argsort_positions(const float* v, int64_t n, bool negated, const std::vector<int64_t>& elements,
+                       std::vector<int64_t>& positions) {
+  positions.assign(elements.size(), -1);
+  if (elements.empty()) return;
+  std::vector<uint32_t> focus;
+  for (auto e : elements) {
+    if (e < 0 || e >= n) throw std::out_of_range("argsort_positions: element index out of range");
+    focus.push_back(sort_key(v[e], negated));
+  }
+  thread_local std::vector<Packed> packed;
+  if (!pack(v, n, negated, packed)) {
+    const auto& position = equal_values_order(n).position;
+    for (size_t k = 0; k < elements.size(); ++k) positions[k] = position[static_cast<size_t>(elements[k])];
+    return;
+  }
+  thread_local SettledRanges settled;
+  settled.clear();
+  introsort(packed.data(), n, focus, &settled);
+  // Only the settled ranges can hold a focus value: look for the elements there alone.
+  for (const auto& [first, last] : settled) {
+    for (int64_t t = first; t <= last; ++t) {
+      const Packed p = packed[static_cast<size_t>(t)];
+      if (!is_focus(key(p), focus)) continue;
+      const auto index = static_cast<int64_t>(p & 0xffffffffu);
+      for (size_t k = 0; k < elements.size(); ++k) {
+        if (elements[k] == index) positions[k] = t;
+      }
+    }
+  }
 }
 
 }  // namespace qme::numpy

@@ -105,10 +105,10 @@ struct RowScratch {
   std::vector<int64_t> in_occupied;   // gallery indices sharing a bucket with an entry
   std::vector<uint32_t> tied_scores;  // score keys a same-identity entry shares with another identity
   std::vector<uint8_t> tie_flags;     // per ascending entry: its score ties with another identity
-  std::vector<float> negated;
-  std::vector<int64_t> order;
-  std::vector<int64_t> numpy_position;
-  std::vector<int64_t> entry_of_index;  // gallery index -> tied entry, else -1
+  std::vector<int64_t> tied_indices;  // gallery indices of the tied same-identity entries
+  std::vector<size_t> tied_entries;   // and their places in `entries`
+  std::vector<int64_t> tied_positions;  // and where numpy's argsort puts them
+  std::vector<int64_t> numpy_position;  // per entry: that place, else -1
   EntryBuckets buckets;
 };
 
@@ -216,25 +216,20 @@ void count_others_before(const float* row, int64_t cols, const int64_t* identity
 void fix_ties_like_numpy(const float* row, int64_t cols, RowScratch& s) {
   std::sort(s.tied_scores.begin(), s.tied_scores.end());
   s.tied_scores.erase(std::unique(s.tied_scores.begin(), s.tied_scores.end()), s.tied_scores.end());
-  std::vector<float> focus;
-  for (auto k : s.tied_scores)
-    focus.push_back(k == 0 ? std::numeric_limits<float>::quiet_NaN() : -key_score(k));
-  s.negated.resize(static_cast<size_t>(cols));
-  for (int64_t j = 0; j < cols; ++j) s.negated[j] = -row[j];
-  numpy::argsort_focused(s.negated.data(), cols, focus, s.order);
   auto tied = [&](const SameIdentityEntry& e) {
     return std::binary_search(s.tied_scores.begin(), s.tied_scores.end(), score_part(e.key));
   };
-  s.numpy_position.assign(s.entries.size(), -1);
-  s.entry_of_index.resize(static_cast<size_t>(cols), -1);
+  s.tied_indices.clear();
+  s.tied_entries.clear();
   for (size_t e = 0; e < s.entries.size(); ++e) {
-    if (tied(s.entries[e])) s.entry_of_index[s.entries[e].index] = static_cast<int64_t>(e);
+    if (!tied(s.entries[e])) continue;
+    s.tied_indices.push_back(s.entries[e].index);
+    s.tied_entries.push_back(e);
   }
-  for (int64_t t = 0; t < cols; ++t) {
-    const int64_t e = s.entry_of_index[s.order[t]];
-    if (e >= 0) s.numpy_position[e] = t;
-  }
-  for (const auto& e : s.entries) s.entry_of_index[e.index] = -1;
+  numpy::argsort_positions(row, cols, /*negated=*/true, s.tied_indices, s.tied_positions);
+  s.numpy_position.assign(s.entries.size(), -1);
+  for (size_t k = 0; k < s.tied_entries.size(); ++k)
+    s.numpy_position[s.tied_entries[k]] = s.tied_positions[k];
   // before(a, b): a ranks above b -- by score, and by numpy's position in a tie.
   auto before = [&](size_t a, size_t b) {
     const auto sa = score_part(s.entries[a].key), sb = score_part(s.entries[b].key);

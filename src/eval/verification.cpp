@@ -65,19 +65,18 @@ VerificationPoint point_at(const RocCurve& roc, double far) {
 
 // ---- fast path -------------------------------------------------------------
 
-/// Match / non-match counts of score keys by 16-bit bin. Index i >= 1 counts bin base + i - 1,
-/// index 0 everything below bin `base`: the whole matrix's histogram has base 1 (index 0 is
-/// bin 0, NaN only), a tail's the bin where the tail starts.
+/// Match / non-match counts of score keys by bin. Index i >= 1 counts the keys in
+/// [base + (i - 1) << shift, base + i << shift), index 0 every key below `base`. The whole
+/// matrix's histogram has ScoreKeyHistogram's 16-bit bins (base 1 << 16: index i is bin i and
+/// index 0 bin 0, NaN only); a tail's starts at the tail and is as fine as its size allows.
 struct ScoreHistogram {
-  uint32_t base = 1;
+  uint32_t base = 1u << kBinBits;
+  int shift = kBinBits;
   std::vector<int64_t> negatives, positives;
 
   int size() const { return static_cast<int>(negatives.size()); }
   int64_t total(int index) const { return negatives[index] + positives[index]; }
-  int index_of(uint32_t key) const {
-    const uint32_t bin = ScoreKeyHistogram::bin(key);
-    return bin < base ? 0 : static_cast<int>(bin - base) + 1;
-  }
+  int index_of(uint32_t key) const { return key < base ? 0 : static_cast<int>((key - base) >> shift) + 1; }
 };
 
 /// Gallery indices of each query's identity: the only pairs that match.
@@ -395,15 +394,19 @@ int64_t matching_pairs(const std::vector<int64_t>& query_pids, const std::vector
   return pairs;
 }
 
-/// The histogram of a tail, every score below it in index 0.
-ScoreHistogram tail_histogram(const ScoreTail& tail, int64_t negatives, int64_t positives) {
+/// The histogram of a tail of `kept` scores, every score below it in index 0. About 8 scores
+/// per bin: a window then sorts little more than the scores it must reach past.
+ScoreHistogram tail_histogram(const ScoreTail& tail, int64_t kept, int64_t negatives, int64_t positives) {
   ScoreHistogram h;
-  h.base = ScoreKeyHistogram::bin(tail.key);
+  h.base = tail.key;
   uint32_t top = h.base;
   for (const auto& list : tail.lists) {
-    for (const auto& t : list) top = std::max(top, ScoreKeyHistogram::bin(t.key));
+    for (const auto& t : list) top = std::max(top, t.key);
   }
-  h.negatives.assign(static_cast<size_t>(top - h.base) + 2, 0);
+  const int64_t max_bins = std::clamp<int64_t>(kept / 8, 1024, 1 << 16);
+  h.shift = 0;
+  while (((top - h.base) >> h.shift) >= static_cast<uint64_t>(max_bins)) ++h.shift;
+  h.negatives.assign(static_cast<size_t>((top - h.base) >> h.shift) + 2, 0);
   h.positives.assign(h.negatives.size(), 0);
   for (const auto& list : tail.lists) {
     for (const auto& t : list)
@@ -421,16 +424,16 @@ std::optional<std::vector<VerificationPoint>> tar_at_far_from_tail(const std::ve
                                                                    const std::vector<double>& fars,
                                                                    const ScoreTail& tail) {
   const auto pairs = static_cast<int64_t>(query_pids.size() * gallery_pids.size());
-  // The tail must be whole bins of every pair's score; NaN counts as the lowest number, which
-  // must then lie below the tail (some number does), so that NaN never enters a window.
-  if (tail.scanned != pairs || (tail.key & 0xffffu) != 0 || tail.key == 0) return std::nullopt;
+  // The tail must hold every pair's score at or above its key; NaN counts as the lowest number,
+  // which must then lie below the tail (some number does), so that NaN never enters a window.
+  if (tail.scanned != pairs || tail.key == 0) return std::nullopt;
   int64_t kept = 0;
   for (const auto& list : tail.lists) kept += static_cast<int64_t>(list.size());
   if (kept == 0 || pairs - kept - tail.nan <= 0) return std::nullopt;
   const int64_t positives = matching_pairs(query_pids, gallery_pids);
   const int64_t negatives = pairs - positives;
   if (negatives == 0) return std::nullopt;
-  const auto h = tail_histogram(tail, negatives, positives);
+  const auto h = tail_histogram(tail, kept, negatives, positives);
   int non_empty = 0;
   for (int i = 0; i < h.size(); ++i) non_empty += h.total(i) > 0;
   if (non_empty < 3) return std::nullopt;

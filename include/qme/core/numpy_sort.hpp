@@ -19,4 +19,10 @@ void argsort(const float* values, int64_t n, std::vector<int64_t>& order);
 void argsort_focused(const float* values, int64_t n, const std::vector<float>& focus,
                      std::vector<int64_t>& order);
 
+/// positions[k] = where np.argsort(values) (np.argsort(-values) when `negated`) puts
+/// values[elements[k]], exactly as numpy 1.24 does. Sorts only the ranges that can hold one of
+/// their values (argsort_focused) and looks for them there alone.
+void argsort_positions(const float* values, int64_t n, bool negated, const std::vector<int64_t>& elements,
+                       std::vector<int64_t>& positions);
+
 }  // namespace qme::numpy

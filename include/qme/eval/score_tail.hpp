@@ -12,8 +12,7 @@ struct ScoreTail {
     uint32_t key;      // score_key of the score
     uint32_t genuine;  // 1 when its pair is of one identity
   };
-  /// Scores whose key is at or above this are kept; a 16-bit bin boundary of
-  /// ScoreKeyHistogram, so the bins from it up are whole. The default keeps nothing.
+  /// Scores whose key (score_key) is at or above this are kept. The default keeps nothing.
   uint32_t key = 0xffffffffu;
   double share = 0;     // the estimated share of scores at or above `key` (to reserve once)
   int64_t scanned = 0;  // scores seen
