@@ -112,14 +112,39 @@ struct RowScratch {
   EntryBuckets buckets;
 };
 
-/// Keeps the keys of a row at or above `tail_key` in `tail`, each with whether its pair is
-/// genuine; returns how many of the row's keys are NaN (key 0).
+/// Keys kept by one worker, in lists that never move: a full list is closed and a new one
+/// started, so that nothing kept is copied again or touches a second page.
+class KeptKeys {
+ public:
+  /// Starts with `capacity` keys reserved and their pages populated.
+  void start(size_t capacity) {
+    lists_.emplace_back().reserve(capacity);
+    prefault(lists_.back().data(), capacity * sizeof(uint32_t));
+  }
+  void push(uint32_t key) {
+    if (lists_.back().size() == lists_.back().capacity()) {
+      const size_t capacity = std::max<size_t>(lists_.back().capacity() / 4, 4096);
+      lists_.emplace_back().reserve(capacity);
+    }
+    lists_.back().push_back(key);
+  }
+  void move_to(std::vector<std::vector<uint32_t>>& out) {
+    for (auto& list : lists_) out.push_back(std::move(list));
+    lists_.clear();
+  }
+
+ private:
+  std::vector<std::vector<uint32_t>> lists_;
+};
+
+/// Keeps the keys of a row at or above `tail_key`, apart for impostor and genuine pairs;
+/// returns how many of the row's keys are NaN (key 0).
 int64_t keep_tail(const uint32_t* keys, int64_t cols, const int64_t* identity_of_column, int64_t pid,
-                  uint32_t tail_key, std::vector<ScoreTail::Score>& tail) {
+                  uint32_t tail_key, KeptKeys& impostors, KeptKeys& genuines) {
   int64_t nan = 0;
   for (int64_t j = 0; j < cols; ++j) nan += keys[j] == 0;
   for (int64_t j = 0; j < cols; ++j) {
-    if (keys[j] >= tail_key) tail.push_back({keys[j], identity_of_column[j] == pid ? 1u : 0u});
+    if (keys[j] >= tail_key) (identity_of_column[j] == pid ? genuines : impostors).push(keys[j]);
   }
   return nan;
 }
@@ -314,14 +339,21 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
   const uint32_t tail_key = tail ? tail->key : 0xffffffffu;
   // Each worker's tail is reserved once for its share of the rows (it grows past that only
-  // when the sampled estimate was low).
+  // when the sampled estimate was low); no more genuine pairs than there are.
+  int64_t genuine_pairs = 0;
+  for (auto pid : labels.query.pids) {
+    const auto found = gallery_by_pid.find(pid);
+    if (found != gallery_by_pid.end()) genuine_pairs += static_cast<int64_t>(found->second.size());
+  }
   const auto tail_reserve = static_cast<size_t>(
       (tail ? tail->share : 0.0) * 1.1 * static_cast<double>(scores.size()) / workers + 1024);
+  const auto genuine_reserve =
+      std::min(tail_reserve, static_cast<size_t>(1.1 * static_cast<double>(genuine_pairs) / workers + 1024));
   const int64_t* identity_of_column = labels.gallery.pids.data();
   // What a worker keeps across its chunks of rows (parallel_for hands out several).
   struct Worker {
     RowScratch scratch;
-    std::vector<ScoreTail::Score> kept;
+    KeptKeys impostors, genuines;
     int64_t nan = 0;
     bool used = false;
   };
@@ -331,8 +363,8 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
       [&](int64_t begin, int64_t end, int worker) {
         auto& w = state[static_cast<size_t>(worker)];
         if (tail && !w.used) {
-          w.kept.reserve(tail_reserve);
-          prefault(w.kept.data(), tail_reserve * sizeof(ScoreTail::Score));
+          w.impostors.start(tail_reserve);
+          w.genuines.start(genuine_reserve);
         }
         w.used = true;
         auto& scratch = w.scratch;
@@ -344,7 +376,8 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
             if (tail) {
               scratch.keys.resize(static_cast<size_t>(scores.cols));
               score_keys(row, scores.cols, scratch.keys.data());
-              w.nan += keep_tail(scratch.keys.data(), scores.cols, identity_of_column, pid, tail_key, w.kept);
+              w.nan += keep_tail(scratch.keys.data(), scores.cols, identity_of_column, pid, tail_key,
+                                 w.impostors, w.genuines);
             }
             continue;
           }
@@ -352,7 +385,8 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
           for (auto j : found->second) scratch.entries.push_back({rank_key(row[j], j), j});
           count_others_before(row, scores.cols, identity_of_column, pid, scratch);
           if (tail)
-            w.nan += keep_tail(scratch.keys.data(), scores.cols, identity_of_column, pid, tail_key, w.kept);
+            w.nan += keep_tail(scratch.keys.data(), scores.cols, identity_of_column, pid, tail_key,
+                               w.impostors, w.genuines);
           if (!scratch.tied_scores.empty()) fix_ties_like_numpy(row, scores.cols, scratch);
           for (int p = 0; p < kProtocols; ++p) {
             outcomes[i][static_cast<size_t>(p)] = score_protocol(p, scratch.entries, labels, i);
@@ -363,11 +397,13 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
   if (tail) {
     tail->scanned = scores.size();
     tail->nan = 0;
-    tail->lists.clear();
+    tail->impostors.clear();
+    tail->genuines.clear();
     for (auto& w : state) {
       if (!w.used) continue;  // a worker that got no rows
       tail->nan += w.nan;
-      tail->lists.push_back(std::move(w.kept));
+      w.impostors.move_to(tail->impostors);
+      w.genuines.move_to(tail->genuines);
     }
   }
   return outcomes;

@@ -209,14 +209,12 @@ bool windows_from_tail(const ScoreTail& tail, const ScoreHistogram& h, std::vect
     if (w->lo == 0) return false;
     w->items.clear();
   }
-  for (const auto& list : tail.lists) {
-    for (const auto& t : list) {
-      const int index = h.index_of(t.key);
-      for (auto* w : windows) {
-        if (index >= w->lo && index <= w->hi) w->items.emplace_back(t.key, t.genuine != 0);
-      }
+  tail.for_each([&](uint32_t key, bool genuine) {
+    const int index = h.index_of(key);
+    for (auto* w : windows) {
+      if (index >= w->lo && index <= w->hi) w->items.emplace_back(key, genuine);
     }
-  }
+  });
   return true;
 }
 
@@ -400,18 +398,15 @@ ScoreHistogram tail_histogram(const ScoreTail& tail, int64_t kept, int64_t negat
   ScoreHistogram h;
   h.base = tail.key;
   uint32_t top = h.base;
-  for (const auto& list : tail.lists) {
-    for (const auto& t : list) top = std::max(top, t.key);
-  }
+  tail.for_each([&](uint32_t key, bool) { top = std::max(top, key); });
   const int64_t max_bins = std::clamp<int64_t>(kept / 8, 1024, 1 << 16);
   h.shift = 0;
   while (((top - h.base) >> h.shift) >= static_cast<uint64_t>(max_bins)) ++h.shift;
   h.negatives.assign(static_cast<size_t>((top - h.base) >> h.shift) + 2, 0);
   h.positives.assign(h.negatives.size(), 0);
-  for (const auto& list : tail.lists) {
-    for (const auto& t : list)
-      ++(t.genuine ? h.positives : h.negatives)[static_cast<size_t>(h.index_of(t.key))];
-  }
+  tail.for_each([&](uint32_t key, bool genuine) {
+    ++(genuine ? h.positives : h.negatives)[static_cast<size_t>(h.index_of(key))];
+  });
   h.negatives[0] = negatives - std::accumulate(h.negatives.begin() + 1, h.negatives.end(), int64_t{0});
   h.positives[0] = positives - std::accumulate(h.positives.begin() + 1, h.positives.end(), int64_t{0});
   return h;
@@ -427,8 +422,7 @@ std::optional<std::vector<VerificationPoint>> tar_at_far_from_tail(const std::ve
   // The tail must hold every pair's score at or above its key; NaN counts as the lowest number,
   // which must then lie below the tail (some number does), so that NaN never enters a window.
   if (tail.scanned != pairs || tail.key == 0) return std::nullopt;
-  int64_t kept = 0;
-  for (const auto& list : tail.lists) kept += static_cast<int64_t>(list.size());
+  const int64_t kept = tail.kept();
   if (kept == 0 || pairs - kept - tail.nan <= 0) return std::nullopt;
   const int64_t positives = matching_pairs(query_pids, gallery_pids);
   const int64_t negatives = pairs - positives;

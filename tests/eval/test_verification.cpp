@@ -259,17 +259,18 @@ TEST_CASE("fast TAR@FAR equals the exhaustive ROC on tied and continuous scores"
 namespace {
 
 /// What the retrieval scan keeps for TAR@FAR: every score at or above the sampled tail key, in
-/// two lists (two workers), with the NaN count.
+/// two lists of each kind (two workers), with the NaN count.
 qme::eval::ScoreTail keep_tail(const PairCase& c, double rate) {
   qme::eval::ScoreTail tail;
   tail.key = qme::eval::ScoreKeyHistogram::estimate_tail_key(c.scores, rate, &tail.share);
-  tail.lists.resize(2);
+  tail.impostors.resize(2);
+  tail.genuines.resize(2);
   for (int64_t i = 0; i < c.scores.rows; ++i) {
     for (int64_t j = 0; j < c.scores.cols; ++j) {
       const uint32_t key = qme::eval::score_key(c.scores.row(i)[j]);
       tail.nan += key == 0;
       if (key >= tail.key)
-        tail.lists[static_cast<size_t>(i % 2)].push_back({key, c.qp[i] == c.gp[j] ? 1u : 0u});
+        (c.qp[i] == c.gp[j] ? tail.genuines : tail.impostors)[static_cast<size_t>(i % 2)].push_back(key);
     }
   }
   tail.scanned = c.scores.size();
@@ -322,12 +323,13 @@ TEST_CASE("a tail that cannot settle TAR@FAR is not used", "[eval]") {
   all.scores.values[5] = kNaN;
   qme::eval::ScoreTail everything;
   everything.key = 1u << 16;
-  everything.lists.resize(1);
+  everything.impostors.resize(1);
+  everything.genuines.resize(1);
   for (int64_t i = 0; i < all.scores.rows; ++i) {
     for (int64_t j = 0; j < all.scores.cols; ++j) {
       const uint32_t key = qme::eval::score_key(all.scores.row(i)[j]);
       everything.nan += key == 0;
-      if (key != 0) everything.lists[0].push_back({key, all.qp[i] == all.gp[j] ? 1u : 0u});
+      if (key != 0) (all.qp[i] == all.gp[j] ? everything.genuines : everything.impostors)[0].push_back(key);
     }
   }
   everything.scanned = all.scores.size();

@@ -8,18 +8,33 @@
 namespace qme::eval {
 
 struct ScoreTail {
-  struct Score {
-    uint32_t key;      // score_key of the score
-    uint32_t genuine;  // 1 when its pair is of one identity
-  };
   /// Scores whose key (score_key) is at or above this are kept. The default keeps nothing.
   uint32_t key = 0xffffffffu;
   double share = 0;     // the estimated share of scores at or above `key` (to reserve once)
   int64_t scanned = 0;  // scores seen
   int64_t nan = 0;      // NaN among them
-  /// One list per worker of the scan that kept them (never merged: the first report of a
-  /// process pays for every page it touches).
-  std::vector<std::vector<Score>> lists;
+  /// The kept keys of impostor and of genuine pairs, 4 bytes a score, in lists (one or more per
+  /// worker of the scan, never merged: the first report of a process pays for every page it
+  /// touches).
+  std::vector<std::vector<uint32_t>> impostors, genuines;
+
+  int64_t kept() const {
+    int64_t n = 0;
+    for (const auto* lists : {&impostors, &genuines}) {
+      for (const auto& list : *lists) n += static_cast<int64_t>(list.size());
+    }
+    return n;
+  }
+  /// f(key, genuine) for every kept score.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& list : impostors) {
+      for (auto k : list) f(k, false);
+    }
+    for (const auto& list : genuines) {
+      for (auto k : list) f(k, true);
+    }
+  }
 };
 
 }  // namespace qme::eval
