@@ -40,11 +40,16 @@ inline uint32_t score_part(uint64_t key) {
   return static_cast<uint32_t>(key >> 32);
 }
 
-/// Buckets over the score-key range of the same-identity entries: a gallery
-/// entry in a bucket without same-identity entries outranks exactly the
-/// entries of the buckets below it, so most entries only need counting.
-/// Bucket 0 catches everything below the lowest entry, the last bucket
-/// everything above the highest, so the scan needs no range branches.
+/// Buckets over the score range of the same-identity entries: a gallery entry in a bucket
+/// without same-identity entries outranks exactly the entries of the buckets below it, so most
+/// entries only need counting. Bucket 0 catches everything below the lowest entry (and NaN),
+/// the last bucket everything above the highest, so the scan needs no range branches.
+///
+/// Buckets are of equal width in score where the entries' scores are finite and distinct:
+/// scores around 0 (a face model's impostors) lie far apart as float bits, and buckets of
+/// equal width in key would put most of a row into the few buckets that hold the entries.
+/// Any map that never decreases with the score is exact here; (s - lo) * scale rounded twice is
+/// one, and is computed by the same float operations for entries, rows and single scores.
 class EntryBuckets {
  public:
   /// Finer buckets list fewer scores for comparison but cost more per row:
@@ -53,11 +58,7 @@ class EntryBuckets {
     const auto target = static_cast<int64_t>(
         std::sqrt(2.0 * static_cast<double>(cols) * static_cast<double>(ascending.size())));
     const int64_t max_buckets = std::clamp<int64_t>(target, 16, 8192);
-    lo_ = score_part(ascending.front());
-    const uint32_t span = score_part(ascending.back()) - lo_;
-    shift_ = 0;
-    while ((span >> shift_) >= static_cast<uint64_t>(max_buckets)) ++shift_;
-    last_ = static_cast<int64_t>(span >> shift_) + 1;  // buckets 1..last_-1 may hold entries
+    if (!by_value(ascending, max_buckets)) by_key(ascending, max_buckets);
     first_.assign(static_cast<size_t>(last_) + 2, 0);
     occupied_.assign(first_.size(), 0);
     for (auto key : ascending) {
@@ -67,12 +68,19 @@ class EntryBuckets {
     }
     for (int64_t b = 0; b <= last_; ++b) first_[static_cast<size_t>(b) + 1] += first_[static_cast<size_t>(b)];
   }
-  int64_t bucket(uint32_t score) const {
-    const int64_t raw = (static_cast<int64_t>(score) - lo_) >> shift_;
+  /// The bucket of a score key.
+  int64_t bucket(uint32_t key) const {
+    if (value_scale_ > 0) return key == 0 ? 0 : value_bucket(key_score(key));
+    const int64_t raw = (static_cast<int64_t>(key) - lo_) >> shift_;
     return std::clamp<int64_t>(raw, -1, last_ - 1) + 1;
   }
-  /// bucket() for a whole row, in 32-bit arithmetic the compiler vectorises.
-  void buckets_of(const uint32_t* __restrict keys, int64_t n, uint32_t* __restrict out) const {
+  /// bucket() for a whole row (its scores and their keys), in loops the compiler vectorises.
+  void buckets_of(const float* __restrict row, const uint32_t* __restrict keys, int64_t n,
+                  uint32_t* __restrict out) const {
+    if (value_scale_ > 0) {
+      for (int64_t j = 0; j < n; ++j) out[j] = value_bucket(row[j]);
+      return;
+    }
     const auto lo = static_cast<uint32_t>(lo_);
     const auto top = static_cast<uint32_t>(last_ - 1);
     const uint32_t shift = shift_;
@@ -88,8 +96,41 @@ class EntryBuckets {
   const uint8_t* occupied() const { return occupied_.data(); }
 
  private:
+  /// Equal widths in score between the lowest and highest entry that are numbers; false
+  /// (nothing set) where they are equal or not finite, or the scale would not be.
+  bool by_value(const std::vector<uint64_t>& ascending, int64_t max_buckets) {
+    value_scale_ = 0;
+    auto lowest = ascending.begin();
+    while (lowest != ascending.end() && score_part(*lowest) == 0) ++lowest;  // NaN
+    if (lowest == ascending.end()) return false;
+    const float lo = key_score(score_part(*lowest)), hi = key_score(score_part(ascending.back()));
+    const float scale = static_cast<float>(max_buckets) / (hi - lo);
+    if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo) || !std::isfinite(scale) || !(scale > 0))
+      return false;
+    lo_value_ = lo;
+    value_scale_ = scale;
+    top_value_ = static_cast<float>(max_buckets);
+    last_ = max_buckets + 1;
+    return true;
+  }
+  void by_key(const std::vector<uint64_t>& ascending, int64_t max_buckets) {
+    lo_ = score_part(ascending.front());
+    const uint32_t span = score_part(ascending.back()) - static_cast<uint32_t>(lo_);
+    shift_ = 0;
+    while ((span >> shift_) >= static_cast<uint64_t>(max_buckets)) ++shift_;
+    last_ = static_cast<int64_t>(span >> shift_) + 1;  // buckets 1..last_-1 may hold entries
+  }
+  /// 0 below the lowest entry and for NaN, else 1 + the whole widths above it (at most top).
+  uint32_t value_bucket(float s) const {
+    const float d = (s - lo_value_) * value_scale_;
+    const float capped = d < top_value_ ? d : top_value_;
+    const float bucket = d >= 0.0f ? capped : -1.0f;  // NaN: -1
+    return static_cast<uint32_t>(static_cast<int32_t>(bucket) + 1);
+  }
+
   int64_t lo_ = 0, last_ = 0;
   uint32_t shift_ = 0;
+  float lo_value_ = 0, value_scale_ = 0, top_value_ = 0;
   std::vector<uint32_t> first_;
   std::vector<uint8_t> occupied_;
 };
@@ -182,7 +223,7 @@ void count_others_before(const float* row, int64_t cols, const int64_t* identity
   uint32_t* keys = s.keys.data();
   uint32_t* bucket_of = s.bucket_of.data();
   score_keys(row, cols, keys);
-  s.buckets.buckets_of(keys, cols, bucket_of);
+  s.buckets.buckets_of(row, keys, cols, bucket_of);
   for (int64_t j = 0; j < cols; ++j) {
     const uint32_t b = bucket_of[j];
     ++counts[2 * b + (static_cast<uint32_t>(j) & 1u)];
@@ -203,7 +244,7 @@ void count_others_before(const float* row, int64_t cols, const int64_t* identity
   for (size_t k = 0; k < num_listed; ++k) {
     const int64_t j = listed[k];
     const uint32_t score = keys[j];
-    const int64_t b = s.buckets.bucket(score);
+    const uint32_t b = bucket_of[j];
     const uint64_t key = rank_key(row[j], j);
     const bool other_identity = identity_of_column[j] != pid;
     const uint32_t lo = first[b], hi = first[b + 1];

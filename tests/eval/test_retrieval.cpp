@@ -364,6 +364,37 @@ TEST_CASE("all-equal rows and crowded tie groups rank as upstream's algorithm do
   }
 }
 
+TEST_CASE("extreme score ranges rank as upstream's algorithm does", "[eval]") {
+  // The fast path buckets rows by score: bands around 0, scores a few ulps apart, infinities,
+  // denormals and huge values must not change a metric.
+  const float inf = std::numeric_limits<float>::infinity();
+  const float denormal = std::numeric_limits<float>::denorm_min();
+  struct Setting {
+    const char* name;
+    float scale, offset;
+    bool extremes;
+  };
+  for (const auto& s :
+       {Setting{"band around 0", 1e-3f, 0.0f, false}, Setting{"a few ulps", 1e-6f, 1.0f, false},
+        Setting{"denormal band", 1e-43f, 0.0f, false}, Setting{"huge", 1e30f, 0.0f, false},
+        Setting{"with infinities and denormals", 1.0f, 0.0f, true}}) {
+    INFO(s.name);
+    auto c = random_case(41, 30, 1500, 3, 0.01);
+    for (auto& v : c.scores.values) v = v * s.scale + s.offset;
+    if (s.extremes) {
+      for (size_t k = 0; k < c.scores.values.size(); k += 97) c.scores.values[k] = (k / 97) % 2 ? inf : -inf;
+      for (size_t k = 13; k < c.scores.values.size(); k += 89)
+        c.scores.values[k] = (k / 89) % 2 ? denormal : -denormal;
+      for (size_t k = 7; k < c.scores.values.size(); k += 83)
+        c.scores.values[k] = (k / 83) % 2 ? 3e38f : -0.0f;
+    }
+    const auto m = evaluate_retrieval(c.scores, c.labels, 2);
+    require_close(m.general, reference_protocol(c.scores, c.labels, 0));
+    require_close(m.same_clothes, reference_protocol(c.scores, c.labels, 1));
+    require_close(m.clothes_changing, reference_protocol(c.scores, c.labels, 2));
+  }
+}
+
 TEST_CASE("retrieval gives identical results with 1 and 2 threads", "[eval]") {
   for (int decimals : {-1, 2}) {
     INFO("decimals " << decimals);
