@@ -190,6 +190,13 @@ int64_t keep_tail(const uint32_t* keys, int64_t cols, const int64_t* identity_of
   return nan;
 }
 
+/// Whether every key of a row is the same, in a loop the compiler vectorises.
+bool is_one_value(const uint32_t* keys, int64_t cols) {
+  uint32_t differ = 0;
+  for (int64_t j = 0; j < cols; ++j) differ |= keys[j] ^ keys[0];
+  return differ == 0;
+}
+
 /// Sorts `entries` by rank and fills others_before with one pass over the
 /// row, counting instead of sorting. Ties are ordered by index here and the
 /// tied scores remembered, for fix_ties_like_numpy.
@@ -223,6 +230,12 @@ void count_others_before(const float* row, int64_t cols, const int64_t* identity
   uint32_t* keys = s.keys.data();
   uint32_t* bucket_of = s.bucket_of.data();
   score_keys(row, cols, keys);
+  if (cols > static_cast<int64_t>(m) && is_one_value(keys, cols)) {
+    // One value in the whole row (a face model's row for a probe without a face): every entry
+    // ties with other identities, and numpy's order of the row places them all.
+    s.tied_scores.assign(1, keys[0]);
+    return;
+  }
   s.buckets.buckets_of(row, keys, cols, bucket_of);
   for (int64_t j = 0; j < cols; ++j) {
     const uint32_t b = bucket_of[j];
