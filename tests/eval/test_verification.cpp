@@ -258,22 +258,29 @@ TEST_CASE("fast TAR@FAR equals the exhaustive ROC on tied and continuous scores"
 
 namespace {
 
-/// What the retrieval scan keeps for TAR@FAR: every score at or above the sampled tail key, in
-/// two lists of each kind (two workers), with the NaN count.
-qme::eval::ScoreTail keep_tail(const PairCase& c, double rate) {
+/// What the retrieval scan keeps for TAR@FAR: every score at or above `key`, in `lists` lists of
+/// each kind (one per worker), with the NaN count.
+qme::eval::ScoreTail tail_at(const PairCase& c, uint32_t key, size_t lists) {
   qme::eval::ScoreTail tail;
-  tail.key = qme::eval::ScoreKeyHistogram::estimate_tail_key(c.scores, rate, &tail.share);
-  tail.impostors.resize(2);
-  tail.genuines.resize(2);
+  tail.key = key;
+  tail.impostors.resize(lists);
+  tail.genuines.resize(lists);
   for (int64_t i = 0; i < c.scores.rows; ++i) {
     for (int64_t j = 0; j < c.scores.cols; ++j) {
-      const uint32_t key = qme::eval::score_key(c.scores.row(i)[j]);
-      tail.nan += key == 0;
-      if (key >= tail.key)
-        (c.qp[i] == c.gp[j] ? tail.genuines : tail.impostors)[static_cast<size_t>(i % 2)].push_back(key);
+      const uint32_t k = qme::eval::score_key(c.scores.row(i)[j]);
+      tail.nan += k == 0;
+      if (k >= tail.key) (c.qp[i] == c.gp[j] ? tail.genuines : tail.impostors)[static_cast<size_t>(i) % lists].push_back(k);
     }
   }
   tail.scanned = c.scores.size();
+  return tail;
+}
+
+/// The tail above the sampled estimate for `rate`, in two lists (two workers).
+qme::eval::ScoreTail keep_tail(const PairCase& c, double rate) {
+  double share = 0;
+  auto tail = tail_at(c, qme::eval::ScoreKeyHistogram::estimate_tail_key(c.scores, rate, &share), 2);
+  tail.share = share;
   return tail;
 }
 
@@ -321,18 +328,7 @@ TEST_CASE("a tail that cannot settle TAR@FAR is not used", "[eval]") {
   // Every number in the tail and NaN below it: NaN would count as the lowest number, inside.
   auto all = c;
   all.scores.values[5] = kNaN;
-  qme::eval::ScoreTail everything;
-  everything.key = 1u << 16;
-  everything.impostors.resize(1);
-  everything.genuines.resize(1);
-  for (int64_t i = 0; i < all.scores.rows; ++i) {
-    for (int64_t j = 0; j < all.scores.cols; ++j) {
-      const uint32_t key = qme::eval::score_key(all.scores.row(i)[j]);
-      everything.nan += key == 0;
-      if (key != 0) (all.qp[i] == all.gp[j] ? everything.genuines : everything.impostors)[0].push_back(key);
-    }
-  }
-  everything.scanned = all.scores.size();
+  const auto everything = tail_at(all, 1u << 16, 1);  // every number: no number's key is below 1 << 16
   CHECK_FALSE(qme::eval::tar_at_far_from_tail(all.qp, all.gp, fars, everything).has_value());
   require_same_points(tar_at_far(all.scores, all.qp, all.gp, fars, 1, &everything),
                       tar_at_far_exhaustive(all.scores, all.qp, all.gp, fars));
