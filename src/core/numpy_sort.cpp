@@ -27,12 +27,14 @@ constexpr int kStackSize = 128;
 using Packed = uint64_t;
 
 /// Monotone float -> uint32 in numpy's order: -0 == +0, NaN after every number, NaNs equal.
+/// Branch-free, so that loops over a row vectorise.
 inline uint32_t ascending_key(float v) {
-  if (v != v) return 0xffffffffu;
   const float canonical = v + 0.0f;
   uint32_t bits;
   std::memcpy(&bits, &canonical, sizeof bits);
-  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+  const uint32_t flip = static_cast<uint32_t>(static_cast<int32_t>(bits) >> 31) | 0x80000000u;
+  const uint32_t nan = 0u - static_cast<uint32_t>(v != v);
+  return (bits ^ flip) | nan;
 }
 
 inline uint32_t key(Packed p) {
@@ -342,8 +344,18 @@ const EqualValuesOrder& equal_values_order(int64_t n) {
   return cached;
 }
 
-inline uint32_t sort_key(float v, bool negated) {
-  return ascending_key(negated ? -v : v);
+/// ascending_key of v with its sign bit xor `sign` (0x80000000: of -v, NaN staying NaN).
+inline uint32_t sort_key(float v, uint32_t sign) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits ^= sign;
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return ascending_key(x);
+}
+
+inline uint32_t sign_mask(bool negated) {
+  return negated ? 0x80000000u : 0u;
 }
 
 /// packed = (key << 32 | index) of v, or of -v when `negated`; false when every key is equal.
@@ -351,20 +363,11 @@ inline uint32_t sort_key(float v, bool negated) {
 bool pack(const float* __restrict v, int64_t n, bool negated, std::vector<Packed>& out) {
   out.resize(static_cast<size_t>(n));
   Packed* __restrict packed = out.data();
-  const uint32_t sign = negated ? 0x80000000u : 0u;
-  const uint32_t first = sort_key(v[0], negated);
+  const uint32_t sign = sign_mask(negated);
+  const uint32_t first = sort_key(v[0], sign);
   uint32_t differ = 0;
   for (int64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, v + i, sizeof bits);
-    bits ^= sign;
-    float x;
-    std::memcpy(&x, &bits, sizeof x);
-    const float canonical = x + 0.0f;  // -0 == +0
-    std::memcpy(&bits, &canonical, sizeof bits);
-    const uint32_t flip = static_cast<uint32_t>(static_cast<int32_t>(bits) >> 31) | 0x80000000u;
-    const uint32_t nan = 0u - static_cast<uint32_t>(v[i] != v[i]);
-    const uint32_t k = (bits ^ flip) | nan;
+    const uint32_t k = sort_key(v[i], sign);
     differ |= k ^ first;
     packed[i] = (Packed{k} << 32) | static_cast<uint32_t>(i);
   }
@@ -409,7 +412,7 @@ void argsort_positions(const float* v, int64_t n, bool negated, const std::vecto
   std::vector<uint32_t> focus;
   for (auto e : elements) {
     if (e < 0 || e >= n) throw std::out_of_range("argsort_positions: element index out of range");
-    focus.push_back(sort_key(v[e], negated));
+    focus.push_back(sort_key(v[e], sign_mask(negated)));
   }
   thread_local std::vector<Packed> packed;
   if (!pack(v, n, negated, packed)) {

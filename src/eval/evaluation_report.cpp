@@ -10,6 +10,7 @@
 #include "qme/core/error.hpp"
 #include "qme/eval/open_set.hpp"
 #include "qme/eval/retrieval.hpp"
+#include "qme/eval/score_histogram.hpp"
 #include "qme/eval/verification.hpp"
 
 namespace qme::eval {

@@ -12,6 +12,7 @@
 #include "qme/core/nan.hpp"
 #include "qme/core/parallel.hpp"
 #include "qme/eval/ranking.hpp"
+#include "qme/eval/score_histogram.hpp"
 
 namespace qme::eval {
 

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "qme/core/score_matrix.hpp"
-#include "qme/eval/score_histogram.hpp"
 #include "qme/eval/score_tail.hpp"
 
 namespace qme::eval {
