@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "qme/core/prefault.hpp"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define QME_X86_DISPATCH 1
@@ -88,6 +90,14 @@ inline uint64_t valid_bits(uint32_t begin, uint32_t end) {
   return end - begin == 64 ? ~uint64_t{0} : (uint64_t{1} << (end - begin)) - 1;
 }
 
+PartitionKernel best_partition_kernel() {
+#ifdef QME_X86_DISPATCH
+  if (__builtin_cpu_supports("avx512f")) return PartitionKernel::kAvx512;
+  if (__builtin_cpu_supports("avx2")) return PartitionKernel::kAvx2;
+#endif
+  return PartitionKernel::kPortable;
+}
+
 /// Bit i of ge[i / 64] (le[i / 64]) is set when key(pl[i]) >= vp (<= vp), for i in [0, count);
 /// the bits past count are clear. Portable version.
 void stop_masks_generic(const Packed* pl, uint32_t count, uint32_t vp, uint64_t* ge, uint64_t* le) {
@@ -101,28 +111,9 @@ void stop_masks_generic(const Packed* pl, uint32_t count, uint32_t vp, uint64_t*
 }
 
 #ifdef QME_X86_DISPATCH
-/// The same with AVX-512: eight packed elements per compare, on the whole 64-bit element
-/// (key(p) < vp <=> p < vp << 32; key(p) > vp <=> p > (vp << 32 | 0xffffffff)).
-__attribute__((target("avx512f"))) void stop_masks_avx512(const Packed* pl, uint32_t count, uint32_t vp,
-                                                          uint64_t* ge, uint64_t* le) {
-  const __m512i low = _mm512_set1_epi64(static_cast<long long>(uint64_t{vp} << 32));
-  const __m512i high = _mm512_set1_epi64(static_cast<long long>(uint64_t{vp} << 32 | 0xffffffffu));
-  for (uint32_t begin = 0; begin < count; begin += 64) {
-    const uint32_t end = std::min(count, begin + 64);
-    uint64_t below = 0, above = 0;
-    uint32_t i = begin;
-    for (; i + 8 <= end; i += 8) {
-      const __m512i p = _mm512_loadu_si512(pl + i);
-      below |= static_cast<uint64_t>(_mm512_cmplt_epu64_mask(p, low)) << (i % 64);
-      above |= static_cast<uint64_t>(_mm512_cmpgt_epu64_mask(p, high)) << (i % 64);
-    }
-    scalar_stops(pl, i, end, vp, below, above);
-    ge[begin / 64] = ~below & valid_bits(begin, end);
-    le[begin / 64] = ~above & valid_bits(begin, end);
-  }
-}
-
-/// And with AVX2: four per compare, signed 64-bit compares on values with the sign bit flipped.
+/// The same with AVX2: four packed elements per compare, on the whole 64-bit element (key(p) < vp
+/// <=> p < vp << 32; key(p) > vp <=> p > (vp << 32 | 0xffffffff)), signed compares on values with
+/// the sign bit flipped.
 __attribute__((target("avx2"))) void stop_masks_avx2(const Packed* pl, uint32_t count, uint32_t vp,
                                                      uint64_t* ge, uint64_t* le) {
   const __m256i bias = _mm256_set1_epi64x(static_cast<long long>(uint64_t{1} << 63));
@@ -149,12 +140,15 @@ __attribute__((target("avx2"))) void stop_masks_avx2(const Packed* pl, uint32_t 
 }
 #endif
 
+/// The partition kernel the CPU allows, or the one tests ask for (detail::use_partition_kernel).
+PartitionKernel& kernel_in_use() {
+  static PartitionKernel kernel = best_partition_kernel();
+  return kernel;
+}
+
 void stop_masks(const Packed* pl, uint32_t count, uint32_t vp, uint64_t* ge, uint64_t* le) {
 #ifdef QME_X86_DISPATCH
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx512) return stop_masks_avx512(pl, count, vp, ge, le);
-  if (avx2) return stop_masks_avx2(pl, count, vp, ge, le);
+  if (kernel_in_use() == PartitionKernel::kAvx2) return stop_masks_avx2(pl, count, vp, ge, le);
 #endif
   stop_masks_generic(pl, count, vp, ge, le);
 }
@@ -183,14 +177,110 @@ class BitScan {
   uint64_t bits_;
 };
 
+#ifdef QME_X86_DISPATCH
+/// The stops of a partition of offsets 0..last (pivot key vp at last - 1) in one pass, sixteen
+/// elements at a time: `lefts` receives the offsets the left scan stops at (1..last-1: key >=
+/// vp), `rights` those the right scan stops at (0..last-2: key <= vp), both ascending. Each
+/// list has room for 16 more than it receives. Returns the number of right stops.
+__attribute__((target("avx512f,popcnt"))) uint32_t list_stops_avx512(const Packed* pl, uint32_t last,
+                                                                     uint32_t vp, uint32_t* lefts,
+                                                                     uint32_t* rights) {
+  const __m512i low = _mm512_set1_epi64(static_cast<long long>(uint64_t{vp} << 32));
+  const __m512i high = _mm512_set1_epi64(static_cast<long long>(uint64_t{vp} << 32 | 0xffffffffu));
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  uint32_t num_left = 0, num_right = 0;
+  for (uint32_t c = 0; c < last; c += 16) {
+    const uint32_t rest = last - c;
+    const auto valid = static_cast<__mmask16>(rest >= 16 ? 0xffffu : (1u << rest) - 1);
+    const __m512i a = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(valid), pl + c);
+    const __m512i b = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(valid >> 8), pl + c + 8);
+    const auto below = static_cast<__mmask16>(_mm512_cmplt_epu64_mask(a, low) |
+                                              (static_cast<uint32_t>(_mm512_cmplt_epu64_mask(b, low)) << 8));
+    const auto above = static_cast<__mmask16>(_mm512_cmpgt_epu64_mask(a, high) |
+                                              (static_cast<uint32_t>(_mm512_cmpgt_epu64_mask(b, high)) << 8));
+    const auto ge = static_cast<__mmask16>(~below & valid), le = static_cast<__mmask16>(~above & valid);
+    const __m512i offsets = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(c)), lanes);
+    _mm512_storeu_si512(lefts + num_left, _mm512_maskz_compress_epi32(ge, offsets));
+    _mm512_storeu_si512(rights + num_right, _mm512_maskz_compress_epi32(le, offsets));
+    num_left += static_cast<uint32_t>(__builtin_popcount(ge));
+    num_right += static_cast<uint32_t>(__builtin_popcount(le));
+  }
+  return num_right;
+}
+
+/// The partition's swaps from the stop lists: the scans swap the k-th left stop with the k-th
+/// right stop (counted from the top) while the two have not crossed, a loop without a data
+/// dependent branch but its end. Returns where the left scan stopped for good.
+uint32_t swap_listed_stops(Packed* pl, uint32_t last, uint32_t vp) {
+  thread_local std::vector<uint32_t> lefts, rights;
+  if (lefts.size() < last + 16) {  // grown only: every partition of a row is smaller than the first
+    resize_prefaulted(lefts, last + 16);
+    resize_prefaulted(rights, last + 16);
+  }
+  uint32_t num_right = list_stops_avx512(pl, last, vp, lefts.data(), rights.data());
+  // Offset 0 is no left stop (the scan starts at 1), the pivot's no right stop.
+  const uint32_t* left = lefts.data() + (lefts[0] == 0 ? 1 : 0);
+  if (rights[num_right - 1] == last - 1) --num_right;
+  // The pivot's offset is a left stop past every right stop, offset 0 a right stop before
+  // every left stop: the scans cross at the latest at the last of the shorter list.
+  const uint32_t* top = rights.data() + num_right - 1;
+  auto right = [top](uint32_t k) { return top[-static_cast<int64_t>(k)]; };  // the k-th from the top
+  uint32_t k = 0;
+  for (; left[k] < right(k); ++k) std::swap(pl[left[k]], pl[right(k)]);
+  // The left scan's next stop, or the last right stop swapped (it now holds an element >= the
+  // pivot), whichever comes first.
+  return k == 0 ? left[0] : std::min(left[k], right(k - 1));
+}
+#endif
+
+/// The partition's swaps one by one from the stops' bit masks (`left`: offsets 1..top + 1,
+/// `right`: top..0), as numpy's scans meet them; returns where the left scan stopped for good.
+uint32_t swap_masked_stops(Packed* pl, const uint64_t* left, const uint64_t* right, uint32_t top) {
+  BitScan lefts(left, 0, left[0]);
+  BitScan rights(right, top / 64, right[top / 64]);
+  uint32_t l = lefts.next_up(), r = rights.next_down();
+  bool swapped = false;
+  uint32_t last_right = 0;  // the last right stop swapped: it now holds an element >= pivot
+  while (l < r) {
+    std::swap(pl[l], pl[r]);
+    swapped = true;
+    last_right = r;
+    l = lefts.next_up();
+    r = rights.next_down();
+  }
+  // Where the left scan stopped for good: its next stop, or the last right stop it swapped,
+  // whichever comes first.
+  return swapped && l > last_right ? last_right : l;
+}
+
+/// Partitions offsets 0..last around the pivot key vp (at last - 1) with numpy's swaps; returns
+/// where the left scan stopped for good. With AVX-512 the stops are listed sixteen elements at a
+/// time, elsewhere found as bits of two masks (four compares at a time with AVX2).
+uint32_t swap_stops(Packed* pl, uint32_t last, uint32_t vp) {
+#ifdef QME_X86_DISPATCH
+  if (kernel_in_use() == PartitionKernel::kAvx512) return swap_listed_stops(pl, last, vp);
+#endif
+  thread_local std::vector<uint64_t> ge, le;
+  const uint32_t words = (last + 63) / 64;
+  resize_prefaulted(ge, words);
+  resize_prefaulted(le, words);
+  stop_masks(pl, last, vp, ge.data(), le.data());
+  // Left stops among offsets 1..last-1 (the pivot stops the scan at last - 1 at the latest),
+  // right stops among last-2..0 (pl holds an element <= pivot), both in scan order.
+  const uint32_t top = last - 2;  // the right scan's first offset
+  ge[0] &= ~uint64_t{1};
+  le[top / 64] &= top % 64 == 63 ? ~uint64_t{0} : (uint64_t{2} << (top % 64)) - 1;
+  for (uint32_t w = top / 64 + 1; w < words; ++w) le[w] = 0;
+  return swap_masked_stops(pl, ge.data(), le.data(), top);
+}
+
 /// Median-of-three partition of [pl, pr]; returns the pivot's final place.
 ///
 /// numpy's loop scans from the left for elements >= pivot and from the right for elements
 /// <= pivot and swaps each pair of stops until the scans cross. Its branches follow the data
 /// and mispredict about every other element, so the same result is computed from the stops
 /// themselves: the k-th left stop is swapped with the k-th right stop while the two have not
-/// crossed, because until then each scan only passes elements the other has not touched. The
-/// stops are found as bits of two masks (eight compares at a time with AVX-512, four with AVX2).
+/// crossed, because until then each scan only passes elements the other has not touched.
 Packed* partition(Packed* pl, Packed* pr) {
   Packed* pm = pl + ((pr - pl) >> 1);
   if (less(*pm, *pl)) std::swap(*pm, *pl);
@@ -199,30 +289,7 @@ Packed* partition(Packed* pl, Packed* pr) {
   const uint32_t vp = key(*pm);
   std::swap(*pm, *(pr - 1));
   const auto last = static_cast<uint32_t>(pr - pl);  // offsets 0..last; the pivot sits at last - 1
-  thread_local std::vector<uint64_t> ge, le;
-  const uint32_t words = (last + 63) / 64;
-  ge.resize(words);
-  le.resize(words);
-  stop_masks(pl, last, vp, ge.data(), le.data());
-  // Left stops among offsets 1..last-1 (the pivot stops the scan at last - 1 at the latest),
-  // right stops among last-2..0 (pl holds an element <= pivot), both in scan order.
-  const uint32_t top = last - 2;  // the right scan's first offset
-  BitScan left(ge.data(), 0, ge[0] & ~uint64_t{1});
-  const uint64_t top_bits = top % 64 == 63 ? ~uint64_t{0} : (uint64_t{2} << (top % 64)) - 1;
-  BitScan right(le.data(), top / 64, le[top / 64] & top_bits);
-  uint32_t l = left.next_up(), r = right.next_down();
-  bool swapped = false;
-  uint32_t last_right = 0;  // the last right stop swapped: it now holds an element >= pivot
-  while (l < r) {
-    std::swap(pl[l], pl[r]);
-    swapped = true;
-    last_right = r;
-    l = left.next_up();
-    r = right.next_down();
-  }
-  // Where the left scan stopped for good: its next stop, or the last right stop it swapped,
-  // whichever comes first.
-  const uint32_t stop = swapped && l > last_right ? last_right : l;
+  const uint32_t stop = swap_stops(pl, last, vp);
   std::swap(pl[stop], *(pr - 1));
   return pl + stop;
 }
@@ -361,7 +428,7 @@ inline uint32_t sign_mask(bool negated) {
 /// packed = (key << 32 | index) of v, or of -v when `negated`; false when every key is equal.
 /// Branch-free, so that the compiler vectorises it: it runs over every row with a tie.
 bool pack(const float* __restrict v, int64_t n, bool negated, std::vector<Packed>& out) {
-  out.resize(static_cast<size_t>(n));
+  resize_prefaulted(out, static_cast<size_t>(n));
   Packed* __restrict packed = out.data();
   const uint32_t sign = sign_mask(negated);
   const uint32_t first = sort_key(v[0], sign);
@@ -435,5 +502,22 @@ void argsort_positions(const float* v, int64_t n, bool negated, const std::vecto
     }
   }
 }
+
+namespace detail {
+
+bool use_partition_kernel(PartitionKernel kernel) {
+  const bool available =
+      kernel == PartitionKernel::kPortable ||
+      (kernel == PartitionKernel::kAvx2 && best_partition_kernel() != PartitionKernel::kPortable) ||
+      (kernel == PartitionKernel::kAvx512 && best_partition_kernel() == PartitionKernel::kAvx512);
+  if (available) kernel_in_use() = kernel;
+  return available;
+}
+
+void use_best_partition_kernel() {
+  kernel_in_use() = best_partition_kernel();
+}
+
+}  // namespace detail
 
 }  // namespace qme::numpy

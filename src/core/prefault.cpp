@@ -15,7 +15,7 @@ constexpr int kPopulateWrite = 23;  // Linux 5.14's value; older kernels answer 
 constexpr int kPopulateWrite = MADV_POPULATE_WRITE;
 #endif
 
-constexpr size_t kMinBytes = size_t{1} << 20;
+constexpr size_t kMinBytes = size_t{8} << 10;        // holds a whole page, whatever its alignment
 constexpr uintptr_t kHugePage = uintptr_t{2} << 20;  // x86-64's and arm64's (4 KiB base pages)
 
 // Where transparent huge pages are given on request (/sys/kernel/mm/transparent_hugepage/enabled

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "qme/core/key_select.hpp"
 #include "qme/core/numpy_sort.hpp"
 #include "qme/core/parallel.hpp"
 #include "qme/core/prefault.hpp"
@@ -142,12 +143,13 @@ struct RowScratch {
   std::vector<int64_t> histogram;
   std::vector<uint32_t> keys;       // score keys of the row
   std::vector<uint32_t> bucket_of;  // and their buckets
+  std::vector<uint32_t> selected;   // indices of the row's scores in the tail
   std::vector<uint32_t> bucket_counts;
-  std::vector<int64_t> in_occupied;   // gallery indices sharing a bucket with an entry
-  std::vector<uint32_t> tied_scores;  // score keys a same-identity entry shares with another identity
-  std::vector<uint8_t> tie_flags;     // per ascending entry: its score ties with another identity
-  std::vector<int64_t> tied_indices;  // gallery indices of the tied same-identity entries
-  std::vector<size_t> tied_entries;   // and their places in `entries`
+  std::vector<int64_t> in_occupied;     // gallery indices sharing a bucket with an entry
+  std::vector<uint32_t> tied_scores;    // score keys a same-identity entry shares with another identity
+  std::vector<uint8_t> tie_flags;       // per ascending entry: its score ties with another identity
+  std::vector<int64_t> tied_indices;    // gallery indices of the tied same-identity entries
+  std::vector<size_t> tied_entries;     // and their places in `entries`
   std::vector<int64_t> tied_positions;  // and where numpy's argsort puts them
   std::vector<int64_t> numpy_position;  // per entry: that place, else -1
   EntryBuckets buckets;
@@ -179,13 +181,18 @@ class KeptKeys {
 };
 
 /// Keeps the keys of a row at or above `tail_key`, apart for impostor and genuine pairs;
-/// returns how many of the row's keys are NaN (key 0).
+/// returns how many of the row's keys are NaN (key 0). `selected`: scratch.
 int64_t keep_tail(const uint32_t* keys, int64_t cols, const int64_t* identity_of_column, int64_t pid,
-                  uint32_t tail_key, KeptKeys& impostors, KeptKeys& genuines) {
+                  uint32_t tail_key, std::vector<uint32_t>& selected, KeptKeys& impostors,
+                  KeptKeys& genuines) {
   int64_t nan = 0;
   for (int64_t j = 0; j < cols; ++j) nan += keys[j] == 0;
-  for (int64_t j = 0; j < cols; ++j) {
-    if (keys[j] >= tail_key) (identity_of_column[j] == pid ? genuines : impostors).push(keys[j]);
+  if (selected.size() < static_cast<size_t>(cols) + 16)
+    resize_prefaulted(selected, static_cast<size_t>(cols) + 16);
+  const int64_t kept = indices_at_or_above(keys, cols, tail_key, selected.data());
+  for (int64_t k = 0; k < kept; ++k) {
+    const uint32_t j = selected[static_cast<size_t>(k)];
+    (identity_of_column[j] == pid ? genuines : impostors).push(keys[j]);
   }
   return nan;
 }
@@ -219,14 +226,14 @@ void count_others_before(const float* row, int64_t cols, const int64_t* identity
   // share a bucket with a same-identity entry.
   // Two lanes (even / odd j): neighbouring scores often share a bucket, and a
   // single counter would chain every increment through memory.
-  s.bucket_counts.assign(2 * s.buckets.count(), 0);
-  s.in_occupied.resize(static_cast<size_t>(cols));
+  assign_prefaulted(s.bucket_counts, 2 * s.buckets.count(), 0u);
+  resize_prefaulted(s.in_occupied, static_cast<size_t>(cols));
   uint32_t* counts = s.bucket_counts.data();
   int64_t* listed = s.in_occupied.data();
   size_t num_listed = 0;
   // Keys and buckets first, in loops the compiler vectorises; then the counting.
-  s.keys.resize(static_cast<size_t>(cols));
-  s.bucket_of.resize(static_cast<size_t>(cols));
+  resize_prefaulted(s.keys, static_cast<size_t>(cols));
+  resize_prefaulted(s.bucket_of, static_cast<size_t>(cols));
   uint32_t* keys = s.keys.data();
   uint32_t* bucket_of = s.bucket_of.data();
   score_keys(row, cols, keys);
@@ -288,6 +295,20 @@ void count_others_before(const float* row, int64_t cols, const int64_t* identity
     at_or_above += histogram[t];
     entries[t].others_before = at_or_above - static_cast<int64_t>(t + 1);
   }
+}
+
+/// Forgets the tied scores held only by entries from the query's camera: those are junk in
+/// every protocol, removed from the ranking, so where numpy puts them moves no metric.
+void drop_junk_ties(const TestLabels& labels, int64_t query, RowScratch& s) {
+  const auto camera = labels.query.camids[query];
+  auto counts = [&](uint32_t score) {
+    return std::any_of(s.entries.begin(), s.entries.end(), [&](const SameIdentityEntry& e) {
+      return score_part(e.key) == score && labels.gallery.camids[e.index] != camera;
+    });
+  };
+  s.tied_scores.erase(std::remove_if(s.tied_scores.begin(), s.tied_scores.end(),
+                                     [&](uint32_t score) { return !counts(score); }),
+                      s.tied_scores.end());
 }
 
 /// Upstream ranks with np.argsort(-row): where a same-identity entry ties with
@@ -389,7 +410,8 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
   for (size_t j = 0; j < labels.gallery.pids.size(); ++j) {
     gallery_by_pid[labels.gallery.pids[j]].push_back(static_cast<int64_t>(j));
   }
-  std::vector<QueryOutcomes> outcomes(static_cast<size_t>(scores.rows));
+  std::vector<QueryOutcomes> outcomes;
+  resize_prefaulted(outcomes, static_cast<size_t>(scores.rows));
   const int workers = num_threads > 0 ? num_threads : default_num_threads();
   const uint32_t tail_key = tail ? tail->key : 0xffffffffu;
   // Each worker's tail is reserved once for its share of the rows (it grows past that only
@@ -428,10 +450,10 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
           const auto found = gallery_by_pid.find(pid);
           if (found == gallery_by_pid.end()) {  // no ground truth: only keep its tail
             if (tail) {
-              scratch.keys.resize(static_cast<size_t>(scores.cols));
+              resize_prefaulted(scratch.keys, static_cast<size_t>(scores.cols));
               score_keys(row, scores.cols, scratch.keys.data());
               w.nan += keep_tail(scratch.keys.data(), scores.cols, identity_of_column, pid, tail_key,
-                                 w.impostors, w.genuines);
+                                 scratch.selected, w.impostors, w.genuines);
             }
             continue;
           }
@@ -440,7 +462,8 @@ std::vector<QueryOutcomes> scan_queries(const ScoreMatrix& scores, const TestLab
           count_others_before(row, scores.cols, identity_of_column, pid, scratch);
           if (tail)
             w.nan += keep_tail(scratch.keys.data(), scores.cols, identity_of_column, pid, tail_key,
-                               w.impostors, w.genuines);
+                               scratch.selected, w.impostors, w.genuines);
+          drop_junk_ties(labels, i, scratch);
           if (!scratch.tied_scores.empty()) fix_ties_like_numpy(row, scores.cols, scratch);
           for (int p = 0; p < kProtocols; ++p) {
             outcomes[i][static_cast<size_t>(p)] = score_protocol(p, scratch.entries, labels, i);

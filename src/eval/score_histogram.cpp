@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "qme/core/parallel.hpp"
+#include "qme/core/prefault.hpp"
 #include "qme/eval/ranking.hpp"
 
 namespace qme::eval {
@@ -56,8 +57,9 @@ uint32_t ScoreKeyHistogram::estimate_tail_key(const ScoreMatrix& scores, double 
   // int64 counts: the first report of a process pays for each page it touches).
   const int64_t max_rows = std::max<int64_t>(1, (int64_t{1} << 32) / std::max<int64_t>(1, scores.cols) - 1);
   const int64_t stride = std::max<int64_t>(8, scores.rows / max_rows + 1);
-  std::vector<uint32_t> sample(kBins, 0);
-  std::vector<uint32_t> keys(static_cast<size_t>(scores.cols));
+  std::vector<uint32_t> sample, keys;
+  assign_prefaulted(sample, kBins, 0u);
+  resize_prefaulted(keys, static_cast<size_t>(scores.cols));
   int64_t total = 0;
   for (int64_t i = 0; i < scores.rows; i += stride) {
     score_keys(scores.row(i), scores.cols, keys.data());

@@ -11,6 +11,7 @@
 #include "qme/core/error.hpp"
 #include "qme/core/nan.hpp"
 #include "qme/core/parallel.hpp"
+#include "qme/core/prefault.hpp"
 #include "qme/eval/ranking.hpp"
 #include "qme/eval/score_histogram.hpp"
 
@@ -403,8 +404,8 @@ ScoreHistogram tail_histogram(const ScoreTail& tail, int64_t kept, int64_t negat
   const int64_t max_bins = std::clamp<int64_t>(kept / 8, 1024, 1 << 16);
   h.shift = 0;
   while (((top - h.base) >> h.shift) >= static_cast<uint64_t>(max_bins)) ++h.shift;
-  h.negatives.assign(static_cast<size_t>((top - h.base) >> h.shift) + 2, 0);
-  h.positives.assign(h.negatives.size(), 0);
+  assign_prefaulted(h.negatives, static_cast<size_t>((top - h.base) >> h.shift) + 2, int64_t{0});
+  assign_prefaulted(h.positives, h.negatives.size(), int64_t{0});
   tail.for_each([&](uint32_t key, bool genuine) {
     ++(genuine ? h.positives : h.negatives)[static_cast<size_t>(h.index_of(key))];
   });

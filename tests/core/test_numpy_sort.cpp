@@ -221,15 +221,24 @@ std::vector<int64_t> reference_argsort(const std::vector<float>& v) {
 
 TEST_CASE("argsort matches numpy's loop, transcribed, on rows of every tie density", "[core]") {
   // From all-distinct rows to a handful of values, with NaN, at row lengths around the
-  // insertion-sort cut-off and up to a gallery's size.
-  std::mt19937 gen(61);
-  for (size_t n : {size_t{16}, size_t{17}, size_t{18}, size_t{33}, size_t{250}, size_t{1001}, size_t{7050}}) {
-    for (int levels : {2, 7, 100, 5000, 1 << 20}) {
-      for (double nan_share : {0.0, 0.03}) {
-        const auto v = random_ties(gen, n, levels, nan_share);
-        INFO("n " << n << " levels " << levels << " nan " << nan_share);
-        CHECK(argsort(v) == reference_argsort(v));
+  // insertion-sort cut-off and up to a gallery's size; with every partition kernel this CPU has.
+  using qme::numpy::PartitionKernel;
+  for (auto kernel : {PartitionKernel::kAvx512, PartitionKernel::kAvx2, PartitionKernel::kPortable}) {
+    if (!qme::numpy::detail::use_partition_kernel(kernel)) continue;  // not on this CPU
+    std::mt19937 gen(61);
+    for (size_t n :
+         {size_t{16}, size_t{17}, size_t{18}, size_t{33}, size_t{250}, size_t{1001}, size_t{7050}}) {
+      for (int levels : {2, 7, 100, 5000, 1 << 20}) {
+        for (double nan_share : {0.0, 0.03}) {
+          const auto v = random_ties(gen, n, levels, nan_share);
+          INFO("kernel " << static_cast<int>(kernel) << " n " << n << " levels " << levels << " nan "
+                         << nan_share);
+          CHECK(argsort(v) == reference_argsort(v));
+        }
       }
     }
   }
+  qme::numpy::detail::use_best_partition_kernel();
+  CHECK(qme::numpy::detail::use_partition_kernel(PartitionKernel::kPortable));  // every CPU has it
+  qme::numpy::detail::use_best_partition_kernel();
 }

@@ -25,4 +25,16 @@ void argsort_focused(const float* values, int64_t n, const std::vector<float>& f
 void argsort_positions(const float* values, int64_t n, bool negated, const std::vector<int64_t>& elements,
                        std::vector<int64_t>& positions);
 
+/// How introsort's partitions find their stops: sixteen elements at a time with AVX-512, four
+/// with AVX2, one by one elsewhere. Every kernel gives numpy's order; the best one the CPU has
+/// is used.
+enum class PartitionKernel { kAvx512, kAvx2, kPortable };
+
+namespace detail {
+/// For tests: runs every later sort with `kernel` (process-wide, not thread-safe); false, and
+/// nothing changed, where the CPU lacks it.
+bool use_partition_kernel(PartitionKernel kernel);
+void use_best_partition_kernel();
+}  // namespace detail
+
 }  // namespace qme::numpy
