@@ -19,6 +19,7 @@
 
 #include "qme/formats/features_file.hpp"
 #include "qme/pipeline/score_jobs.hpp"
+#include "qme/scores/device_scores.hpp"
 
 namespace fs = std::filesystem;
 
@@ -84,6 +85,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   CLI::App app{"bench_scores: qme_test --eval_mode gather at LTCC's test size", "bench_scores"};
+  qme::scores::enable_device_scores();  // --device cuda, --generic
   Sizes sizes;
   int repeats = 5;
   int threads = 0;

@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev
   libsleef-dev  # QME inference's CPU kernel calls LibTorch's own vector exp (Sleef)
+  libdnnl-dev  # the score matrices' CPU products: LibTorch's oneDNN, called without LibTorch
   libhdf5-dev
   zlib1g-dev  # the checkpoint readers' CRC-32
   libyaml-cpp-dev

@@ -1,193 +1,38 @@
 /// qme_test: test-set features (--eval_mode feat, sharded with --num_shards/--shard_index and
 /// assembled with --eval_mode merge), the evaluation report of one model (score), or the
 /// score-matrix file of several models (gather), as upstream's test.py. Flags keep upstream's
-/// names and defaults.
+/// names and defaults. Score and gather on the CPU run here without LibTorch; the rest runs in
+/// the LibTorch module (qme_test_torch.cpp), opened only then.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <nlohmann/json.hpp>
-#include <sstream>
-#include <string>
-#include <vector>
 
-#include "common_flags.hpp"
-#include "qme/config/backbone_config.hpp"
-#include "qme/core/error.hpp"
 #include "qme/core/logging.hpp"
-#include "qme/eval/paper_table.hpp"
-#include "qme/io/output_directory.hpp"
-#include "qme/io/text_file.hpp"
-#include "qme/pipeline/extraction.hpp"
-#include "qme/pipeline/score_jobs.hpp"
-#include "qme/pipeline/tables_job.hpp"
-#include "qme/train/device.hpp"
+#include "qme/io/runtime_module.hpp"
+#include "qme_test_cli.hpp"
 #include "tool_main.hpp"
 
 namespace {
 
-// The flags bind straight to the feature extraction's options, whose model, dataset and folder
-// the score and gather jobs read too; the rest are what the tool resolves or writes.
-struct Options {
-  qme::pipeline::TestExtractionOptions feat = upstream_defaults();
-  std::string eval_mode = "score";
-  std::string backbone_cfg;  // empty: configs/backbone_cfg-{dataset}.yaml
-  std::string device = "auto";
-  std::string json;  // score: the full report as JSON
-  std::string log_level = "info";
+using qme::tools::test_tool::Options;
 
-  static qme::pipeline::TestExtractionOptions upstream_defaults() {
-    qme::pipeline::TestExtractionOptions feat;  // upstream test.py's defaults
-    feat.model = "aim";
-    feat.dataset = "mevid";
-    feat.root = "/data";
-    return feat;
-  }
-};
-
-std::vector<std::string> split_models(const std::string& text) {
-  std::vector<std::string> models;
-  std::stringstream in(text);
-  for (std::string model; std::getline(in, model, ',');) models.push_back(model);
-  return models;
-}
-
-// --mode is one model, or for gather a comma-separated list (upstream: mode.split(',')).
-const CLI::Validator kModelList(
-    [](std::string& value) -> std::string {
-      const auto& known = qme::config::known_models();
-      for (const auto& model : split_models(value)) {
-        if (std::find(known.begin(), known.end(), model) != known.end()) continue;
-        std::string names;
-        for (const auto& name : known) names += (names.empty() ? "" : ", ") + name;
-        return "unknown model '" + model + "' (known models: " + names + ")";
-      }
-      return "";
-    },
-    "MODEL[,MODEL...]");
-
-void add_flags(CLI::App& app, Options& o) {
-  app.add_option("--mode", o.feat.model, "model name; for gather, comma-separated model names")
-      ->check(kModelList)
-      ->capture_default_str();
-  qme::tools::add_dataset_flag(app, o.feat.dataset);
-  app.add_option("--eval_mode", o.eval_mode,
-                 "feat: extract test features and report; merge: assemble the --num_shards parts of "
-                 "feat; score: report from a features file; gather: score-matrix file for the --mode models")
-      ->check(CLI::IsMember({"feat", "merge", "score", "gather"}))
-      ->capture_default_str();
-  app.add_option("--backbone_cfg", o.backbone_cfg,
-                 "backbone config for the model's weights, read by feat (default: "
-                 "configs/backbone_cfg-{dataset}.yaml)");
-  qme::tools::add_root_flag(app, o.feat.root);
-  app.add_option("--feats_dir", o.feat.feats_dir, "folder of features and score-matrix files")
-      ->capture_default_str();
-  qme::tools::add_device_flag(app, o.device,
-                              ": where features are extracted (feat) and the score matrices' products run "
-                              "(score, gather)");
-  app.add_option("--json", o.json, "score, feat, merge: write the model's full evaluation report as JSON");
-  app.add_option("--batch_frames", o.feat.batch_frames,
-                 "feat: frames per forward pass (clips of 8 frames: this / 8)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--num_workers", o.feat.num_workers, "feat: threads reading and resizing frames")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  qme::tools::add_optimize_flag(app, o.feat.optimize, "feat: ");
-  qme::tools::add_shard_flags(app, o.feat.shard);
-  app.add_option("--seed", o.feat.seed, "feat: seed of the face-crop choice (frames with several faces)")
-      ->capture_default_str();
-  qme::tools::add_log_level_flag(app, o.log_level);
-}
-
-/// Every metric of a report, one per line ("nan": a value upstream cannot define).
-std::string format_report(const qme::eval::EvaluationReport& report) {
-  std::string text;
-  char line[160];
-  for (const auto& [name, value] : report.entries()) {
-    std::snprintf(line, sizeof line, "  %-28s %.6g\n", name.c_str(), value);
-    text += line;
-  }
-  return text;
-}
-
-/// Prints one model's report from its features file, as --eval_mode score does.
-int report(const Options& o, const qme::scores::ScoreOptions& scores) {
-  qme::pipeline::ScoreJobOptions options;
-  options.model = o.feat.model;
-  options.dataset = o.feat.dataset;
-  options.feats_dir = o.feat.feats_dir;
-  options.scores = scores;
-  const auto result = qme::pipeline::run_score(options);
-  std::fputs(qme::eval::format_paper_table(qme::pipeline::table_columns(result), false).c_str(), stdout);
-  std::printf("\nfull report (%s):\n%s", options.model.c_str(),
-              format_report(result.single.front().report).c_str());
-  if (!o.json.empty()) qme::io::write_text_file(o.json, qme::pipeline::tables_to_json(result).dump(1) + "\n");
-  return qme::kExitOk;
-}
-
-/// --eval_mode feat: extract (one shard of) the test features; a whole run also reports.
-int extract(const Options& o, const qme::config::BackboneConfig& backbone,
-            const qme::scores::ScoreOptions& scores) {
-  auto options = o.feat;
-  options.backbone = backbone;
-  options.device = scores.device;
-  const auto result = qme::pipeline::extract_test_features(options);
-  if (options.shard.sharded()) {
-    std::printf("%s\n", result.features_path.c_str());
-    spdlog::info(
-        "shard {} of {} done; once every shard is, assemble them with --eval_mode merge "
-        "--num_shards {}",
-        options.shard.shard_index, options.shard.num_shards, options.shard.num_shards);
-    return qme::kExitOk;
-  }
-  return report(o, scores);
-}
-
-/// --eval_mode gather: the score-matrix file of the --mode models.
-int gather(const Options& o, const qme::scores::ScoreOptions& scores) {
-  qme::pipeline::GatherOptions options;
-  options.models = split_models(o.feat.model);
-  options.dataset = o.feat.dataset;
-  options.feats_dir = o.feat.feats_dir;
-  options.scores = scores;
-  std::printf("%s\n", qme::pipeline::run_gather(options).path.c_str());
-  return qme::kExitOk;
-}
-
-int run(const Options& o) {
+/// Score and gather with the CPU's kernels.
+int run_on_cpu(const Options& o) {
   qme::setup_logging(o.log_level);
-  const bool extracts = o.eval_mode == "feat";
-  const auto& model = o.feat.model;
-  if (o.eval_mode != "gather" && split_models(model).size() != 1) {
-    throw qme::UsageError("--eval_mode " + o.eval_mode + " takes one model in --mode, got '" + model + "'");
-  }
-  if (o.eval_mode == "gather" && !o.json.empty()) {
-    throw qme::UsageError("--json applies to --eval_mode score and feat (gather writes a score-matrix file)");
-  }
-  qme::tools::check_shard_flags(o.feat.shard, extracts, o.eval_mode == "merge", "--eval_mode feat",
-                                "--eval_mode merge");
-  qme::io::check_output_file(o.json);  // before any work ("": none)
-  // Only feature extraction needs weights; score and gather read --feats_dir alone, so a
-  // missing default config must not stop them.
-  qme::config::BackboneConfig backbone;
-  if (extracts || !o.backbone_cfg.empty()) {
-    backbone = qme::config::load_backbone_config(
-        o.backbone_cfg.empty() ? qme::config::default_backbone_config_path(o.feat.dataset) : o.backbone_cfg);
-    spdlog::debug("weights from {}", backbone.source);
-  }
+  qme::tools::test_tool::check_flags(o);
   qme::scores::ScoreOptions scores;
-  scores.device = qme::train::resolve_device(o.device).str();
-  spdlog::debug("{} for {} on {} ({})", o.eval_mode, model, o.feat.dataset, scores.device);
-  if (extracts) return extract(o, backbone, scores);
-  if (o.eval_mode == "merge") {
-    qme::pipeline::merge_test_shards(o.feat.feats_dir, model, o.feat.dataset, o.feat.shard.num_shards);
-    return report(o, scores);
-  }
-  if (o.eval_mode == "gather") return gather(o, scores);
-  return report(o, scores);
+  scores.device = "cpu";
+  spdlog::debug("{} for {} on {} (cpu, without LibTorch)", o.eval_mode, o.feat.model, o.feat.dataset);
+  if (o.eval_mode == "gather") return qme::tools::test_tool::gather(o, scores);
+  return qme::tools::test_tool::report(o, scores);
+}
+
+/// The whole command in the LibTorch module.
+int run_in_module(const Options& o, int argc, char** argv) {
+  using Main = int (*)(int, char**);
+  const auto main = reinterpret_cast<Main>(qme::io::open_module_entry(
+      "libqme_test_torch.so", "qme_test_torch_main", "--eval_mode " + o.eval_mode + " --device " + o.device));
+  return main(argc, argv);
 }
 
 }  // namespace
@@ -195,6 +40,9 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"Test features, one model's report, or a score-matrix file (upstream test.py)", "qme_test"};
   Options options;
-  add_flags(app, options);
-  return qme::tools::run_tool(app, argc, argv, [&] { return run(options); });
+  qme::tools::test_tool::add_flags(app, options);
+  return qme::tools::run_tool(app, argc, argv, [&] {
+    return qme::tools::test_tool::needs_libtorch(options) ? run_in_module(options, argc, argv)
+                                                          : run_on_cpu(options);
+  });
 }

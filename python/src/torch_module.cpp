@@ -10,6 +10,7 @@
 #include "binding.hpp"
 #include "qme/core/error.hpp"
 #include "qme/fusion/qme_inference.hpp"
+#include "qme/scores/device_scores.hpp"
 #include "qme/scores/score_matrices.hpp"
 #include "qme/scores/similarity.hpp"
 
@@ -116,6 +117,7 @@ py::tuple score_matrices(py::handle qf, py::handle gf, py::handle g_pids, std::o
                       std::to_string(gallery.rows) + " rows");
   }
   return guarded(Blame::kArguments, "", [&] {
+    scores::enable_device_scores();  // devices other than the CPU's kernels
     scores::ScoreOptions options;
     options.device = device;
     options.num_threads = threads;

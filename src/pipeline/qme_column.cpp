@@ -1,8 +1,5 @@
 #include "qme/pipeline/qme_column.hpp"
 
-#include <dlfcn.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -12,6 +9,7 @@
 #include "qme/core/error.hpp"
 #include "qme/formats/face_weights.hpp"
 #include "qme/fusion/qme_table_column.hpp"
+#include "qme/io/runtime_module.hpp"
 
 namespace qme::pipeline {
 
@@ -29,24 +27,11 @@ constexpr const char* kFactorySymbol = "qme_make_qme_table_fusion";
 using Factory = void (*)(const std::string& checkpoint, const std::string& face_weights, bool use_qe,
                          std::unique_ptr<ScoreFusion>* out);
 
-fs::path executable_directory() {
-  std::error_code error;
-  const auto exe = fs::read_symlink("/proc/self/exe", error);
-  return error ? fs::current_path() : exe.parent_path();
-}
-
 /// Opens the module (and with it LibTorch) and builds the fusion; runs on a background thread.
 std::shared_ptr<ScoreFusion> open_module(const std::string& checkpoint, const std::string& face_weights,
                                          bool use_qe) {
-  const auto path = qme_module_path();
-  if (!fs::exists(path)) {
-    throw UsageError("--qme_ckpt: this build has no QME module (" + path +
-                     " is missing; qme builds it when configured with LibTorch, QME_WITH_TORCH=ON)");
-  }
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);  // kept open: the fusion's code lives there
-  if (!handle) throw Error(path + ": cannot be loaded (" + std::string(::dlerror()) + ")");
-  auto factory = reinterpret_cast<Factory>(::dlsym(handle, kFactorySymbol));
-  if (!factory) throw Error(path + ": has no '" + kFactorySymbol + "' entry point");
+  const auto factory =
+      reinterpret_cast<Factory>(io::open_module_entry(kModuleName, kFactorySymbol, "--qme_ckpt"));
   std::unique_ptr<ScoreFusion> fusion;
   factory(checkpoint, face_weights, use_qe, &fusion);
   return fusion;
@@ -81,10 +66,7 @@ class ModuleFusion : public ScoreFusion {
 }  // namespace
 
 std::string qme_module_path() {
-  const auto dir = executable_directory();
-  const auto beside = dir / kModuleName;
-  if (fs::exists(beside)) return beside.string();
-  return (dir.parent_path() / "lib" / "qme" / kModuleName).string();
+  return io::module_path(kModuleName);
 }
 
 std::unique_ptr<ScoreFusion> load_qme_column(const std::string& checkpoint_path,

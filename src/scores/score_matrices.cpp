@@ -1,7 +1,6 @@
 #include "qme/scores/score_matrices.hpp"
 
 #include <spdlog/spdlog.h>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,26 +8,25 @@
 #include <cstring>
 #include <limits>
 
+#include "cpu_inner_product.hpp"
+#include "prepared_features.hpp"
 #include "qme/core/error.hpp"
 #include "qme/core/parallel.hpp"
-#include "qme/kernels/inner_product.hpp"
+#include "qme/core/prefault.hpp"
 #include "score_kernels.hpp"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#include <unistd.h>
-#endif
 
 namespace qme::scores {
 
 namespace {
 
-// torch.nn.functional.cosine_similarity's default eps: each norm is clamped at it.
-constexpr float kCosineEps = 1e-8f;
-
 // CPU tiles: at most this many scores (4 MB), at most this many probe rows.
 constexpr int64_t kCpuTileElements = int64_t{1} << 20;
 constexpr int64_t kMaxTileRows = 512;
+
+DeviceScoring& installed_device_scoring() {
+  static DeviceScoring scoring = nullptr;
+  return scoring;
+}
 
 bool finite_row(const float* row, int64_t dim) {
   // An all-ones exponent is Inf or NaN; the integer test vectorises, std::isfinite does not.
@@ -41,80 +39,81 @@ bool finite_row(const float* row, int64_t dim) {
   return non_finite == 0;
 }
 
-/// A new float32 CPU tensor for a large layout copy. On Linux its pages are
-/// marked for transparent huge pages before anything touches them: first-touch
-/// page faults otherwise cost as much as the copy itself (a 4096-d gallery of
-/// 7,050 rows is 28,000 4 KiB pages).
-torch::Tensor empty_layout(torch::IntArrayRef shape) {
-  auto tensor = torch::empty(shape, torch::kFloat32);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  const auto bytes = static_cast<size_t>(tensor.numel()) * sizeof(float);
-  constexpr size_t kHuge = size_t{2} << 20;
-  if (bytes >= 4 * kHuge) {
-    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<uintptr_t>(tensor.data_ptr<float>());
-    const auto first = (begin + page - 1) / page * page;
-    const auto last = (begin + bytes) / page * page;
-    // Advice only: where the kernel says no, the pages are ordinary ones.
-    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-  }
-#endif
-  return tensor;
-}
-
-/// LibTorch's intra-op thread count for the duration of one call.
-class TorchThreads {
- public:
-  explicit TorchThreads(int wanted) : saved_(torch::get_num_threads()) {
-    if (wanted != saved_) torch::set_num_threads(wanted);
-  }
-  ~TorchThreads() {
-    if (torch::get_num_threads() != saved_) torch::set_num_threads(saved_);
-  }
-  TorchThreads(const TorchThreads&) = delete;
-  TorchThreads& operator=(const TorchThreads&) = delete;
-
- private:
-  int saved_;
+/// A tile of probe rows [r0, r1) x gallery columns [c0, c1).
+struct Tile {
+  int64_t r0, r1, c0, c1;
+  int64_t rows() const { return r1 - r0; }
+  int64_t cols() const { return c1 - c0; }
 };
 
-torch::Device resolve(const std::string& name) {
-  if (name == "auto")
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (name != "cpu" && name.rfind("cuda", 0) != 0) {
-    throw UsageError("device must be auto, cpu, cuda or cuda:N, got '" + name + "'");
-  }
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(name);
-  } catch (const c10::Error&) {
-    throw UsageError("device must be auto, cpu, cuda or cuda:N, got '" + name + "'");
-  }
-  if (device.is_cuda()) {
-    if (!torch::cuda::is_available()) {
-      throw UsageError("device " + name + " requested but this LibTorch has no CUDA device (use cpu)");
-    }
-    if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count())) {
-      throw UsageError("device " + name + " requested but only " +
-                       std::to_string(torch::cuda::device_count()) + " CUDA device(s) are visible");
-    }
-  }
-  return device;
+/// Part p's rows [first, first + count) of prepared features.
+const float* part_rows(const PreparedFeatures& f, int64_t p, int64_t first) {
+  return f.values.data() + (p * f.rows + first) * f.channels;
 }
 
-/// Features laid out for matrix products. Rows with a non-finite value are
-/// zeroed and flagged invalid: every score they take part in is 0.
-struct Prepared {
-  torch::Tensor values;    // cosine: (N, d) unit rows; biggait: (P, N, C) centred
-  torch::Tensor sq_norms;  // biggait: (P, N) squared norm of each part
-  std::vector<uint8_t> valid;
-};
+/// One cosine tile, written into `out`; `products` holds the tile's dot products.
+void cosine_tile(const PreparedFeatures& q, const PreparedFeatures& g, const Tile& t, float* products,
+                 int threads, ScoreMatrix& out) {
+  kernels::times_transposed(part_rows(q, 0, t.r0), t.rows(), part_rows(g, 0, t.c0), t.cols(), q.channels,
+                            products);
+  parallel_for(
+      t.rows(),
+      [&](int64_t begin, int64_t end, int) {
+        for (int64_t i = t.r0 + begin; i < t.r0 + end; ++i) {
+          kernels::cosine_row(out.row(i) + t.c0, products + (i - t.r0) * t.cols(),
+                              q.valid[static_cast<size_t>(i)], g.valid.data() + t.c0, t.cols());
+        }
+      },
+      threads);
+}
 
-Prepared prepare_cosine(const FeatureRows& f, int threads) {
-  Prepared out;
+/// One BigGait tile: the part distances accumulate in `out`, then become scores.
+void parts_tile(const PreparedFeatures& q, const PreparedFeatures& g, const Tile& t, float* products,
+                int threads, ScoreMatrix& out) {
+  for (int64_t i = t.r0; i < t.r1; ++i) std::fill(out.row(i) + t.c0, out.row(i) + t.c1, 0.0f);
+  for (int64_t p = 0; p < q.parts; ++p) {
+    kernels::times_transposed(part_rows(q, p, t.r0), t.rows(), part_rows(g, p, t.c0), t.cols(), q.channels,
+                              products);
+    const float* qn = q.sq_norms.data() + p * q.rows;
+    const float* gn = g.sq_norms.data() + p * g.rows;
+    parallel_for(
+        t.rows(),
+        [&](int64_t begin, int64_t end, int) {
+          for (int64_t i = t.r0 + begin; i < t.r0 + end; ++i) {
+            kernels::accumulate_part_distances(out.row(i) + t.c0, products + (i - t.r0) * t.cols(), qn[i],
+                                               gn + t.c0, t.cols(), part_rows(q, p, i), part_rows(g, p, t.c0),
+                                               q.channels);
+          }
+        },
+        threads);
+  }
+  parallel_for(
+      t.rows(),
+      [&](int64_t begin, int64_t end, int) {
+        for (int64_t i = t.r0 + begin; i < t.r0 + end; ++i) {
+          kernels::finish_parts_row(out.row(i) + t.c0, q.valid[static_cast<size_t>(i)], g.valid.data() + t.c0,
+                                    t.cols(), q.parts);
+        }
+      },
+      threads);
+}
+
+/// The CPU kernels' options: the device is the CPU, or "auto" where no LibTorch device scoring
+/// is installed to look for CUDA.
+bool on_cpu_kernels(const ScoreOptions& options) {
+  if (options.generic_kernels) return false;
+  return options.device == "cpu" || (options.device == "auto" && !installed_device_scoring());
+}
+
+}  // namespace
+
+PreparedFeatures prepare_cosine(const FeatureRows& f, int threads) {
+  PreparedFeatures out;
+  out.rows = f.rows;
+  out.channels = f.dim;
   out.valid.assign(static_cast<size_t>(f.rows), 0);
-  out.values = empty_layout({f.rows, f.dim});
-  float* dst = out.values.data_ptr<float>();
+  resize_prefaulted(out.values, static_cast<size_t>(f.rows * f.dim));
+  float* dst = out.values.data();
   parallel_for(
       f.rows,
       [&](int64_t begin, int64_t end, int) {
@@ -138,9 +137,6 @@ Prepared prepare_cosine(const FeatureRows& f, int threads) {
   return out;
 }
 
-/// Mean of the rows without NaN or Inf: BigGait's distances do not change when
-/// both sides are shifted by the same vector, and ||a||^2 + ||b||^2 - 2ab loses
-/// far less to cancellation on centred features.
 std::vector<double> centre_of(const FeatureRows& f) {
   std::vector<double> centre(static_cast<size_t>(f.dim), 0.0);
   int64_t count = 0;
@@ -156,15 +152,17 @@ std::vector<double> centre_of(const FeatureRows& f) {
   return centre;
 }
 
-Prepared prepare_parts(const FeatureRows& f, const std::vector<double>& centre, int threads) {
-  const int64_t parts = kBigGaitParts;
-  const int64_t channels = f.dim / parts;
-  Prepared out;
+PreparedFeatures prepare_parts(const FeatureRows& f, const std::vector<double>& centre, int threads) {
+  PreparedFeatures out;
+  out.parts = kBigGaitParts;
+  out.rows = f.rows;
+  out.channels = f.dim / out.parts;
+  const int64_t parts = out.parts, channels = out.channels;
   out.valid.assign(static_cast<size_t>(f.rows), 0);
-  out.values = empty_layout({parts, f.rows, channels});
-  out.sq_norms = torch::empty({parts, f.rows}, torch::kFloat32);
-  float* dst = out.values.data_ptr<float>();
-  float* norms = out.sq_norms.data_ptr<float>();
+  resize_prefaulted(out.values, static_cast<size_t>(parts * f.rows * channels));
+  out.sq_norms.resize(static_cast<size_t>(parts * f.rows));
+  float* dst = out.values.data();
+  float* norms = out.sq_norms.data();
   parallel_for(
       f.rows,
       [&](int64_t begin, int64_t end, int) {
@@ -178,7 +176,6 @@ Prepared prepare_parts(const FeatureRows& f, const std::vector<double>& centre, 
             }
           } else {
             out.valid[static_cast<size_t>(i)] = 1;
-            // upstream: feature.reshape(-1, 16), i.e. value c*16 + p is channel c of part p.
             for (int64_t c = 0; c < channels; ++c) {
               for (int64_t p = 0; p < parts; ++p) {
                 const int64_t k = c * parts + p;
@@ -196,13 +193,6 @@ Prepared prepare_parts(const FeatureRows& f, const std::vector<double>& centre, 
   return out;
 }
 
-/// (b, k) x (n, k)^T -> (b, n), dense float32 on the inputs' device. On the CPU
-/// oneDNN's inner product where LibTorch has it: it does not depend on the BLAS
-/// LibTorch was linked with (a reference BLAS is ~30x slower).
-torch::Tensor products(const torch::Tensor& probes, const torch::Tensor& gallery) {
-  return qme::kernels::times_transposed(probes, gallery);
-}
-
 void check_inputs(const FeatureRows& probes, const FeatureRows& gallery, Similarity similarity) {
   if (probes.rows < 0 || gallery.rows < 0) throw Error("similarity_matrix: negative row count");
   if (probes.dim != gallery.dim) {
@@ -212,129 +202,15 @@ void check_inputs(const FeatureRows& probes, const FeatureRows& gallery, Similar
   check_feature_dim(similarity, probes.dim, "features", "dim");
 }
 
-/// A tile of probe rows [r0, r1) x gallery columns [c0, c1).
-struct Tile {
-  int64_t r0, r1, c0, c1;
-};
-
-/// One cosine tile on the CPU, written into `out`.
-void cosine_tile_cpu(const Prepared& q, const Prepared& g, const Tile& t, ScoreMatrix& out) {
-  const auto ab = products(q.values.slice(0, t.r0, t.r1), g.values.slice(0, t.c0, t.c1));
-  const float* src = ab.data_ptr<float>();
-  const int64_t width = t.c1 - t.c0;
-  at::parallel_for(t.r0, t.r1, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      kernels::cosine_row(out.row(i) + t.c0, src + (i - t.r0) * width, q.valid[static_cast<size_t>(i)],
-                          g.valid.data() + t.c0, width);
-    }
-  });
-}
-
-/// One BigGait tile on the CPU: the part distances accumulate in `out`, then
-/// become scores.
-void parts_tile_cpu(const Prepared& q, const Prepared& g, const Tile& t, ScoreMatrix& out) {
-  const int64_t width = t.c1 - t.c0;
-  const int64_t parts = kBigGaitParts;
-  const int64_t channels = q.values.size(2);
-  const int64_t q_rows = q.values.size(1);
-  const int64_t g_rows = g.values.size(1);
-  const float* qn = q.sq_norms.data_ptr<float>();
-  const float* gn = g.sq_norms.data_ptr<float>();
-  const float* qv = q.values.data_ptr<float>();
-  const float* gv = g.values.data_ptr<float>();
-  for (int64_t i = t.r0; i < t.r1; ++i) std::fill(out.row(i) + t.c0, out.row(i) + t.c1, 0.0f);
-  for (int64_t p = 0; p < parts; ++p) {
-    auto ab = products(q.values[p].slice(0, t.r0, t.r1), g.values[p].slice(0, t.c0, t.c1));
-    float* products_p = ab.data_ptr<float>();
-    at::parallel_for(t.r0, t.r1, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        kernels::accumulate_part_distances(
-            out.row(i) + t.c0, products_p + (i - t.r0) * width, qn[p * q_rows + i], gn + p * g_rows + t.c0,
-            width, qv + (p * q_rows + i) * channels, gv + (p * g_rows + t.c0) * channels, channels);
-      }
-    });
-  }
-  at::parallel_for(t.r0, t.r1, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      kernels::finish_parts_row(out.row(i) + t.c0, q.valid[static_cast<size_t>(i)], g.valid.data() + t.c0,
-                                width, parts);
-    }
-  });
-}
-
-/// Squared distances of one part for a probe block, with tensor operations
-/// (CUDA, or the CPU when asked for the generic path).
-torch::Tensor part_sq_distances(const torch::Tensor& qp, const torch::Tensor& qn, const torch::Tensor& gp,
-                                const torch::Tensor& gn) {
-  const auto norms = qn.unsqueeze(1) + gn.unsqueeze(0);
-  auto d2 = products(qp, gp).mul_(-2.0).add_(norms);
-  const auto near = (d2 < norms * static_cast<double>(kernels::kRefineShare)).nonzero();
-  constexpr int64_t kChunk = 1 << 14;  // pairs recomputed at once: kChunk x channels values
-  for (int64_t k0 = 0; k0 < near.size(0); k0 += kChunk) {
-    const auto pairs = near.slice(0, k0, std::min(near.size(0), k0 + kChunk));
-    const auto i = pairs.select(1, 0);
-    const auto j = pairs.select(1, 1);
-    const auto exact = (qp.index_select(0, i).to(torch::kFloat64) - gp.index_select(0, j).to(torch::kFloat64))
-                           .pow(2)
-                           .sum(1)
-                           .to(torch::kFloat32);
-    d2.index_put_({i, j}, exact);
-  }
-  return d2;
-}
-
-/// A tile with tensor operations on the features' device; it comes back to `out`.
-void tile_generic(const Prepared& q, const Prepared& g, const torch::Tensor& q_valid,
-                  const torch::Tensor& g_valid, Similarity similarity, const Tile& t, ScoreMatrix& out) {
-  torch::Tensor tile;
-  if (similarity == Similarity::kCosine) {
-    tile = products(q.values.slice(0, t.r0, t.r1), g.values.slice(0, t.c0, t.c1));
-  } else {
-    tile = torch::zeros({t.r1 - t.r0, t.c1 - t.c0}, q.values.options());
-    for (int64_t p = 0; p < kBigGaitParts; ++p) {
-      const auto d2 = part_sq_distances(q.values[p].slice(0, t.r0, t.r1), q.sq_norms[p].slice(0, t.r0, t.r1),
-                                        g.values[p].slice(0, t.c0, t.c1), g.sq_norms[p].slice(0, t.c0, t.c1));
-      tile.add_(d2.clamp_min(0.0).sqrt_());
-    }
-    tile.div_(static_cast<double>(kBigGaitParts)).add_(1.0).reciprocal_();
-  }
-  const auto mask =
-      q_valid.slice(0, t.r0, t.r1).unsqueeze(1).logical_and(g_valid.slice(0, t.c0, t.c1).unsqueeze(0));
-  tile = torch::where(mask, tile, torch::zeros_like(tile)).to(torch::kCPU).contiguous();
-  const int64_t width = t.c1 - t.c0;
-  for (int64_t i = t.r0; i < t.r1; ++i) {
-    const float* src = tile.data_ptr<float>() + (i - t.r0) * width;
-    std::copy(src, src + width, out.row(i) + t.c0);
-  }
-}
-
-Prepared to_device(Prepared prepared, const torch::Device& device) {
-  if (device.is_cpu()) return prepared;
-  prepared.values = prepared.values.to(device);
-  if (prepared.sq_norms.defined()) prepared.sq_norms = prepared.sq_norms.to(device);
-  return prepared;
-}
-
-torch::Tensor valid_mask(const std::vector<uint8_t>& valid, const torch::Device& device) {
-  auto mask = torch::empty({static_cast<int64_t>(valid.size())}, torch::kBool);
-  std::copy(valid.begin(), valid.end(), reinterpret_cast<uint8_t*>(mask.data_ptr<bool>()));
-  return mask.to(device);
-}
-
-}  // namespace
-
-ScoreMatrix similarity_matrix(const FeatureRows& probes, const FeatureRows& gallery, Similarity similarity,
-                              const ScoreOptions& options) {
+ScoreMatrix cpu_similarity_matrix(const FeatureRows& probes, const FeatureRows& gallery,
+                                  Similarity similarity, const ScoreOptions& options) {
   check_inputs(probes, gallery, similarity);
   ScoreMatrix out(probes.rows, gallery.rows);
   if (probes.rows == 0 || gallery.rows == 0) return out;
-  const torch::Device device = resolve(options.device);
-  torch::NoGradGuard no_grad;
   const int threads = options.num_threads > 0 ? options.num_threads : default_num_threads();
-  TorchThreads torch_threads(threads);
+  const kernels::OneDnnThreads onednn_threads(threads);
   const auto start = std::chrono::steady_clock::now();
-
-  Prepared q, g;
+  PreparedFeatures q, g;
   if (similarity == Similarity::kCosine) {
     q = prepare_cosine(probes, threads);
     g = prepare_cosine(gallery, threads);
@@ -343,42 +219,43 @@ ScoreMatrix similarity_matrix(const FeatureRows& probes, const FeatureRows& gall
     q = prepare_parts(probes, centre, threads);
     g = prepare_parts(gallery, centre, threads);
   }
-  q = to_device(std::move(q), device);
-  g = to_device(std::move(g), device);
-
   const auto prepared = std::chrono::steady_clock::now();
-  const bool generic = !device.is_cpu() || options.generic_kernels;
-  // Tiles of probe rows x gallery columns. On the CPU at most kCpuTileElements
-  // scores: the products then stay in cache and in the allocator's free lists
-  // (a fresh 16 MB buffer per product costs as much in page faults as the
-  // product), and each gallery chunk is reordered for oneDNN once per probe block.
-  const int64_t tile_elements = std::max<int64_t>(
-      1, generic ? options.block_elements : std::min(options.block_elements, kCpuTileElements));
+  // Tiles of at most kCpuTileElements scores: the products then stay in cache, and each
+  // gallery chunk is reordered for oneDNN once per probe block.
+  const int64_t tile_elements = std::max<int64_t>(1, std::min(options.block_elements, kCpuTileElements));
   const int64_t rows_per_tile = std::min({probes.rows, kMaxTileRows, tile_elements});
   const int64_t cols_per_tile = std::max<int64_t>(1, tile_elements / rows_per_tile);
-  torch::Tensor q_valid, g_valid;
-  if (generic) {
-    q_valid = valid_mask(q.valid, device);
-    g_valid = valid_mask(g.valid, device);
-  }
+  std::vector<float> products;
+  resize_prefaulted(products, static_cast<size_t>(rows_per_tile * std::min(cols_per_tile, gallery.rows)));
   for (int64_t r0 = 0; r0 < probes.rows; r0 += rows_per_tile) {
     for (int64_t c0 = 0; c0 < gallery.rows; c0 += cols_per_tile) {
       const Tile tile{r0, std::min(probes.rows, r0 + rows_per_tile), c0,
                       std::min(gallery.rows, c0 + cols_per_tile)};
-      if (generic) {
-        tile_generic(q, g, q_valid, g_valid, similarity, tile, out);
-      } else if (similarity == Similarity::kCosine) {
-        cosine_tile_cpu(q, g, tile, out);
+      if (similarity == Similarity::kCosine) {
+        cosine_tile(q, g, tile, products.data(), threads, out);
       } else {
-        parts_tile_cpu(q, g, tile, out);
+        parts_tile(q, g, tile, products.data(), threads, out);
       }
     }
   }
   const auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-  spdlog::debug("{} scores {}x{} ({}-d) on {}: features prepared in {:.0f} ms, scored in {:.0f} ms",
-                to_string(similarity), probes.rows, gallery.rows, probes.dim, device.str(),
-                ms(start, prepared), ms(prepared, std::chrono::steady_clock::now()));
+  spdlog::debug("{} scores {}x{} ({}-d) on cpu: features prepared in {:.0f} ms, scored in {:.0f} ms",
+                to_string(similarity), probes.rows, gallery.rows, probes.dim, ms(start, prepared),
+                ms(prepared, std::chrono::steady_clock::now()));
   return out;
+}
+
+void set_device_scoring(DeviceScoring scoring) {
+  installed_device_scoring() = scoring;
+}
+
+ScoreMatrix similarity_matrix(const FeatureRows& probes, const FeatureRows& gallery, Similarity similarity,
+                              const ScoreOptions& options) {
+  if (on_cpu_kernels(options)) return cpu_similarity_matrix(probes, gallery, similarity, options);
+  if (const auto scoring = installed_device_scoring()) return scoring(probes, gallery, similarity, options);
+  throw UsageError("scores on device '" + options.device + "'" +
+                   (options.generic_kernels ? " with the generic kernels" : "") +
+                   " need qme's LibTorch side, which this program does not load (use cpu)");
 }
 
 std::vector<float> subject_templates(const FeatureRows& gallery, const std::vector<int64_t>& gallery_pids,

@@ -1,12 +1,18 @@
 #include "qme/scores/score_matrices.hpp"
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "qme/core/error.hpp"
+#include "qme/kernels/inner_product.hpp"
+#include "qme/scores/device_scores.hpp"
 #include "scores_test_util.hpp"
 #include "support/test_support.hpp"
 
@@ -19,6 +25,12 @@ using qme::scores::similarity_matrix;
 using qme_test::kNaN;
 
 namespace {
+
+/// The generic kernels and device names are LibTorch's side (qme/scores/device_scores.hpp).
+[[maybe_unused]] const bool kDeviceScores = [] {
+  qme::scores::enable_device_scores();
+  return true;
+}();
 
 FeatureRows rows_of(const std::vector<float>& values, int64_t dim) {
   return {values.data(), static_cast<int64_t>(values.size()) / dim, dim};
@@ -271,4 +283,39 @@ TEST_CASE("a CUDA device that LibTorch does not have is a usage error", "[scores
   options.device = "gpu";
   CHECK_THROWS_AS(similarity_matrix(rows_of(a, 2), rows_of(a, 2), Similarity::kCosine, options),
                   qme::UsageError);
+}
+
+TEST_CASE("the CPU's cosine scores are LibTorch's oneDNN products bit for bit", "[scores]") {
+  // The CPU kernels call oneDNN without LibTorch; qme's LibTorch inner product
+  // (kernels::times_transposed: torch::mkldnn_linear) must give the very same floats, at tile
+  // shapes below and above the kernels' (512 probe rows, 2^20 scores) and odd sizes.
+  for (const auto& [rows, cols, dim] :
+       {std::tuple<int64_t, int64_t, int64_t>{13, 75, 512}, {600, 2100, 64}, {7, 3, 100}, {40, 300, 4096}}) {
+    auto probes = random_features(rows, dim, 0.1f, 1.0f, 3);
+    auto gallery = random_features(cols, dim, -0.2f, 0.5f, 4);
+    probes[5] = kNaN;  // probe 0 has no feature: its scores are 0
+    // oneDNN splits a long inner product over its threads: the same number on both sides.
+    ScoreOptions options;
+    options.num_threads = at::get_num_threads();
+    const auto m =
+        similarity_matrix(rows_of(probes, dim), rows_of(gallery, dim), Similarity::kCosine, options);
+    // The kernels' normalisation: each row divided by max(norm, 1e-8), the norm summed in double.
+    const auto unit = [dim](std::vector<float> v) {
+      for (size_t i = 0; i < v.size(); i += static_cast<size_t>(dim)) {
+        double sq = 0;
+        for (int64_t k = 0; k < dim; ++k) sq += double{v[i + k]} * v[i + k];
+        const float norm = std::max(static_cast<float>(std::sqrt(sq)), 1e-8f);
+        for (int64_t k = 0; k < dim; ++k) v[i + k] = std::isfinite(sq) ? v[i + k] / norm : 0.0f;
+      }
+      return torch::from_blob(v.data(), {static_cast<int64_t>(v.size()) / dim, dim}, torch::kFloat32).clone();
+    };
+    const auto expected = qme::kernels::times_transposed(unit(probes), unit(gallery)).contiguous();
+    INFO(rows << " x " << cols << ", " << dim << "-d");
+    int64_t differing = 0;
+    for (int64_t i = 1; i < rows; ++i) {
+      differing += std::memcmp(m.row(i), expected.data_ptr<float>() + i * cols, sizeof(float) * cols) != 0;
+    }
+    CHECK(differing == 0);
+    CHECK(std::all_of(m.row(0), m.row(0) + cols, [](float s) { return s == 0.0f; }));
+  }
 }

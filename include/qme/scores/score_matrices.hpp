@@ -2,7 +2,10 @@
 /// Score matrices from features, as upstream's test.py (get_scoremat_from_feats)
 /// builds them, vectorised: one matrix product per tile of probes x gallery
 /// entries (per part for BigGait) on the CPU (oneDNN) or a CUDA device.
-/// Torch-free header; LibTorch stays in the implementation.
+/// Torch-free: the CPU's kernels call oneDNN directly, so a program that scores on
+/// the CPU never loads LibTorch (qme_test --eval_mode score|gather). CUDA devices
+/// and the generic kernels are LibTorch's: scores::enable_device_scores()
+/// (qme/scores/device_scores.hpp) installs them.
 ///
 /// Semantics (upstream's):
 /// - score_mat(i, j) = similarity(probe i, gallery j);
@@ -33,7 +36,8 @@ struct FeatureRows {
 struct ScoreOptions {
   /// "cpu", "cuda", "cuda:N" or "auto" (CUDA when LibTorch has it, else the
   /// CPU): where the matrix products run. CUDA requested when LibTorch has none
-  /// is a UsageError (the executables check this first).
+  /// is a UsageError (the executables check this first); so is any device but
+  /// "cpu" and "auto" (the CPU then) where enable_device_scores() was not called.
   std::string device = "cpu";
   /// CPU threads for the products (0: QME_NUM_THREADS or all cores); LibTorch's
   /// own setting is restored afterwards.
@@ -49,9 +53,17 @@ struct ScoreOptions {
 };
 
 /// probes x gallery scores (float32). Throws InputError when the widths differ
-/// or do not suit `similarity`.
+/// or do not suit `similarity`, UsageError for a device this program cannot use.
 ScoreMatrix similarity_matrix(const FeatureRows& probes, const FeatureRows& gallery, Similarity similarity,
                               const ScoreOptions& options = {});
+
+/// similarity_matrix for the options the CPU kernels do not run (a CUDA device, "auto" where
+/// LibTorch may have one, the generic kernels).
+using DeviceScoring = ScoreMatrix (*)(const FeatureRows& probes, const FeatureRows& gallery,
+                                      Similarity similarity, const ScoreOptions& options);
+
+/// Installs `scoring` for those options (enable_device_scores() installs LibTorch's).
+void set_device_scoring(DeviceScoring scoring);
 
 /// One template per subject: the NaN-ignoring mean of the gallery rows whose pid
 /// is `subjects[u]`, value by value (NaN where a value is NaN in all of them).
