@@ -154,15 +154,7 @@ ScoreMatrix device_similarity_matrix(const FeatureRows& probes, const FeatureRow
   const int threads = options.num_threads > 0 ? options.num_threads : default_num_threads();
   TorchThreads torch_threads(threads);
   const auto start = std::chrono::steady_clock::now();
-  PreparedFeatures q, g;
-  if (similarity == Similarity::kCosine) {
-    q = prepare_cosine(probes, threads);
-    g = prepare_cosine(gallery, threads);
-  } else {
-    const auto centre = centre_of(gallery);
-    q = prepare_parts(probes, centre, threads);
-    g = prepare_parts(gallery, centre, threads);
-  }
+  const auto [q, g] = prepare_features(probes, gallery, similarity, threads);
   const auto qd = to_device(q, device), gd = to_device(g, device);
   const auto q_valid = valid_mask(q.valid, device), g_valid = valid_mask(g.valid, device);
   const auto prepared = std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 // Features laid out for the score matrices' products (internal to src/scores): shared by the
 // CPU kernels (score_matrices.cpp) and the LibTorch path (device_scores.cpp). Torch-free.
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "qme/scores/score_matrices.hpp"
@@ -28,6 +29,11 @@ PreparedFeatures prepare_parts(const FeatureRows& f, const std::vector<double>& 
 /// shifted by the same vector, and ||a||^2 + ||b||^2 - 2ab loses far less to cancellation on
 /// centred features.
 std::vector<double> centre_of(const FeatureRows& f);
+
+/// Probes and gallery prepared for `similarity` (BigGait's centred on the gallery's mean).
+std::pair<PreparedFeatures, PreparedFeatures> prepare_features(const FeatureRows& probes,
+                                                               const FeatureRows& gallery,
+                                                               Similarity similarity, int threads);
 
 /// Throws InputError when the widths differ or do not suit `similarity`.
 void check_inputs(const FeatureRows& probes, const FeatureRows& gallery, Similarity similarity);

@@ -193,6 +193,15 @@ PreparedFeatures prepare_parts(const FeatureRows& f, const std::vector<double>& 
   return out;
 }
 
+std::pair<PreparedFeatures, PreparedFeatures> prepare_features(const FeatureRows& probes,
+                                                               const FeatureRows& gallery,
+                                                               Similarity similarity, int threads) {
+  if (similarity == Similarity::kCosine)
+    return {prepare_cosine(probes, threads), prepare_cosine(gallery, threads)};
+  const auto centre = centre_of(gallery);
+  return {prepare_parts(probes, centre, threads), prepare_parts(gallery, centre, threads)};
+}
+
 void check_inputs(const FeatureRows& probes, const FeatureRows& gallery, Similarity similarity) {
   if (probes.rows < 0 || gallery.rows < 0) throw Error("similarity_matrix: negative row count");
   if (probes.dim != gallery.dim) {
@@ -210,15 +219,7 @@ ScoreMatrix cpu_similarity_matrix(const FeatureRows& probes, const FeatureRows& 
   const int threads = options.num_threads > 0 ? options.num_threads : default_num_threads();
   const kernels::OneDnnThreads onednn_threads(threads);
   const auto start = std::chrono::steady_clock::now();
-  PreparedFeatures q, g;
-  if (similarity == Similarity::kCosine) {
-    q = prepare_cosine(probes, threads);
-    g = prepare_cosine(gallery, threads);
-  } else {
-    const auto centre = centre_of(gallery);
-    q = prepare_parts(probes, centre, threads);
-    g = prepare_parts(gallery, centre, threads);
-  }
+  const auto [q, g] = prepare_features(probes, gallery, similarity, threads);
   const auto prepared = std::chrono::steady_clock::now();
   // Tiles of at most kCpuTileElements scores: the products then stay in cache, and each
   // gallery chunk is reordered for oneDNN once per probe block.
