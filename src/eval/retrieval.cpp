@@ -297,13 +297,16 @@ void count_others_before(const float* row, int64_t cols, const int64_t* identity
   }
 }
 
-/// Forgets the tied scores held only by entries from the query's camera: those are junk in
-/// every protocol, removed from the ranking, so where numpy puts them moves no metric.
+/// Forgets the tied scores held only by entries that are junk in every protocol (those of the
+/// query's camera: no protocol keeps an entry the general one drops), removed from the
+/// ranking, so where numpy puts them moves no metric.
 void drop_junk_ties(const TestLabels& labels, int64_t query, RowScratch& s) {
   const auto camera = labels.query.camids[query];
+  const auto clothes = labels.query.clothes_ids[query];
   auto counts = [&](uint32_t score) {
     return std::any_of(s.entries.begin(), s.entries.end(), [&](const SameIdentityEntry& e) {
-      return score_part(e.key) == score && labels.gallery.camids[e.index] != camera;
+      return score_part(e.key) == score && is_good(kGeneral, labels.gallery.camids[e.index] == camera,
+                                                   labels.gallery.clothes_ids[e.index] == clothes);
     });
   };
   s.tied_scores.erase(std::remove_if(s.tied_scores.begin(), s.tied_scores.end(),

@@ -82,11 +82,6 @@ torch::Tensor products(const torch::Tensor& probes, const torch::Tensor& gallery
   return qme::kernels::times_transposed(probes, gallery);
 }
 
-/// A tile of probe rows [r0, r1) x gallery columns [c0, c1).
-struct Tile {
-  int64_t r0, r1, c0, c1;
-};
-
 /// Squared distances of one part for a probe block, with tensor operations
 /// (CUDA, or the CPU when asked for the generic path).
 torch::Tensor part_sq_distances(const torch::Tensor& qp, const torch::Tensor& qn, const torch::Tensor& gp,
@@ -158,16 +153,8 @@ ScoreMatrix device_similarity_matrix(const FeatureRows& probes, const FeatureRow
   const auto qd = to_device(q, device), gd = to_device(g, device);
   const auto q_valid = valid_mask(q.valid, device), g_valid = valid_mask(g.valid, device);
   const auto prepared = std::chrono::steady_clock::now();
-  const int64_t tile_elements = std::max<int64_t>(1, options.block_elements);
-  const int64_t rows_per_tile = std::min<int64_t>({probes.rows, 512, tile_elements});
-  const int64_t cols_per_tile = std::max<int64_t>(1, tile_elements / rows_per_tile);
-  for (int64_t r0 = 0; r0 < probes.rows; r0 += rows_per_tile) {
-    for (int64_t c0 = 0; c0 < gallery.rows; c0 += cols_per_tile) {
-      const Tile tile{r0, std::min(probes.rows, r0 + rows_per_tile), c0,
-                      std::min(gallery.rows, c0 + cols_per_tile)};
-      tile_generic(qd, gd, q_valid, g_valid, similarity, tile, out);
-    }
-  }
+  for_each_tile(probes.rows, gallery.rows, std::max<int64_t>(1, options.block_elements),
+                [&](const Tile& tile) { tile_generic(qd, gd, q_valid, g_valid, similarity, tile, out); });
   const auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   spdlog::debug("{} scores {}x{} ({}-d) on {}: features prepared in {:.0f} ms, scored in {:.0f} ms",
                 to_string(similarity), probes.rows, gallery.rows, probes.dim, device.str(),

@@ -19,9 +19,8 @@ namespace qme::scores {
 
 namespace {
 
-// CPU tiles: at most this many scores (4 MB), at most this many probe rows.
+// CPU tiles: at most this many scores (4 MB).
 constexpr int64_t kCpuTileElements = int64_t{1} << 20;
-constexpr int64_t kMaxTileRows = 512;
 
 DeviceScoring& installed_device_scoring() {
   static DeviceScoring scoring = nullptr;
@@ -38,13 +37,6 @@ bool finite_row(const float* row, int64_t dim) {
   }
   return non_finite == 0;
 }
-
-/// A tile of probe rows [r0, r1) x gallery columns [c0, c1).
-struct Tile {
-  int64_t r0, r1, c0, c1;
-  int64_t rows() const { return r1 - r0; }
-  int64_t cols() const { return c1 - c0; }
-};
 
 /// Part p's rows [first, first + count) of prepared features.
 const float* part_rows(const PreparedFeatures& f, int64_t p, int64_t first) {
@@ -223,22 +215,17 @@ ScoreMatrix cpu_similarity_matrix(const FeatureRows& probes, const FeatureRows& 
   const auto prepared = std::chrono::steady_clock::now();
   // Tiles of at most kCpuTileElements scores: the products then stay in cache, and each
   // gallery chunk is reordered for oneDNN once per probe block.
-  const int64_t tile_elements = std::max<int64_t>(1, std::min(options.block_elements, kCpuTileElements));
-  const int64_t rows_per_tile = std::min({probes.rows, kMaxTileRows, tile_elements});
-  const int64_t cols_per_tile = std::max<int64_t>(1, tile_elements / rows_per_tile);
-  std::vector<float> products;
-  resize_prefaulted(products, static_cast<size_t>(rows_per_tile * std::min(cols_per_tile, gallery.rows)));
-  for (int64_t r0 = 0; r0 < probes.rows; r0 += rows_per_tile) {
-    for (int64_t c0 = 0; c0 < gallery.rows; c0 += cols_per_tile) {
-      const Tile tile{r0, std::min(probes.rows, r0 + rows_per_tile), c0,
-                      std::min(gallery.rows, c0 + cols_per_tile)};
-      if (similarity == Similarity::kCosine) {
-        cosine_tile(q, g, tile, products.data(), threads, out);
-      } else {
-        parts_tile(q, g, tile, products.data(), threads, out);
-      }
-    }
-  }
+  std::vector<float> products;  // sized by the first tile, the largest
+  for_each_tile(probes.rows, gallery.rows,
+                std::max<int64_t>(1, std::min(options.block_elements, kCpuTileElements)),
+                [&](const Tile& tile) {
+                  resize_prefaulted(products, static_cast<size_t>(tile.rows() * tile.cols()));
+                  if (similarity == Similarity::kCosine) {
+                    cosine_tile(q, g, tile, products.data(), threads, out);
+                  } else {
+                    parts_tile(q, g, tile, products.data(), threads, out);
+                  }
+                });
   const auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   spdlog::debug("{} scores {}x{} ({}-d) on cpu: features prepared in {:.0f} ms, scored in {:.0f} ms",
                 to_string(similarity), probes.rows, gallery.rows, probes.dim, ms(start, prepared),
